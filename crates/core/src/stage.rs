@@ -1,0 +1,320 @@
+//! The four stage kinds, the [`Emit`] collector and the one-method adapters.
+
+use std::ops::{ControlFlow, Range};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::document::{Batch, Document, Provenance};
+use crate::error::StageError;
+
+/// What a stage is, as declared by its configuration type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageKind {
+    /// Produces documents from files.
+    Source,
+    /// Stateless, per document, run in parallel.
+    Transform,
+    /// Stateful, sees batches one at a time in input order.
+    Barrier,
+    /// Writes documents out; passes them on unchanged.
+    Sink,
+}
+
+impl StageKind {
+    /// Lowercase name, as shown by `millstone stages`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageKind::Source => "source",
+            StageKind::Transform => "transform",
+            StageKind::Barrier => "barrier",
+            StageKind::Sink => "sink",
+        }
+    }
+}
+
+/// Why a stage dropped a document: a documented snake_case code (`too_short`, `near_duplicate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct DropReason(pub &'static str);
+
+impl std::fmt::Display for DropReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// Collects what a stage does with the documents it is given.
+///
+/// The runner creates one per batch and per stage, reads it once, and does all counting,
+/// so stages never keep statistics themselves.
+#[derive(Debug, Default)]
+pub struct Emit {
+    kept: Vec<Document>,
+    dropped: Vec<(DropReason, Option<Document>)>,
+    counters: Vec<(&'static str, u64)>,
+    retain_dropped: bool,
+}
+
+impl Emit {
+    /// A new collector; with `retain_dropped` the dropped documents are kept for a rejects sink.
+    pub fn new(retain_dropped: bool) -> Self {
+        Emit {
+            retain_dropped,
+            ..Default::default()
+        }
+    }
+    /// Passes a document on to the next stage.
+    pub fn keep(&mut self, doc: Document) {
+        self.kept.push(doc);
+    }
+    /// Drops a document with a reason.
+    pub fn drop(&mut self, doc: Document, reason: DropReason) {
+        let doc = self.retain_dropped.then_some(doc);
+        self.dropped.push((reason, doc));
+    }
+    /// Adds `n` to a stage counter (e.g. `lines_removed`).
+    pub fn count(&mut self, name: &'static str, n: u64) {
+        match self.counters.iter_mut().find(|(k, _)| *k == name) {
+            Some((_, v)) => *v += n,
+            None => self.counters.push((name, n)),
+        }
+    }
+    /// Documents kept so far.
+    pub fn kept(&self) -> &[Document] {
+        &self.kept
+    }
+    /// Number of documents dropped so far.
+    pub fn dropped_count(&self) -> usize {
+        self.dropped.len()
+    }
+    /// Whether dropped documents are retained.
+    pub fn retains_dropped(&self) -> bool {
+        self.retain_dropped
+    }
+    /// Splits the collector into kept documents, drops and counters.
+    #[allow(clippy::type_complexity)]
+    pub fn into_parts(
+        self,
+    ) -> (
+        Vec<Document>,
+        Vec<(DropReason, Option<Document>)>,
+        Vec<(&'static str, u64)>,
+    ) {
+        (self.kept, self.dropped, self.counters)
+    }
+}
+
+/// A stateless per-document stage; the runner calls it from many threads at once.
+pub trait Transform: Send + Sync {
+    /// Processes one document, keeping or dropping it (or emitting several, for splitters).
+    fn apply(&self, doc: Document, out: &mut Emit) -> Result<(), StageError>;
+    /// True if one input can give more than one output (then the stage's stats report
+    /// `emitted` instead of requiring `in == kept + dropped + failed`).
+    fn is_flat_map(&self) -> bool {
+        false
+    }
+}
+
+/// A stateful stage that sees every batch, one at a time, in input order.
+pub trait Barrier: Send {
+    /// Processes one batch.
+    fn process(&mut self, batch: Batch, out: &mut Emit) -> Result<(), StageError>;
+    /// Called once after the last batch; may emit held-back documents.
+    fn finish(&mut self, _out: &mut Emit) -> Result<(), StageError> {
+        Ok(())
+    }
+    /// Bytes of state this stage holds; the runner reports it and enforces a budget.
+    fn retained_bytes(&self) -> usize;
+    /// Counters to add to the stage's statistics at the end of the run (e.g. clusters found).
+    fn summary(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
+}
+
+/// A unit of input a source can read independently: a file, or a byte range of one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Shard {
+    /// The file.
+    pub path: PathBuf,
+    /// A byte range of the file, aligned to record starts; `None` for the whole file.
+    pub range: Option<Range<u64>>,
+    /// The 1-based line number at which the range starts, where the source knows it.
+    pub first_line: u64,
+}
+
+impl Shard {
+    /// A shard covering a whole file.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Shard {
+            path: path.into(),
+            range: None,
+            first_line: 1,
+        }
+    }
+    /// A human-readable name (`path` or `path[start..end]`).
+    pub fn label(&self) -> String {
+        match &self.range {
+            None => self.path.display().to_string(),
+            Some(r) => format!("{}[{}..{}]", self.path.display(), r.start, r.end),
+        }
+    }
+}
+
+/// A record a source could not turn into a document; counted as failed with its location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordError {
+    /// Where the bad record is.
+    pub provenance: Provenance,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// What a source yields: a document or a bad record.
+#[derive(Debug)]
+pub enum SourceItem {
+    /// A good document.
+    Doc(Document),
+    /// A record that could not be read (counted as failed, the rest of the input goes on).
+    Bad(RecordError),
+}
+
+/// Reads documents from files, one shard at a time; shards may be read in parallel.
+pub trait Source: Send + Sync {
+    /// Lists the shards to read, in a deterministic order.
+    fn shards(&self) -> Result<Vec<Shard>, StageError>;
+    /// Reads one shard, passing each item to `emit`; stops early when `emit` says `Break`.
+    /// An `Err` means the rest of the shard could not be read (the items before it stand).
+    fn read(
+        &self,
+        shard: &Shard,
+        emit: &mut dyn FnMut(SourceItem) -> ControlFlow<()>,
+    ) -> Result<(), StageError>;
+}
+
+/// What a sink wrote, reported at the end of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SinkSummary {
+    /// Files written (final names).
+    pub files: Vec<PathBuf>,
+    /// Documents written.
+    pub docs: u64,
+    /// Bytes written (after compression).
+    pub bytes: u64,
+}
+
+/// Writes documents; sees batches in input order on its own thread.
+pub trait Sink: Send {
+    /// Writes one batch.
+    fn write(&mut self, batch: &Batch) -> Result<(), StageError>;
+    /// Flushes and commits the output (e.g. renames temporary files into place).
+    fn finish(&mut self) -> Result<SinkSummary, StageError>;
+}
+
+/// A built stage, ready to run.
+pub enum Stage {
+    /// Produces documents.
+    Source(Box<dyn Source>),
+    /// Per-document, parallel.
+    Transform(Arc<dyn Transform>),
+    /// Sequential and stateful, optionally with a parallel `prepare` step that the runner fuses
+    /// into the preceding transforms (e.g. computing signatures into [`Document::scratch`]).
+    Barrier {
+        /// Runs in parallel before the barrier; must keep every document.
+        prepare: Option<Arc<dyn Transform>>,
+        /// The sequential part.
+        barrier: Box<dyn Barrier>,
+    },
+    /// Writes documents.
+    Sink(Box<dyn Sink>),
+}
+
+impl Stage {
+    /// Which kind of stage this is.
+    pub fn kind(&self) -> StageKind {
+        match self {
+            Stage::Source(_) => StageKind::Source,
+            Stage::Transform(_) => StageKind::Transform,
+            Stage::Barrier { .. } => StageKind::Barrier,
+            Stage::Sink(_) => StageKind::Sink,
+        }
+    }
+    /// A transform stage from any [`Transform`].
+    pub fn transform(t: impl Transform + 'static) -> Self {
+        Stage::Transform(Arc::new(t))
+    }
+    /// A barrier stage without a parallel prepare step.
+    pub fn barrier(b: impl Barrier + 'static) -> Self {
+        Stage::Barrier {
+            prepare: None,
+            barrier: Box::new(b),
+        }
+    }
+}
+
+/// The verdict of a [`Filter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Pass the document on.
+    Keep,
+    /// Drop it with this reason.
+    Drop(DropReason),
+}
+
+/// A stage that keeps or drops documents without changing them.
+pub trait Filter: Send + Sync {
+    /// Decides about one document.
+    fn check(&self, doc: &Document) -> Result<Verdict, StageError>;
+}
+
+/// A stage that rewrites each document into exactly one document.
+pub trait Map: Send + Sync {
+    /// Rewrites one document.
+    fn map(&self, doc: Document, out: &mut Emit) -> Result<Document, StageError>;
+}
+
+/// A stage that turns each document into zero or more documents.
+pub trait Split: Send + Sync {
+    /// Pushes the pieces of `doc` onto `out`.
+    fn split(&self, doc: Document, out: &mut Vec<Document>) -> Result<(), StageError>;
+}
+
+/// Adapts a [`Filter`] into a [`Transform`].
+pub struct FilterStage<F>(pub F);
+/// Adapts a [`Map`] into a [`Transform`].
+pub struct MapStage<M>(pub M);
+/// Adapts a [`Split`] into a [`Transform`].
+pub struct SplitStage<S>(pub S);
+
+impl<F: Filter> Transform for FilterStage<F> {
+    fn apply(&self, doc: Document, out: &mut Emit) -> Result<(), StageError> {
+        match self.0.check(&doc)? {
+            Verdict::Keep => out.keep(doc),
+            Verdict::Drop(reason) => out.drop(doc, reason),
+        }
+        Ok(())
+    }
+}
+
+impl<M: Map> Transform for MapStage<M> {
+    fn apply(&self, doc: Document, out: &mut Emit) -> Result<(), StageError> {
+        let doc = self.0.map(doc, out)?;
+        out.keep(doc);
+        Ok(())
+    }
+}
+
+impl<S: Split> Transform for SplitStage<S> {
+    fn apply(&self, doc: Document, out: &mut Emit) -> Result<(), StageError> {
+        let mut pieces = Vec::new();
+        self.0.split(doc, &mut pieces)?;
+        for piece in pieces {
+            out.keep(piece);
+        }
+        Ok(())
+    }
+    fn is_flat_map(&self) -> bool {
+        true
+    }
+}

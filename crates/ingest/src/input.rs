@@ -1,0 +1,127 @@
+//! Opening inputs: glob expansion, decompression by extension or magic bytes, and decoding with
+//! a UTF-8 policy.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::{Error, InvalidUtf8};
+
+/// Compression of an input stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Plain bytes.
+    None,
+    /// gzip (also multi-member).
+    Gzip,
+    /// Zstandard.
+    Zstd,
+}
+
+impl Compression {
+    /// Detects compression from the extension, falling back to the file's magic bytes.
+    pub fn detect(path: &Path) -> std::io::Result<Self> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("gz") | Some("gzip") => return Ok(Compression::Gzip),
+            Some("zst") | Some("zstd") => return Ok(Compression::Zstd),
+            _ => {}
+        }
+        let mut magic = [0u8; 4];
+        let mut file = File::open(path)?;
+        let n = file.read(&mut magic)?;
+        Ok(match &magic[..n] {
+            [0x1f, 0x8b, ..] => Compression::Gzip,
+            [0x28, 0xb5, 0x2f, 0xfd] => Compression::Zstd,
+            _ => Compression::None,
+        })
+    }
+}
+
+/// Opens a file for buffered reading, decompressing as needed.
+pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, Error> {
+    let io = |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let compression = Compression::detect(path).map_err(io)?;
+    let file = File::open(path).map_err(io)?;
+    Ok(match compression {
+        Compression::None => Box::new(BufReader::with_capacity(1 << 20, file)),
+        Compression::Gzip => Box::new(BufReader::with_capacity(
+            1 << 20,
+            flate2::read::MultiGzDecoder::new(BufReader::new(file)),
+        )),
+        Compression::Zstd => Box::new(BufReader::with_capacity(
+            1 << 20,
+            zstd::stream::read::Decoder::new(file).map_err(io)?,
+        )),
+    })
+}
+
+/// Expands paths and glob patterns into a sorted, de-duplicated list of files.
+/// A pattern (or plain path) that matches nothing is an error.
+pub fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, Error> {
+    let mut files = Vec::new();
+    for pattern in patterns {
+        let before = files.len();
+        if Path::new(pattern).is_file() {
+            files.push(PathBuf::from(pattern));
+        } else {
+            let matches = glob::glob(pattern).map_err(|e| Error::BadGlob {
+                pattern: pattern.clone(),
+                message: e.msg.to_string(),
+            })?;
+            for entry in matches {
+                let path = entry.map_err(|e| Error::Io {
+                    path: e.path().display().to_string(),
+                    source: std::io::Error::other(e.to_string()),
+                })?;
+                if path.is_file() {
+                    files.push(path);
+                }
+            }
+        }
+        if files.len() == before {
+            return Err(Error::NoMatch(pattern.clone()));
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// The outcome of decoding bytes under a UTF-8 policy.
+pub enum Decoded {
+    /// Valid UTF-8 (or repaired under `lossy`; `repaired` says so).
+    Text {
+        /// The text.
+        text: String,
+        /// Whether bad bytes were replaced.
+        repaired: bool,
+    },
+    /// Invalid, with the byte offset of the first bad byte.
+    Invalid {
+        /// Offset of the first invalid byte within the record.
+        offset: usize,
+    },
+}
+
+/// Decodes `bytes` as UTF-8 under `policy`.
+pub fn decode(bytes: Vec<u8>, policy: InvalidUtf8) -> Decoded {
+    match String::from_utf8(bytes) {
+        Ok(text) => Decoded::Text {
+            text,
+            repaired: false,
+        },
+        Err(e) => {
+            let offset = e.utf8_error().valid_up_to();
+            match policy {
+                InvalidUtf8::Lossy => Decoded::Text {
+                    text: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                    repaired: true,
+                },
+                InvalidUtf8::Skip | InvalidUtf8::Fail => Decoded::Invalid { offset },
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The run report: per-stage statistics, totals and the conservation check.
+
+use std::path::PathBuf;
+
+use millstone_core::{SinkSummary, StageKind, StageStats};
+use serde::Serialize;
+
+/// What one stage did.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageReport {
+    /// Stage id.
+    pub id: String,
+    /// Registered type.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Stage kind.
+    pub kind: StageKind,
+    /// The numbers.
+    #[serde(flatten)]
+    pub stats: StageStats,
+    /// For sinks: what was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<SinkSummary>,
+}
+
+/// Document totals over the whole run.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Totals {
+    /// Records the sources met (documents plus bad records).
+    pub input: u64,
+    /// Documents that reached the end of the pipeline.
+    pub written: u64,
+    /// Documents dropped by some stage.
+    pub dropped: u64,
+    /// Documents or records that failed.
+    pub failed: u64,
+    /// Whether a stage may emit several documents per input (then `input` need not equal
+    /// `written + dropped + failed`).
+    pub has_flat_map: bool,
+}
+
+/// The report of one run (`--report run.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// Pipeline name.
+    pub pipeline: String,
+    /// Hash of the resolved configuration.
+    pub config_hash: String,
+    /// Worker threads used.
+    pub threads: usize,
+    /// `i/N` when the run processed one shard set.
+    pub shard: Option<String>,
+    /// Shards (files or byte ranges) read.
+    pub shards_read: usize,
+    /// Wall-clock seconds.
+    pub elapsed_secs: f64,
+    /// Input text bytes per second.
+    pub mb_per_sec: f64,
+    /// Totals.
+    pub totals: Totals,
+    /// Whether every stage's counts and the totals add up.
+    pub conserved: bool,
+    /// Per stage, in pipeline order.
+    pub stages: Vec<StageReport>,
+    /// Rejects and quarantine files written.
+    pub side_files: Vec<PathBuf>,
+}
+
+impl RunReport {
+    pub(crate) fn compute_totals(&mut self) {
+        let mut totals = Totals::default();
+        for stage in &self.stages {
+            if stage.kind == StageKind::Source {
+                totals.input += stage.stats.docs_in;
+            } else {
+                totals.dropped += stage.stats.dropped_total();
+            }
+            totals.failed += stage.stats.failed;
+            totals.has_flat_map |= stage.stats.flat_map;
+        }
+        self.totals.input = totals.input;
+        self.totals.dropped = totals.dropped;
+        self.totals.failed = totals.failed;
+        self.totals.has_flat_map = totals.has_flat_map;
+        let stages_ok = self.stages.iter().all(|s| s.stats.conserved());
+        let totals_ok = self.totals.has_flat_map
+            || self.totals.input == self.totals.written + self.totals.dropped + self.totals.failed;
+        self.conserved = stages_ok && totals_ok;
+    }
+
+    /// A plain-text table for stderr.
+    pub fn summary_table(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let width = self
+            .stages
+            .iter()
+            .map(|r| r.id.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        let _ = writeln!(
+            s,
+            "{:<width$}  {:>9} {:>9} {:>9} {:>7} {:>10} {:>8}  drop reasons",
+            "stage", "in", "out", "dropped", "failed", "MB in", "busy s"
+        );
+        for r in &self.stages {
+            let st = &r.stats;
+            let reasons: Vec<String> = st.dropped.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let _ = writeln!(
+                s,
+                "{:<width$}  {:>9} {:>9} {:>9} {:>7} {:>10.2} {:>8.2}  {}",
+                r.id,
+                st.docs_in,
+                st.docs_out,
+                st.dropped_total(),
+                st.failed,
+                st.bytes_in as f64 / 1e6,
+                st.busy.as_secs_f64(),
+                reasons.join(" ")
+            );
+        }
+        let t = &self.totals;
+        let _ =
+            write!(
+            s,
+            "total: {} in = {} written + {} dropped + {} failed{} | {:.2}s, {:.1} MB/s, {} threads",
+            t.input,
+            t.written,
+            t.dropped,
+            t.failed,
+            if self.conserved { "" } else { "  (COUNTS DO NOT ADD UP)" },
+            self.elapsed_secs,
+            self.mb_per_sec,
+            self.threads
+        );
+        s
+    }
+}

@@ -1,0 +1,97 @@
+//! # millstone-testkit
+//!
+//! Shared test material: proptest strategies for hostile text (combining marks, RTL, emoji ZWJ
+//! sequences, CRLF, NUL, very long lines), document generators, and a deterministic generator
+//! of news-style corpora with planted duplicates and ground-truth labels ([`news`]).
+#![deny(missing_docs)]
+
+pub mod news;
+
+use millstone_core::Document;
+use proptest::prelude::*;
+
+/// Pieces that break naive text code.
+const HOSTILE: &[&str] = &[
+    "e\u{301}",
+    "a\u{308}\u{332}",
+    "שלום עולם",
+    "مرحبا",
+    "👩\u{200D}🚀",
+    "🇫🇷",
+    "\r\n",
+    "\r",
+    "\n",
+    "\n\n",
+    "\u{0}",
+    "\t",
+    "\u{200B}",
+    "\u{FEFF}",
+    "ﬁ",
+    "Ｗ",
+    "“quoted”",
+    "—",
+    "…",
+    "Mr.",
+    "U.S.",
+    "3.14",
+    " ",
+    "  ",
+    "中文字符",
+    "ß",
+    "İ",
+    "\u{a0}",
+    "a",
+    "word",
+    "The",
+    ".",
+    "!",
+    "?",
+    "\u{2028}",
+];
+
+/// Arbitrary text mixing ASCII words with hostile pieces; up to a few hundred bytes.
+pub fn text() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            3 => "[a-zA-Z]{1,8}",
+            1 => "[ .,!?\n]{1,3}",
+            2 => prop::sample::select(HOSTILE).prop_map(str::to_string),
+            1 => any::<char>().prop_map(|c| c.to_string()),
+        ],
+        0..60,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+/// Text that sometimes contains one very long line (tens of kilobytes).
+pub fn text_with_long_lines() -> impl Strategy<Value = String> {
+    (text(), prop::bool::weighted(0.1), 1000usize..20_000).prop_map(|(t, long, n)| {
+        if long {
+            format!("{t}{}", "long ".repeat(n / 5))
+        } else {
+            t
+        }
+    })
+}
+
+/// A list of documents with ids `d0, d1, ...`; some texts repeat (to exercise dedup).
+pub fn documents(max: usize) -> impl Strategy<Value = Vec<Document>> {
+    prop::collection::vec(prop_oneof![4 => text(), 1 => prop::sample::select(vec!["same text", "other text", ""]).prop_map(str::to_string)], 0..max)
+        .prop_map(|texts| texts.into_iter().enumerate().map(|(i, t)| Document::new(format!("d{i}"), t)).collect())
+}
+
+/// Asserts that every span of `doc` is non-empty, in bounds and on char boundaries.
+pub fn assert_spans_valid(doc: &Document) {
+    for span in &doc.spans {
+        assert!(span.start < span.end, "empty or reversed span {span:?}");
+        assert!(
+            span.end <= doc.text.len(),
+            "span {span:?} beyond text of {} bytes",
+            doc.text.len()
+        );
+        assert!(
+            doc.text.is_char_boundary(span.start) && doc.text.is_char_boundary(span.end),
+            "span {span:?} not on char boundaries"
+        );
+    }
+}

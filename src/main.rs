@@ -1,0 +1,278 @@
+//! `millstone`: run, validate and inspect YAML pipelines.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use millstone_config::{load_plan, pipeline_schema, LoadOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "millstone",
+    version,
+    about = "Turn raw text collections into clean, deduplicated corpora"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a pipeline.
+    Run {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Worker threads (default: runtime.threads, else all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Write the run report (JSON) here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Override a pipeline key: `--set stages.0.path=data/ --set runtime.batch_docs=256`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Process only shard set i of N (`--shard 0/4`).
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<(usize, usize)>,
+        /// Replace existing outputs.
+        #[arg(long)]
+        overwrite: bool,
+        /// Stop at the first bad record or failing document.
+        #[arg(long)]
+        fail_fast: bool,
+        /// Never show a progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Check pipeline files without running them; prints every problem.
+    Validate {
+        /// Pipeline files.
+        #[arg(required = true)]
+        pipelines: Vec<PathBuf>,
+        /// Overrides, as for `run`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+    /// List stage types.
+    Stages {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a stage type's fields, drop reasons and example.
+    Describe {
+        /// The stage type, e.g. `dedup.exact`.
+        stage_type: String,
+    },
+    /// Print the JSON Schema of pipeline files (for editors).
+    Schema,
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (i, n) = s.split_once('/').ok_or("expected i/N, e.g. 0/4")?;
+    let i: usize = i.trim().parse().map_err(|_| "i must be a number")?;
+    let n: usize = n.trim().parse().map_err(|_| "N must be a number")?;
+    if n == 0 || i >= n {
+        return Err(format!("need 0 <= i < N, got {i}/{n}"));
+    }
+    Ok((i, n))
+}
+
+/// Exit codes: 0 ok, 1 run failed, 2 invalid pipeline.
+const EXIT_RUN_FAILED: u8 = 1;
+const EXIT_INVALID: u8 = 2;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MILLSTONE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    match execute(cli.command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_RUN_FAILED)
+        }
+    }
+}
+
+fn execute(command: Command) -> anyhow::Result<ExitCode> {
+    let registry = millstone::builtin_registry();
+    match command {
+        Command::Run {
+            pipeline,
+            threads,
+            report,
+            overrides,
+            shard,
+            overwrite,
+            fail_fast,
+            quiet,
+        } => {
+            let options = LoadOptions {
+                overrides,
+                threads,
+                overwrite,
+            };
+            let mut plan = match load_plan(&pipeline, &registry, &options) {
+                Ok(plan) => plan,
+                Err(millstone_config::Error::Invalid(diagnostics)) => {
+                    eprintln!("{diagnostics}");
+                    return Ok(ExitCode::from(EXIT_INVALID));
+                }
+                Err(other) => {
+                    eprintln!("error: {other}");
+                    return Ok(ExitCode::from(EXIT_INVALID));
+                }
+            };
+            plan.runtime.fail_fast |= fail_fast;
+            let run_options = millstone_runner::RunOptions {
+                shard,
+                progress: !quiet && std::io::stderr().is_terminal(),
+            };
+            let outcome = millstone_runner::run(plan, &run_options)
+                .with_context(|| format!("pipeline {} failed", pipeline.display()))?;
+            eprintln!("{}", outcome.summary_table());
+            if let Some(path) = report {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("creating {}", parent.display()))?;
+                }
+                let json = serde_json::to_string_pretty(&outcome)?;
+                std::fs::write(&path, json + "\n")
+                    .with_context(|| format!("writing report {}", path.display()))?;
+                eprintln!("report: {}", path.display());
+            }
+            if !outcome.conserved {
+                bail!("document counts do not add up (see the report): this is a bug in a stage or the runner");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate {
+            pipelines,
+            overrides,
+        } => {
+            let options = LoadOptions {
+                overrides,
+                threads: None,
+                overwrite: true,
+            };
+            let mut failed = false;
+            for path in pipelines {
+                match load_plan(&path, &registry, &options) {
+                    Ok(plan) => eprintln!("{}: ok ({} stages)", path.display(), plan.stages.len()),
+                    Err(millstone_config::Error::Invalid(d)) => {
+                        eprintln!("{d}");
+                        failed = true;
+                    }
+                    Err(other) => {
+                        eprintln!("error: {other}");
+                        failed = true;
+                    }
+                }
+            }
+            Ok(if failed {
+                ExitCode::from(EXIT_INVALID)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Stages { json } => {
+            if json {
+                let list: Vec<_> = registry
+                    .iter()
+                    .map(|s| serde_json::json!({"type": s.type_name, "kind": s.kind, "summary": s.summary}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                let width = registry
+                    .iter()
+                    .map(|s| s.type_name.len())
+                    .max()
+                    .unwrap_or(10);
+                for s in registry.iter() {
+                    println!(
+                        "{:<width$}  {:<9}  {}",
+                        s.type_name,
+                        s.kind.as_str(),
+                        s.summary
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Describe { stage_type } => {
+            let Some(info) = registry.get(&stage_type) else {
+                let hints = millstone_config::did_you_mean(&stage_type, registry.names());
+                eprintln!("error: unknown stage type `{stage_type}`");
+                if let Some(h) = hints.first() {
+                    eprintln!("   = help: did you mean `{h}`?");
+                }
+                return Ok(ExitCode::from(EXIT_INVALID));
+            };
+            println!(
+                "{} ({})\n  {}\n",
+                info.type_name,
+                info.kind.as_str(),
+                info.summary
+            );
+            let schema = info.schema();
+            println!("fields:");
+            if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
+                let required: Vec<&str> = schema
+                    .get("required")
+                    .and_then(|r| r.as_array())
+                    .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+                    .unwrap_or_default();
+                for (name, prop) in props {
+                    let description = prop
+                        .get("description")
+                        .and_then(|d| d.as_str())
+                        .unwrap_or("")
+                        .replace('\n', " ");
+                    let default = prop
+                        .get("default")
+                        .map(|d| format!(" [default: {d}]"))
+                        .unwrap_or_default();
+                    let req = if required.contains(&name.as_str()) {
+                        " (required)"
+                    } else {
+                        ""
+                    };
+                    println!("  {name}{req}{default}\n      {description}");
+                }
+            }
+            println!("  (runner keys: id, on_error: fail|skip|quarantine, keep_dropped: bool)");
+            if !info.drop_reasons.is_empty() {
+                println!("\ndrop reasons:");
+                for (code, meaning) in info.drop_reasons {
+                    println!("  {code}: {meaning}");
+                }
+            }
+            println!(
+                "\nexample:\n{}",
+                info.example
+                    .lines()
+                    .map(|l| format!("  {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&pipeline_schema(&registry))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
