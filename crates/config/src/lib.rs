@@ -154,7 +154,7 @@ pub fn parse_plan(
         )
         .help("start with `version: 1`, `name: ...` and `stages:`")]));
     };
-    checker.unknown_keys(top, "", &TOP_KEYS, "pipeline key");
+    checker.unknown_keys(top, "", &TOP_KEYS, "pipeline key", "");
     if let Some(version) = top.get("version") {
         if version.as_u64() != Some(1) {
             checker.push(
@@ -180,7 +180,7 @@ pub fn parse_plan(
         if let Some(map) = value.as_object() {
             let allowed = field_names_of::<RuntimeSettings>();
             let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
-            checker.unknown_keys(map, "runtime", &allowed, "runtime setting");
+            checker.unknown_keys(map, "runtime", &allowed, "runtime setting", "");
             let known: serde_json::Map<_, _> = map
                 .iter()
                 .filter(|(k, _)| allowed.contains(&k.as_str()))
@@ -316,6 +316,7 @@ impl Checker {
         parent: &str,
         allowed: &[&str],
         what: &str,
+        context: &str,
     ) {
         for key in map.keys() {
             if allowed.contains(&key.as_str()) {
@@ -327,7 +328,7 @@ impl Checker {
                 format!("{parent}.{key}")
             };
             let mut d = Diagnostic::new(
-                format!("unknown {what} `{key}`"),
+                format!("unknown {what} `{key}`{context}"),
                 path.clone(),
                 self.positions.key_or_nearest(&path),
             )
@@ -350,9 +351,10 @@ impl Checker {
             format!("{parent}.{inner}")
         };
         let message = strip_location(message);
+        let key = path.rsplit('.').next().unwrap_or(&path).to_string();
         self.push(
             Diagnostic::new(
-                format!("invalid value: {message}"),
+                format!("invalid `{key}`: {message}"),
                 path.clone(),
                 self.positions.value_or_nearest(&path),
             )
@@ -480,7 +482,7 @@ impl Checker {
         let mut allowed: Vec<&str> = field_names.iter().map(String::as_str).collect();
         allowed.extend(RUNNER_KEYS);
         let before = self.diagnostics.len();
-        self.unknown_keys(map, path, &allowed, &format!("field of `{type_name}`"));
+        self.unknown_keys(map, path, &allowed, "field", &format!(" for `{type_name}`"));
         ok &= self.diagnostics.len() == before;
 
         let fields: serde_json::Map<_, _> = map

@@ -68,13 +68,12 @@ pub struct RunOptions {
 #[non_exhaustive]
 pub enum Error {
     /// A stage failed and its policy (or `fail_fast`) says stop.
-    #[error("stage `{stage}` failed: {source}")]
+    #[error("stage `{stage}` failed: {error}")]
     Stage {
         /// Stage id.
         stage: String,
         /// The error.
-        #[source]
-        source: StageError,
+        error: StageError,
     },
     /// The plan cannot run (no source, bad shard selection).
     #[error("invalid plan: {0}")]
@@ -252,9 +251,9 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
     // Shards, in a deterministic order that does not depend on the thread count.
     let mut shards: Vec<(usize, Shard)> = Vec::new();
     for (index, source) in &sources {
-        let list = source.shards().map_err(|source| Error::Stage {
+        let list = source.shards().map_err(|error| Error::Stage {
             stage: ids[*index].clone(),
-            source,
+            error,
         })?;
         shards.extend(list.into_iter().map(|s| (*index, s)));
     }
@@ -424,6 +423,9 @@ struct ReaderBatch {
     docs: Vec<Document>,
     bad: Vec<SideRecord>,
     stats: StageStats,
+    /// A fatal error (policy `fail`); the merger raises it when it reaches this point of the
+    /// input, so the error reported is always the first in input order.
+    fatal: Option<Error>,
 }
 
 /// Reads shards on up to `threads` reader threads, each shard into its own bounded channel, and
@@ -476,8 +478,12 @@ fn read_sources(
         let mut bytes_total = 0u64;
         let started = Instant::now();
         'merge: for rx in receivers {
-            for msg in rx.iter() {
+            for mut msg in rx.iter() {
                 shared.merge(msg.source, &msg.stats);
+                if let Some(fatal) = msg.fatal.take() {
+                    shared.abort.set(fatal);
+                    break 'merge;
+                }
                 if !shared.write_side(msg.bad) {
                     break 'merge;
                 }
@@ -521,6 +527,7 @@ fn read_one_shard(
         docs: Vec::new(),
         bad: Vec::new(),
         stats: StageStats::default(),
+        fatal: None,
     };
     let mut batch = new_batch();
     let mut batch_bytes = 0usize;
@@ -558,10 +565,11 @@ fn read_one_shard(
                 });
                 match policy {
                     ErrorPolicy::Fail => {
-                        shared.abort.set(Error::Stage {
+                        batch.fatal = Some(Error::Stage {
                             stage: shared.ids[stage].clone(),
-                            source: StageError::Record { provenance: bad.provenance, message: bad.message },
+                            error: StageError::Record { provenance: bad.provenance, message: bad.message },
                         });
+                        let _ = flush(&mut batch, &mut started);
                         return ControlFlow::Break(());
                     }
                     ErrorPolicy::Skip => warn!(stage = %shared.ids[stage], "skipping bad record at {}: {}", bad.provenance, bad.message),
@@ -591,10 +599,12 @@ fn read_one_shard(
             message: error.to_string(),
         });
         match policy {
-            ErrorPolicy::Fail => shared.abort.set(Error::Stage {
-                stage: shared.ids[stage].clone(),
-                source: error,
-            }),
+            ErrorPolicy::Fail => {
+                batch.fatal = Some(Error::Stage {
+                    stage: shared.ids[stage].clone(),
+                    error,
+                })
+            }
             ErrorPolicy::Skip => warn!(stage = %shared.ids[stage], "{}: {error}", shard.label()),
             ErrorPolicy::Quarantine => batch.bad.push(SideRecord::Quarantined {
                 stage,
@@ -744,7 +754,7 @@ fn run_section(chain: &[Fused], batch: Batch, shared: &Shared) -> Result<Section
                 ErrorPolicy::Fail => {
                     return Err(Error::Stage {
                         stage: shared.ids[fused.stage].clone(),
-                        source: StageError::Document {
+                        error: StageError::Document {
                             id,
                             message: format!("{error} (from {provenance})"),
                         },
@@ -829,7 +839,7 @@ fn run_barrier(
             if retained > limit {
                 shared.abort.set(Error::Stage {
                     stage: shared.ids[index].clone(),
-                    source: StageError::Budget(format!(
+                    error: StageError::Budget(format!(
                         "the stage holds {retained} bytes, above runtime.max_retained = {limit}"
                     )),
                 });
@@ -862,14 +872,14 @@ fn run_barrier(
             Ok(Err(e)) => {
                 shared.abort.set(Error::Stage {
                     stage: shared.ids[index].clone(),
-                    source: e,
+                    error: e,
                 });
                 return;
             }
             Err(payload) => {
                 shared.abort.set(Error::Stage {
                     stage: shared.ids[index].clone(),
-                    source: StageError::Other(format!(
+                    error: StageError::Other(format!(
                         "barrier panicked: {}",
                         panic_message(&*payload)
                     )),
@@ -890,7 +900,7 @@ fn run_barrier(
     if let Err(e) = barrier.finish(&mut emit) {
         shared.abort.set(Error::Stage {
             stage: shared.ids[index].clone(),
-            source: e,
+            error: e,
         });
         return;
     }
@@ -927,7 +937,7 @@ fn run_sink(
         if let Err(e) = result {
             shared.abort.set(Error::Stage {
                 stage: shared.ids[index].clone(),
-                source: e,
+                error: e,
             });
             return None;
         }
@@ -954,7 +964,7 @@ fn run_sink(
         Err(e) => {
             shared.abort.set(Error::Stage {
                 stage: shared.ids[index].clone(),
-                source: e,
+                error: e,
             });
             None
         }
@@ -967,4 +977,117 @@ pub fn rejects_path(runtime: &RuntimeSettings, stage_id: &str) -> PathBuf {
         .out_dir
         .join("rejects")
         .join(format!("{stage_id}.jsonl"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use millstone_core::{Emit, PlannedStage};
+
+    struct Numbers(usize);
+    impl Source for Numbers {
+        fn shards(&self) -> Result<Vec<Shard>, StageError> {
+            Ok((0..4).map(|i| Shard::file(format!("part{i}"))).collect())
+        }
+        fn read(
+            &self,
+            shard: &Shard,
+            emit: &mut dyn FnMut(SourceItem) -> ControlFlow<()>,
+        ) -> Result<(), StageError> {
+            let part = shard.path.display().to_string();
+            for i in 0..self.0 {
+                let doc = Document::new(format!("{part}-{i}"), format!("text {i}"))
+                    .with_provenance(Provenance::line(part.as_str(), i as u64 + 1));
+                if emit(SourceItem::Doc(doc)).is_break() {
+                    break;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    struct PanicOn(&'static str);
+    impl Transform for PanicOn {
+        fn apply(&self, doc: Document, out: &mut Emit) -> Result<(), StageError> {
+            if &*doc.id == self.0 {
+                panic!("boom");
+            }
+            out.keep(doc);
+            Ok(())
+        }
+    }
+
+    fn plan(policy: ErrorPolicy) -> Plan {
+        let runtime = RuntimeSettings {
+            batch_docs: 7,
+            out_dir: std::env::temp_dir()
+                .join(format!("millstone-runner-test-{}", std::process::id())),
+            ..Default::default()
+        };
+        Plan {
+            name: "t".into(),
+            runtime,
+            config_hash: String::new(),
+            stages: vec![
+                PlannedStage {
+                    id: "src".into(),
+                    type_name: "test.numbers",
+                    on_error: ErrorPolicy::Skip,
+                    keep_dropped: false,
+                    stage: Stage::Source(Box::new(Numbers(50))),
+                },
+                PlannedStage {
+                    id: "explode".into(),
+                    type_name: "test.panic",
+                    on_error: policy,
+                    keep_dropped: false,
+                    stage: Stage::transform(PanicOn("part2-13")),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn a_panic_names_the_stage_and_the_document() {
+        let err = run(plan(ErrorPolicy::Fail), &RunOptions::default())
+            .err()
+            .expect("fails");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("explode")
+                && msg.contains("part2-13")
+                && msg.contains("boom")
+                && msg.contains("part2:14"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_panic_under_skip_is_counted_as_failed() {
+        let report = run(plan(ErrorPolicy::Skip), &RunOptions::default()).unwrap();
+        assert_eq!(report.totals.input, 200);
+        assert_eq!(report.totals.written, 199);
+        assert_eq!(report.totals.failed, 1);
+        assert!(report.conserved);
+        assert!(report.stages[1].stats.error_samples[0]
+            .message
+            .contains("boom"));
+    }
+
+    #[test]
+    fn shard_selection_partitions_the_input() {
+        let mut total = 0;
+        for i in 0..3 {
+            let report = run(
+                plan(ErrorPolicy::Skip),
+                &RunOptions {
+                    shard: Some((i, 3)),
+                    progress: false,
+                },
+            )
+            .unwrap();
+            total += report.totals.input;
+        }
+        assert_eq!(total, 200);
+    }
 }

@@ -1,0 +1,270 @@
+//! End-to-end tests of the `millstone` binary: the bundled pipeline, bad input, diagnostics.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn millstone(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_millstone"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("running millstone")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn report(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn bundled_news_pipeline_runs_and_counts_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let out = millstone(&[
+        "run",
+        "pipelines/news.yaml",
+        "--quiet",
+        "--set",
+        &format!("runtime.out_dir={d}"),
+        "--set",
+        &format!("stages.6.report={d}/clusters.jsonl"),
+        "--set",
+        &format!("stages.7.path={d}/news.jsonl"),
+        "--report",
+        &format!("{d}/run.json"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = report(&dir.path().join("run.json"));
+    assert_eq!(r["conserved"], true);
+    let t = &r["totals"];
+    assert_eq!(t["input"], 40);
+    assert_eq!(
+        t["input"].as_u64(),
+        Some(
+            t["written"].as_u64().unwrap()
+                + t["dropped"].as_u64().unwrap()
+                + t["failed"].as_u64().unwrap()
+        )
+    );
+    let lines = std::fs::read_to_string(dir.path().join("news.jsonl")).unwrap();
+    assert_eq!(lines.lines().count() as u64, t["written"].as_u64().unwrap());
+    // Boilerplate and comment threads are gone from every written document.
+    for line in lines.lines() {
+        let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+        let text = doc["text"].as_str().unwrap();
+        for widget in [
+            "Notify of",
+            "newest oldest",
+            "Leave a Comment",
+            "Share this:",
+            "Filed under",
+            "Greta_W",
+            "Join the discussion",
+        ] {
+            assert!(!text.contains(widget), "{widget:?} left in {}", doc["id"]);
+        }
+    }
+    // Every document that entered dedup has a row in the cluster report.
+    let clusters = std::fs::read_to_string(dir.path().join("clusters.jsonl")).unwrap();
+    assert_eq!(clusters.lines().count(), 40);
+    // Dropped duplicates went to the rejects sink with their reason.
+    let rejects = std::fs::read_to_string(dir.path().join("rejects/exact_dups.jsonl")).unwrap();
+    assert!(rejects
+        .lines()
+        .all(|l| l.contains("\"reason\":\"exact_duplicate\"")));
+    // The output is not overwritten without --overwrite.
+    let again = millstone(&[
+        "run",
+        "pipelines/news.yaml",
+        "--quiet",
+        "--set",
+        &format!("runtime.out_dir={d}"),
+        "--set",
+        &format!("stages.6.report={d}/clusters2.jsonl"),
+        "--set",
+        &format!("stages.7.path={d}/news.jsonl"),
+    ]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("--overwrite"), "{}", stderr(&again));
+}
+
+fn write_bad_inputs(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("a.jsonl"), b"{\"id\":\"1\",\"text\":\"good one\"}\n{not json\n{\"id\":\"3\",\"body\":\"no text\"}\n{\"id\":\"4\",\"text\":\"bad \xff\"}\n{\"id\":\"5\",\"text\":\"good two\"}\n").unwrap();
+    std::fs::write(data.join("b.jsonl"), b"").unwrap();
+    let pipeline = dir.join("p.yaml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "version: 1\nruntime: {{ out_dir: {o} }}\nstages:\n  - type: ingest.jsonl\n    path: {d}/*.jsonl\n    on_error: quarantine\n  - type: export.jsonl\n    path: {o}/out.jsonl\n",
+            d = data.display(),
+            o = dir.join("out").display()
+        ),
+    )
+    .unwrap();
+    pipeline
+}
+
+#[test]
+fn bad_records_are_counted_located_and_do_not_stop_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = write_bad_inputs(dir.path());
+    let report_path = dir.path().join("run.json");
+    let out = millstone(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--quiet",
+        "--report",
+        report_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = report(&report_path);
+    assert_eq!(r["totals"]["input"], 6);
+    assert_eq!(r["totals"]["written"], 2);
+    assert_eq!(r["totals"]["failed"], 4);
+    assert_eq!(r["conserved"], true);
+    let quarantine =
+        std::fs::read_to_string(dir.path().join("out/quarantine/ingest.jsonl#0.jsonl")).unwrap();
+    let q: Vec<&str> = quarantine.lines().collect();
+    assert_eq!(q.len(), 4, "{quarantine}");
+    assert!(
+        q[0].contains("a.jsonl:2") && q[0].contains("not valid JSON"),
+        "{}",
+        q[0]
+    );
+    assert!(q[1].contains("a.jsonl:3") && q[1].contains("no text field"));
+    assert!(q[2].contains("a.jsonl:4") && q[2].contains("invalid UTF-8"));
+    assert!(q[3].contains("b.jsonl") && q[3].contains("empty file"));
+}
+
+#[test]
+fn fail_fast_stops_at_the_first_bad_record_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = write_bad_inputs(dir.path());
+    let out = millstone(&["run", pipeline.to_str().unwrap(), "--quiet", "--fail-fast"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("a.jsonl:2") && err.contains("not valid JSON"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("out/out.jsonl").exists(),
+        "a failed run commits no output"
+    );
+}
+
+#[test]
+fn diagnostics_match_snapshots() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics");
+    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 6);
+    for case in cases {
+        let rel = case.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let out = millstone(&["validate", rel.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{}", rel.display());
+        let actual = stderr(&out);
+        let snapshot = case.with_extension("stderr");
+        if update {
+            std::fs::write(&snapshot, &actual).unwrap();
+        }
+        let expected = std::fs::read_to_string(&snapshot).unwrap_or_else(|_| {
+            panic!(
+                "missing snapshot {}; run with UPDATE_SNAPSHOTS=1",
+                snapshot.display()
+            )
+        });
+        assert_eq!(
+            actual,
+            expected,
+            "diagnostics for {} changed",
+            rel.display()
+        );
+    }
+}
+
+#[test]
+fn every_stage_example_validates_and_describe_works() {
+    let registry = millstone::builtin_registry();
+    for info in registry.iter() {
+        let yaml = format!(
+            "version: 1\nstages:\n  - type: ingest.jsonl\n    path: x.jsonl\n{}",
+            if info.type_name == "ingest.jsonl" {
+                String::new()
+            } else {
+                info.example
+                    .lines()
+                    .enumerate()
+                    .map(|(i, l)| {
+                        if i == 0 {
+                            format!("  - {l}\n")
+                        } else {
+                            format!("    {l}\n")
+                        }
+                    })
+                    .collect()
+            }
+        );
+        let result = millstone_config::parse_plan(
+            "example.yaml",
+            &yaml,
+            &registry,
+            &millstone_config::LoadOptions::default(),
+        );
+        if let Err(e) = result {
+            panic!("example of {} does not build:\n{e}", info.type_name);
+        }
+        let out = millstone(&["describe", info.type_name]);
+        assert!(out.status.success());
+    }
+    let stages = millstone(&["stages", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&stages.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), registry.names().len());
+    let schema = millstone(&["schema"]);
+    let schema: serde_json::Value = serde_json::from_slice(&schema.stdout).unwrap();
+    assert_eq!(
+        schema["properties"]["stages"]["items"]["properties"]["type"]["enum"]
+            .as_array()
+            .unwrap()
+            .len(),
+        registry.names().len()
+    );
+}
+
+#[test]
+fn overrides_reach_nested_keys_and_bad_overrides_are_reported() {
+    let out = millstone(&[
+        "validate",
+        "pipelines/news.yaml",
+        "--set",
+        "stages.99.path=x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("index 99 is out of range"),
+        "{}",
+        stderr(&out)
+    );
+    let out = millstone(&[
+        "validate",
+        "pipelines/news.yaml",
+        "--set",
+        "runtime.threads=0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("threads must be at least 1"),
+        "{}",
+        stderr(&out)
+    );
+}
