@@ -8,6 +8,11 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use millstone_config::{load_plan, pipeline_schema, LoadOptions};
 
+/// mimalloc: documents are allocated on reader threads and freed on others; it handles that
+/// cross-thread traffic much better than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "millstone",

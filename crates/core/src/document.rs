@@ -204,12 +204,19 @@ pub struct Batch {
     pub seq: u64,
     /// The documents, in input order.
     pub docs: Vec<Document>,
+    /// Bytes the next sink's encoder produced for these documents, if the runner encoded them
+    /// in parallel; consumed by that sink and dropped after it.
+    pub encoded: Option<Vec<u8>>,
 }
 
 impl Batch {
     /// A batch with the given sequence number.
     pub fn new(seq: u64, docs: Vec<Document>) -> Self {
-        Batch { seq, docs }
+        Batch {
+            seq,
+            docs,
+            encoded: None,
+        }
     }
     /// Total text bytes in the batch.
     pub fn text_bytes(&self) -> usize {

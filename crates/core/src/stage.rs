@@ -210,6 +210,22 @@ pub trait Sink: Send {
     fn write(&mut self, batch: &Batch) -> Result<(), StageError>;
     /// Flushes and commits the output (e.g. renames temporary files into place).
     fn finish(&mut self) -> Result<SinkSummary, StageError>;
+    /// An encoder the runner may run on worker threads, so that the sink's own thread only
+    /// writes bytes; its output arrives in [`Sink::write_encoded`].
+    fn encoder(&self) -> Option<Arc<dyn BatchEncoder>> {
+        None
+    }
+    /// Writes a batch that the sink's [`BatchEncoder`] already turned into bytes.
+    fn write_encoded(&mut self, batch: &Batch, _encoded: Vec<u8>) -> Result<(), StageError> {
+        self.write(batch)
+    }
+}
+
+/// Turns a batch into the bytes a sink writes (serialisation, not compression); pure and
+/// thread-safe so the runner can run it in parallel.
+pub trait BatchEncoder: Send + Sync {
+    /// Encodes the documents of `batch`.
+    fn encode(&self, batch: &Batch) -> Result<Vec<u8>, StageError>;
 }
 
 /// A built stage, ready to run.

@@ -2,11 +2,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    AtomicFile, Batch, BuildContext, BuildError, Document, FieldError, Sink, SinkSummary, Stage,
-    StageConfig, StageError, StageKind,
+    AtomicFile, Batch, BatchEncoder, BuildContext, BuildError, Document, FieldError, Sink,
+    SinkSummary, Stage, StageConfig, StageError, StageKind,
 };
 use serde::ser::{SerializeMap, Serializer};
 use serde::Deserialize;
@@ -199,30 +200,70 @@ pub fn write_document(
     Ok(())
 }
 
-impl Sink for JsonlSink {
-    fn write(&mut self, batch: &Batch) -> Result<(), StageError> {
-        self.open()?;
-        self.buffer.clear();
+/// Serialises batches for [`JsonlSink`]; the runner runs it on worker threads.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonlEncoder {
+    include_spans: bool,
+    include_provenance: bool,
+}
+
+impl JsonlEncoder {
+    fn encode_into(&self, out: &mut Vec<u8>, batch: &Batch) -> Result<(), StageError> {
         for doc in &batch.docs {
-            write_document(
-                &mut self.buffer,
-                doc,
-                self.config.include_spans,
-                self.config.include_provenance,
-            )
-            .map_err(|e| {
+            write_document(out, doc, self.include_spans, self.include_provenance).map_err(|e| {
                 StageError::from(Error::Serialize {
                     id: doc.id.to_string(),
                     message: e.to_string(),
                 })
             })?;
         }
+        Ok(())
+    }
+}
+
+impl BatchEncoder for JsonlEncoder {
+    fn encode(&self, batch: &Batch) -> Result<Vec<u8>, StageError> {
+        let mut out = Vec::with_capacity(batch.text_bytes() + batch.docs.len() * 64);
+        self.encode_into(&mut out, batch)?;
+        Ok(out)
+    }
+}
+
+impl JsonlSink {
+    fn encoder_config(&self) -> JsonlEncoder {
+        JsonlEncoder {
+            include_spans: self.config.include_spans,
+            include_provenance: self.config.include_provenance,
+        }
+    }
+
+    fn write_bytes(&mut self, bytes: &[u8], docs: usize) -> Result<(), StageError> {
+        self.open()?;
         let writer = self.writer.as_mut().expect("opened above");
-        if let Err(e) = writer.inner().write_all(&self.buffer) {
+        if let Err(e) = writer.inner().write_all(bytes) {
             return Err(self.io(e));
         }
-        self.docs += batch.docs.len() as u64;
+        self.docs += docs as u64;
         Ok(())
+    }
+}
+
+impl Sink for JsonlSink {
+    fn write(&mut self, batch: &Batch) -> Result<(), StageError> {
+        let mut buffer = std::mem::take(&mut self.buffer);
+        buffer.clear();
+        self.encoder_config().encode_into(&mut buffer, batch)?;
+        let result = self.write_bytes(&buffer, batch.docs.len());
+        self.buffer = buffer;
+        result
+    }
+
+    fn encoder(&self) -> Option<Arc<dyn BatchEncoder>> {
+        Some(Arc::new(self.encoder_config()))
+    }
+
+    fn write_encoded(&mut self, batch: &Batch, encoded: Vec<u8>) -> Result<(), StageError> {
+        self.write_bytes(&encoded, batch.docs.len())
     }
 
     fn finish(&mut self) -> Result<SinkSummary, StageError> {

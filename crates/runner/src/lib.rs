@@ -46,8 +46,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use millstone_core::{
-    Barrier, Batch, Document, Emit, ErrorPolicy, ErrorSample, Plan, Provenance, RuntimeSettings,
-    Shard, Sink, Source, SourceItem, Stage, StageError, StageKind, StageStats, Transform,
+    Barrier, Batch, BatchEncoder, Document, Emit, ErrorPolicy, ErrorSample, Plan, Provenance,
+    RuntimeSettings, Shard, Sink, Source, SourceItem, Stage, StageError, StageKind, StageStats,
+    Transform,
 };
 use tracing::{debug_span, info_span, warn};
 
@@ -119,7 +120,8 @@ struct Fused {
 }
 
 enum Step {
-    Parallel(Arc<Vec<Fused>>),
+    /// Fused transforms, and optionally the following sink's encoder.
+    Parallel(Arc<Vec<Fused>>, Option<Arc<dyn BatchEncoder>>),
     Barrier(usize, Box<dyn Barrier>),
     Sink(usize, Box<dyn Sink>),
 }
@@ -209,25 +211,29 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
                     pending.push(fused(p, true));
                 }
                 if !pending.is_empty() {
-                    steps.push(Step::Parallel(Arc::new(std::mem::take(&mut pending))));
+                    steps.push(Step::Parallel(Arc::new(std::mem::take(&mut pending)), None));
                 }
                 steps.push(Step::Barrier(index, barrier));
             }
             Stage::Sink(sink) => {
-                if !pending.is_empty() {
-                    steps.push(Step::Parallel(Arc::new(std::mem::take(&mut pending))));
+                let encoder = sink.encoder();
+                if !pending.is_empty() || encoder.is_some() {
+                    steps.push(Step::Parallel(
+                        Arc::new(std::mem::take(&mut pending)),
+                        encoder,
+                    ));
                 }
                 steps.push(Step::Sink(index, sink));
             }
         }
     }
     if !pending.is_empty() {
-        steps.push(Step::Parallel(Arc::new(pending)));
+        steps.push(Step::Parallel(Arc::new(pending), None));
     }
     for fused in steps
         .iter()
         .filter_map(|s| {
-            if let Step::Parallel(f) = s {
+            if let Step::Parallel(f, _) = s {
                 Some(f)
             } else {
                 None
@@ -313,11 +319,11 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
             let shared = shared.clone();
             let span = run_span.clone();
             match step {
-                Step::Parallel(chain) => {
+                Step::Parallel(chain, encoder) => {
                     let pool = pool.clone();
                     scope.spawn(move || {
                         let _e = span.enter();
-                        run_parallel(&pool, chain, input, tx, &shared);
+                        run_parallel(&pool, chain, encoder, input, tx, &shared);
                     });
                 }
                 Step::Barrier(index, barrier) => {
@@ -621,6 +627,7 @@ fn read_one_shard(
 /// The output of a fused section for one batch.
 struct SectionResult {
     docs: Vec<Document>,
+    encoded: Option<Vec<u8>>,
     side: Vec<SideRecord>,
     stats: Vec<(usize, StageStats)>,
 }
@@ -630,6 +637,7 @@ struct SectionResult {
 fn run_parallel(
     pool: &rayon::ThreadPool,
     chain: Arc<Vec<Fused>>,
+    encoder: Option<Arc<dyn BatchEncoder>>,
     input: Receiver<Batch>,
     out: Sender<Batch>,
     shared: &Arc<Shared>,
@@ -653,10 +661,21 @@ fn run_parallel(
                         next_ticket += 1;
                         in_flight += 1;
                         let chain = chain.clone();
+                        let encoder = encoder.clone();
                         let tx = results_tx.clone();
                         let shared = shared.clone();
                         pool.spawn(move || {
-                            let result = run_section(&chain, batch, &shared);
+                            let result = run_section(&chain, batch, &shared).and_then(|mut section| {
+                                if let Some(encoder) = &encoder {
+                                    let batch = Batch::new(ticket, std::mem::take(&mut section.docs));
+                                    section.encoded = Some(encoder.encode(&batch).map_err(|error| Error::Stage {
+                                        stage: "encoder".into(),
+                                        error,
+                                    })?);
+                                    section.docs = batch.docs;
+                                }
+                                Ok(section)
+                            });
                             let _ = tx.send((ticket, result));
                         });
                         None
@@ -688,7 +707,13 @@ fn run_parallel(
                         return;
                     }
                     if !section.docs.is_empty()
-                        && out.send(Batch::new(next_out - 1, section.docs)).is_err()
+                        && out
+                            .send(Batch {
+                                seq: next_out - 1,
+                                docs: section.docs,
+                                encoded: section.encoded,
+                            })
+                            .is_err()
                     {
                         return;
                     }
@@ -796,6 +821,7 @@ fn run_section(chain: &[Fused], batch: Batch, shared: &Shared) -> Result<Section
     }
     Ok(SectionResult {
         docs,
+        encoded: None,
         side,
         stats: all_stats,
     })
@@ -918,12 +944,15 @@ fn run_sink(
     out: Sender<Batch>,
     shared: &Shared,
 ) -> Option<millstone_core::SinkSummary> {
-    for batch in input.iter() {
+    for mut batch in input.iter() {
         if shared.abort.is_set() {
             return None;
         }
         let started = Instant::now();
-        let result = sink.write(&batch);
+        let result = match batch.encoded.take() {
+            Some(bytes) => sink.write_encoded(&batch, bytes),
+            None => sink.write(&batch),
+        };
         let n = batch.docs.len() as u64;
         let bytes = batch.text_bytes() as u64;
         let stats = StageStats {
