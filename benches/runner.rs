@@ -16,16 +16,12 @@ fn plain_loop(input: &std::path::Path, output: &std::path::Path) {
     let mut buf = Vec::new();
     for line in reader.lines() {
         let line = line.unwrap();
-        let mut record: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(&line).unwrap();
+        let mut record: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&line).unwrap();
         let text = match record.remove("text") {
             Some(serde_json::Value::String(s)) => s,
             _ => unreachable!(),
         };
-        let id = record
-            .remove("id")
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap();
+        let id = record.remove("id").and_then(|v| v.as_str().map(str::to_string)).unwrap();
         let mut doc = Document::new(id, text);
         doc.meta = record.into_iter().collect();
         buf.clear();
@@ -56,11 +52,7 @@ fn bench(c: &mut Criterion) {
         );
         group.bench_function(format!("millstone_{threads}_threads"), |b| {
             b.iter(|| {
-                let options = LoadOptions {
-                    threads: Some(threads),
-                    overwrite: true,
-                    ..Default::default()
-                };
+                let options = LoadOptions { threads: Some(threads), overwrite: true, ..Default::default() };
                 let plan = parse_plan("bench.yaml", &yaml, &registry, &options).unwrap();
                 black_box(millstone_runner::run(plan, &Default::default()).unwrap())
             })

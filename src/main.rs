@@ -14,11 +14,7 @@ use millstone_config::{load_plan, pipeline_schema, LoadOptions};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(
-    name = "millstone",
-    version,
-    about = "Turn raw text collections into clean, deduplicated corpora"
-)]
+#[command(name = "millstone", version, about = "Turn raw text collections into clean, deduplicated corpora")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -112,21 +108,8 @@ fn main() -> ExitCode {
 fn execute(command: Command) -> anyhow::Result<ExitCode> {
     let registry = millstone::builtin_registry();
     match command {
-        Command::Run {
-            pipeline,
-            threads,
-            report,
-            overrides,
-            shard,
-            overwrite,
-            fail_fast,
-            quiet,
-        } => {
-            let options = LoadOptions {
-                overrides,
-                threads,
-                overwrite,
-            };
+        Command::Run { pipeline, threads, report, overrides, shard, overwrite, fail_fast, quiet } => {
+            let options = LoadOptions { overrides, threads, overwrite };
             let mut plan = match load_plan(&pipeline, &registry, &options) {
                 Ok(plan) => plan,
                 Err(millstone_config::Error::Invalid(diagnostics)) => {
@@ -139,10 +122,8 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 }
             };
             plan.runtime.fail_fast |= fail_fast;
-            let run_options = millstone_runner::RunOptions {
-                shard,
-                progress: !quiet && std::io::stderr().is_terminal(),
-            };
+            let run_options =
+                millstone_runner::RunOptions { shard, progress: !quiet && std::io::stderr().is_terminal() };
             let outcome = millstone_runner::run(plan, &run_options)
                 .with_context(|| format!("pipeline {} failed", pipeline.display()))?;
             eprintln!("{}", outcome.summary_table());
@@ -157,19 +138,14 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 eprintln!("report: {}", path.display());
             }
             if !outcome.conserved {
-                bail!("document counts do not add up (see the report): this is a bug in a stage or the runner");
+                bail!(
+                    "document counts do not add up (see the report): this is a bug in a stage or the runner"
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate {
-            pipelines,
-            overrides,
-        } => {
-            let options = LoadOptions {
-                overrides,
-                threads: None,
-                overwrite: true,
-            };
+        Command::Validate { pipelines, overrides } => {
+            let options = LoadOptions { overrides, threads: None, overwrite: true };
             let mut failed = false;
             for path in pipelines {
                 match load_plan(&path, &registry, &options) {
@@ -184,11 +160,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            Ok(if failed {
-                ExitCode::from(EXIT_INVALID)
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(if failed { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS })
         }
         Command::Stages { json } => {
             if json {
@@ -198,18 +170,9 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
-                let width = registry
-                    .iter()
-                    .map(|s| s.type_name.len())
-                    .max()
-                    .unwrap_or(10);
+                let width = registry.iter().map(|s| s.type_name.len()).max().unwrap_or(10);
                 for s in registry.iter() {
-                    println!(
-                        "{:<width$}  {:<9}  {}",
-                        s.type_name,
-                        s.kind.as_str(),
-                        s.summary
-                    );
+                    println!("{:<width$}  {:<9}  {}", s.type_name, s.kind.as_str(), s.summary);
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -223,12 +186,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 }
                 return Ok(ExitCode::from(EXIT_INVALID));
             };
-            println!(
-                "{} ({})\n  {}\n",
-                info.type_name,
-                info.kind.as_str(),
-                info.summary
-            );
+            println!("{} ({})\n  {}\n", info.type_name, info.kind.as_str(), info.summary);
             let schema = info.schema();
             println!("fields:");
             if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
@@ -238,20 +196,10 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                     .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
                     .unwrap_or_default();
                 for (name, prop) in props {
-                    let description = prop
-                        .get("description")
-                        .and_then(|d| d.as_str())
-                        .unwrap_or("")
-                        .replace('\n', " ");
-                    let default = prop
-                        .get("default")
-                        .map(|d| format!(" [default: {d}]"))
-                        .unwrap_or_default();
-                    let req = if required.contains(&name.as_str()) {
-                        " (required)"
-                    } else {
-                        ""
-                    };
+                    let description =
+                        prop.get("description").and_then(|d| d.as_str()).unwrap_or("").replace('\n', " ");
+                    let default = prop.get("default").map(|d| format!(" [default: {d}]")).unwrap_or_default();
+                    let req = if required.contains(&name.as_str()) { " (required)" } else { "" };
                     println!("  {name}{req}{default}\n      {description}");
                 }
             }
@@ -264,19 +212,12 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             }
             println!(
                 "\nexample:\n{}",
-                info.example
-                    .lines()
-                    .map(|l| format!("  {l}"))
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                info.example.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
             );
             Ok(ExitCode::SUCCESS)
         }
         Command::Schema => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&pipeline_schema(&registry))?
-            );
+            println!("{}", serde_json::to_string_pretty(&pipeline_schema(&registry))?);
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -43,11 +43,7 @@ fn bundled_news_pipeline_runs_and_counts_add_up() {
     assert_eq!(t["input"], 40);
     assert_eq!(
         t["input"].as_u64(),
-        Some(
-            t["written"].as_u64().unwrap()
-                + t["dropped"].as_u64().unwrap()
-                + t["failed"].as_u64().unwrap()
-        )
+        Some(t["written"].as_u64().unwrap() + t["dropped"].as_u64().unwrap() + t["failed"].as_u64().unwrap())
     );
     let lines = std::fs::read_to_string(dir.path().join("news.jsonl")).unwrap();
     assert_eq!(lines.lines().count() as u64, t["written"].as_u64().unwrap());
@@ -72,9 +68,7 @@ fn bundled_news_pipeline_runs_and_counts_add_up() {
     assert_eq!(clusters.lines().count(), 40);
     // Dropped duplicates went to the rejects sink with their reason.
     let rejects = std::fs::read_to_string(dir.path().join("rejects/exact_dups.jsonl")).unwrap();
-    assert!(rejects
-        .lines()
-        .all(|l| l.contains("\"reason\":\"exact_duplicate\"")));
+    assert!(rejects.lines().all(|l| l.contains("\"reason\":\"exact_duplicate\"")));
     // The output is not overwritten without --overwrite.
     let again = millstone(&[
         "run",
@@ -114,28 +108,18 @@ fn bad_records_are_counted_located_and_do_not_stop_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = write_bad_inputs(dir.path());
     let report_path = dir.path().join("run.json");
-    let out = millstone(&[
-        "run",
-        pipeline.to_str().unwrap(),
-        "--quiet",
-        "--report",
-        report_path.to_str().unwrap(),
-    ]);
+    let out =
+        millstone(&["run", pipeline.to_str().unwrap(), "--quiet", "--report", report_path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let r = report(&report_path);
     assert_eq!(r["totals"]["input"], 6);
     assert_eq!(r["totals"]["written"], 2);
     assert_eq!(r["totals"]["failed"], 4);
     assert_eq!(r["conserved"], true);
-    let quarantine =
-        std::fs::read_to_string(dir.path().join("out/quarantine/ingest.jsonl#0.jsonl")).unwrap();
+    let quarantine = std::fs::read_to_string(dir.path().join("out/quarantine/ingest.jsonl#0.jsonl")).unwrap();
     let q: Vec<&str> = quarantine.lines().collect();
     assert_eq!(q.len(), 4, "{quarantine}");
-    assert!(
-        q[0].contains("a.jsonl:2") && q[0].contains("not valid JSON"),
-        "{}",
-        q[0]
-    );
+    assert!(q[0].contains("a.jsonl:2") && q[0].contains("not valid JSON"), "{}", q[0]);
     assert!(q[1].contains("a.jsonl:3") && q[1].contains("no text field"));
     assert!(q[2].contains("a.jsonl:4") && q[2].contains("invalid UTF-8"));
     assert!(q[3].contains("b.jsonl") && q[3].contains("empty file"));
@@ -148,14 +132,8 @@ fn fail_fast_stops_at_the_first_bad_record_and_names_it() {
     let out = millstone(&["run", pipeline.to_str().unwrap(), "--quiet", "--fail-fast"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(
-        err.contains("a.jsonl:2") && err.contains("not valid JSON"),
-        "{err}"
-    );
-    assert!(
-        !dir.path().join("out/out.jsonl").exists(),
-        "a failed run commits no output"
-    );
+    assert!(err.contains("a.jsonl:2") && err.contains("not valid JSON"), "{err}");
+    assert!(!dir.path().join("out/out.jsonl").exists(), "a failed run commits no output");
 }
 
 #[test]
@@ -179,17 +157,9 @@ fn diagnostics_match_snapshots() {
             std::fs::write(&snapshot, &actual).unwrap();
         }
         let expected = std::fs::read_to_string(&snapshot).unwrap_or_else(|_| {
-            panic!(
-                "missing snapshot {}; run with UPDATE_SNAPSHOTS=1",
-                snapshot.display()
-            )
+            panic!("missing snapshot {}; run with UPDATE_SNAPSHOTS=1", snapshot.display())
         });
-        assert_eq!(
-            actual,
-            expected,
-            "diagnostics for {} changed",
-            rel.display()
-        );
+        assert_eq!(actual, expected, "diagnostics for {} changed", rel.display());
     }
 }
 
@@ -205,13 +175,7 @@ fn every_stage_example_validates_and_describe_works() {
                 info.example
                     .lines()
                     .enumerate()
-                    .map(|(i, l)| {
-                        if i == 0 {
-                            format!("  - {l}\n")
-                        } else {
-                            format!("    {l}\n")
-                        }
-                    })
+                    .map(|(i, l)| if i == 0 { format!("  - {l}\n") } else { format!("    {l}\n") })
                     .collect()
             }
         );
@@ -233,38 +197,17 @@ fn every_stage_example_validates_and_describe_works() {
     let schema = millstone(&["schema"]);
     let schema: serde_json::Value = serde_json::from_slice(&schema.stdout).unwrap();
     assert_eq!(
-        schema["properties"]["stages"]["items"]["properties"]["type"]["enum"]
-            .as_array()
-            .unwrap()
-            .len(),
+        schema["properties"]["stages"]["items"]["properties"]["type"]["enum"].as_array().unwrap().len(),
         registry.names().len()
     );
 }
 
 #[test]
 fn overrides_reach_nested_keys_and_bad_overrides_are_reported() {
-    let out = millstone(&[
-        "validate",
-        "pipelines/news.yaml",
-        "--set",
-        "stages.99.path=x",
-    ]);
+    let out = millstone(&["validate", "pipelines/news.yaml", "--set", "stages.99.path=x"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("index 99 is out of range"),
-        "{}",
-        stderr(&out)
-    );
-    let out = millstone(&[
-        "validate",
-        "pipelines/news.yaml",
-        "--set",
-        "runtime.threads=0",
-    ]);
+    assert!(stderr(&out).contains("index 99 is out of range"), "{}", stderr(&out));
+    let out = millstone(&["validate", "pipelines/news.yaml", "--set", "runtime.threads=0"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("threads must be at least 1"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("threads must be at least 1"), "{}", stderr(&out));
 }

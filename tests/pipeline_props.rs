@@ -16,12 +16,7 @@ fn write_input(dir: &Path, docs: &[String]) {
     std::fs::write(dir.join("in.jsonl"), text).unwrap();
 }
 
-fn run_pipeline(
-    dir: &Path,
-    threads: usize,
-    batch_docs: usize,
-    shard_bytes: u64,
-) -> (Vec<u8>, RunReport) {
+fn run_pipeline(dir: &Path, threads: usize, batch_docs: usize, shard_bytes: u64) -> (Vec<u8>, RunReport) {
     let out = dir.join(format!("out-{threads}-{batch_docs}-{shard_bytes}"));
     let yaml = format!(
         "version: 1\nruntime: {{ batch_docs: {batch_docs}, max_in_flight: 3, out_dir: {o} }}\nstages:\n\
@@ -37,18 +32,11 @@ fn run_pipeline(
         o = out.display()
     );
     let registry = millstone::builtin_registry();
-    let options = LoadOptions {
-        threads: Some(threads),
-        overwrite: true,
-        ..Default::default()
-    };
+    let options = LoadOptions { threads: Some(threads), overwrite: true, ..Default::default() };
     let plan = parse_plan("props.yaml", &yaml, &registry, &options).unwrap();
     let report = run(plan, &RunOptions::default()).unwrap();
     let mut bytes = std::fs::read(out.join("out.jsonl")).unwrap();
-    for side in [
-        "rejects/clean.length#4.jsonl",
-        "rejects/dedup.exact#6.jsonl",
-    ] {
+    for side in ["rejects/clean.length#4.jsonl", "rejects/dedup.exact#6.jsonl"] {
         bytes.extend(std::fs::read(out.join(side)).unwrap_or_default());
     }
     (bytes, report)
@@ -81,9 +69,7 @@ proptest! {
 #[test]
 fn many_shards_of_one_file_read_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let docs: Vec<String> = (0..3000)
-        .map(|i| format!("document {i} {}", "word ".repeat(i % 37)))
-        .collect();
+    let docs: Vec<String> = (0..3000).map(|i| format!("document {i} {}", "word ".repeat(i % 37))).collect();
     write_input(dir.path(), &docs);
     let (reference, _) = run_pipeline(dir.path(), 1, 100, 1 << 30);
     let (sharded, report) = run_pipeline(dir.path(), 4, 7, 4096);

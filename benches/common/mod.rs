@@ -11,8 +11,7 @@ pub fn news_texts(bytes: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut total = 0;
     const SWAPS: &[&str] = &[
-        "council", "harbour", "minister", "village", "river", "school", "price", "storm", "market",
-        "report",
+        "council", "harbour", "minister", "village", "river", "school", "price", "storm", "market", "report",
     ];
     while total < bytes {
         let story = &STORIES[rng.below(STORIES.len())];
@@ -20,13 +19,7 @@ pub fn news_texts(bytes: usize) -> Vec<String> {
         let text = render(story, site, rng.below(8), &mut rng);
         let text: String = text
             .split(' ')
-            .map(|w| {
-                if rng.chance(0.05) {
-                    SWAPS[rng.below(SWAPS.len())]
-                } else {
-                    w
-                }
-            })
+            .map(|w| if rng.chance(0.05) { SWAPS[rng.below(SWAPS.len())] } else { w })
             .collect::<Vec<_>>()
             .join(" ");
         total += text.len();

@@ -141,10 +141,7 @@ impl StageConfig for BoilerplateConfig {
 
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
-        for (field, list) in [
-            ("patterns", &self.patterns),
-            ("comment_markers", &self.comment_markers),
-        ] {
+        for (field, list) in [("patterns", &self.patterns), ("comment_markers", &self.comment_markers)] {
             for (i, p) in list.iter().enumerate() {
                 if let Err(e) = regex::Regex::new(p) {
                     errors.push(FieldError::new(
@@ -158,8 +155,7 @@ impl StageConfig for BoilerplateConfig {
     }
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
-        let cleaner =
-            Boilerplate::new(self).map_err(|e| BuildError::field("patterns", e.to_string()))?;
+        let cleaner = Boilerplate::new(self).map_err(|e| BuildError::field("patterns", e.to_string()))?;
         Ok(Stage::transform(MapStage(cleaner)))
     }
 }
@@ -191,10 +187,7 @@ fn compile(patterns: &[String]) -> Result<RegexSet, Error> {
         .case_insensitive(true)
         .size_limit(64 << 20)
         .build()
-        .map_err(|e| Error::BadPattern {
-            pattern: patterns.join(" | "),
-            message: e.to_string(),
-        })
+        .map_err(|e| Error::BadPattern { pattern: patterns.join(" | "), message: e.to_string() })
 }
 
 impl Boilerplate {
@@ -212,11 +205,7 @@ impl Boilerplate {
         }
         Ok(Boilerplate {
             lines: compile(&lines)?,
-            literals: config
-                .literals
-                .iter()
-                .map(|l| l.trim().to_lowercase())
-                .collect(),
+            literals: config.literals.iter().map(|l| l.trim().to_lowercase()).collect(),
             markers: compile(&markers)?,
             config: config.clone(),
         })
@@ -245,10 +234,7 @@ impl Boilerplate {
                 continue;
             }
             let literal = !self.literals.is_empty()
-                && self
-                    .literals
-                    .iter()
-                    .any(|l| l.eq_ignore_ascii_case(line) || *l == line.to_lowercase());
+                && self.literals.iter().any(|l| l.eq_ignore_ascii_case(line) || *l == line.to_lowercase());
             if short && (literal || self.lines.is_match(line)) {
                 removed.push(Span::new(start, next, "boilerplate"));
                 lines_removed += 1;
@@ -257,12 +243,7 @@ impl Boilerplate {
             kept_chars += line.len();
         }
         let text_out = remove_spans(text, &removed);
-        Cleaned {
-            text: text_out,
-            removed,
-            lines_removed,
-            comments_cut,
-        }
+        Cleaned { text: text_out, removed, lines_removed, comments_cut }
     }
 }
 
@@ -285,10 +266,7 @@ impl Map for Boilerplate {
             return Ok(doc);
         }
         out.count("lines_removed", cleaned.lines_removed);
-        out.count(
-            "chars_removed",
-            (doc.text.len() - cleaned.text.len()) as u64,
-        );
+        out.count("chars_removed", (doc.text.len() - cleaned.text.len()) as u64);
         if cleaned.comments_cut {
             out.count("comment_sections_cut", 1);
         }
@@ -348,12 +326,7 @@ mod tests {
 
     #[test]
     fn counted_comment_headers() {
-        for marker in [
-            "12 Comments",
-            "3 thoughts on “Harbour budget”",
-            "Leave a Reply",
-            "Comments (4)",
-        ] {
+        for marker in ["12 Comments", "3 thoughts on “Harbour budget”", "Leave a Reply", "Comments (4)"] {
             let c = cleaner().clean(&format!("{ARTICLE}\n{marker}\nReader text here.\n"));
             assert!(c.comments_cut, "{marker}");
         }
@@ -366,9 +339,9 @@ mod tests {
             literals: vec!["Harbour Daily Staff".into()],
             ..Default::default()
         };
-        let c = Boilerplate::new(&config).unwrap().clean(&format!(
-            "Brought to you by Acme\nharbour daily staff\n{ARTICLE}"
-        ));
+        let c = Boilerplate::new(&config)
+            .unwrap()
+            .clean(&format!("Brought to you by Acme\nharbour daily staff\n{ARTICLE}"));
         assert_eq!(c.text, ARTICLE);
     }
 

@@ -2,8 +2,8 @@
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, Document, DropReason, FieldError, Filter, FilterStage, Stage,
-    StageConfig, StageError, StageKind, Verdict,
+    BuildContext, BuildError, Document, DropReason, FieldError, Filter, FilterStage, Stage, StageConfig,
+    StageError, StageKind, Verdict,
 };
 use serde::Deserialize;
 
@@ -84,13 +84,7 @@ impl Filter for LengthConfig {
         let text = &doc.text;
         let checks = [
             (self.min_chars.is_some() || self.max_chars.is_some()).then(|| {
-                bound(
-                    text.chars().count(),
-                    self.min_chars,
-                    self.max_chars,
-                    "too_few_chars",
-                    "too_many_chars",
-                )
+                bound(text.chars().count(), self.min_chars, self.max_chars, "too_few_chars", "too_many_chars")
             }),
             (self.min_words.is_some() || self.max_words.is_some()).then(|| {
                 bound(
@@ -111,12 +105,7 @@ impl Filter for LengthConfig {
                 )
             }),
         ];
-        Ok(checks
-            .into_iter()
-            .flatten()
-            .flatten()
-            .next()
-            .map_or(Verdict::Keep, Verdict::Drop))
+        Ok(checks.into_iter().flatten().flatten().next().map_or(Verdict::Keep, Verdict::Drop))
     }
 }
 
@@ -126,30 +115,18 @@ mod tests {
 
     #[test]
     fn bounds() {
-        let f = LengthConfig {
-            min_words: Some(3),
-            max_chars: Some(20),
-            ..Default::default()
-        };
+        let f = LengthConfig { min_words: Some(3), max_chars: Some(20), ..Default::default() };
         assert_eq!(
             f.check(&Document::new("a", "one two")).unwrap(),
             Verdict::Drop(DropReason("too_few_words"))
         );
+        assert_eq!(f.check(&Document::new("a", "one two three")).unwrap(), Verdict::Keep);
         assert_eq!(
-            f.check(&Document::new("a", "one two three")).unwrap(),
-            Verdict::Keep
-        );
-        assert_eq!(
-            f.check(&Document::new("a", "one two three four five six"))
-                .unwrap(),
+            f.check(&Document::new("a", "one two three four five six")).unwrap(),
             Verdict::Drop(DropReason("too_many_chars"))
         );
-        assert!(LengthConfig {
-            min_lines: Some(5),
-            max_lines: Some(2),
-            ..Default::default()
-        }
-        .validate()
-        .is_err());
+        assert!(LengthConfig { min_lines: Some(5), max_lines: Some(2), ..Default::default() }
+            .validate()
+            .is_err());
     }
 }

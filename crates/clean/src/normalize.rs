@@ -2,8 +2,7 @@
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, Document, Emit, Map, MapStage, Stage, StageConfig, StageError,
-    StageKind,
+    BuildContext, BuildError, Document, Emit, Map, MapStage, Stage, StageConfig, StageError, StageKind,
 };
 use serde::Deserialize;
 use unicode_normalization::{is_nfc_quick, is_nfkc_quick, IsNormalized, UnicodeNormalization};
@@ -44,12 +43,9 @@ impl StageConfig for UnicodeConfig {
     const KIND: StageKind = StageKind::Transform;
     const SUMMARY: &'static str =
         "Unicode NFC/NFKC, remove control/format characters, fold quotes and dashes";
-    const EXAMPLE: &'static str =
-        "type: clean.normalize_unicode\nform: nfc\nremove_controls: true\n";
+    const EXAMPLE: &'static str = "type: clean.normalize_unicode\nform: nfc\nremove_controls: true\n";
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
-        Ok(Stage::transform(MapStage(UnicodeNormalizer {
-            config: self.clone(),
-        })))
+        Ok(Stage::transform(MapStage(UnicodeNormalizer { config: self.clone() })))
     }
 }
 
@@ -68,9 +64,7 @@ fn is_removable(c: char, prev: Option<char>, next: Option<char>) -> bool {
             !(prev.is_some_and(|p| !p.is_ascii()) && next.is_some_and(|n| !n.is_ascii()))
         }
         '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => true,
-        '\u{ad}' | '\u{200B}' | '\u{200C}' | '\u{200E}' | '\u{200F}' | '\u{2060}' | '\u{FEFF}' => {
-            true
-        }
+        '\u{ad}' | '\u{200B}' | '\u{200C}' | '\u{200E}' | '\u{200F}' | '\u{2060}' | '\u{FEFF}' => true,
         '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => true,
         _ => false,
     }
@@ -79,10 +73,8 @@ fn is_removable(c: char, prev: Option<char>, next: Option<char>) -> bool {
 fn fold(c: char) -> char {
     match c {
         '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' | '\u{2032}' => '\'',
-        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{2033}' | '\u{00AB}'
-        | '\u{00BB}' => '"',
-        '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' | '\u{2015}'
-        | '\u{2212}' => '-',
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{2033}' | '\u{00AB}' | '\u{00BB}' => '"',
+        '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' | '\u{2015}' | '\u{2212}' => '-',
         _ => c,
     }
 }
@@ -120,11 +112,7 @@ impl UnicodeNormalizer {
                 if self.config.remove_controls && is_removable(c, prev, chars.get(i + 1).copied()) {
                     continue;
                 }
-                let c = if self.config.fold_punctuation {
-                    fold(c)
-                } else {
-                    c
-                };
+                let c = if self.config.fold_punctuation { fold(c) } else { c };
                 out.push(c);
                 prev = Some(c);
             }
@@ -172,9 +160,7 @@ impl StageConfig for WhitespaceConfig {
     const SUMMARY: &'static str = "Collapse spaces, trim lines, LF line ends, limit empty lines";
     const EXAMPLE: &'static str = "type: clean.normalize_whitespace\nmax_blank_lines: 1\n";
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
-        Ok(Stage::transform(MapStage(WhitespaceNormalizer {
-            max_blank_lines: self.max_blank_lines,
-        })))
+        Ok(Stage::transform(MapStage(WhitespaceNormalizer { max_blank_lines: self.max_blank_lines })))
     }
 }
 
@@ -195,10 +181,7 @@ impl WhitespaceNormalizer {
         for (start, end, _) in millstone_core::text::line_ranges(text) {
             let line = &text[start..end];
             let mut collapsed = String::with_capacity(line.len());
-            for word in line
-                .split(|c: char| c.is_whitespace())
-                .filter(|w| !w.is_empty())
-            {
+            for word in line.split(|c: char| c.is_whitespace()).filter(|w| !w.is_empty()) {
                 if !collapsed.is_empty() {
                     collapsed.push(' ');
                 }
@@ -240,42 +223,23 @@ mod tests {
     use proptest::prelude::*;
 
     fn unicode(form: Form, fold: bool) -> UnicodeNormalizer {
-        UnicodeNormalizer::new(UnicodeConfig {
-            form,
-            remove_controls: true,
-            fold_punctuation: fold,
-        })
+        UnicodeNormalizer::new(UnicodeConfig { form, remove_controls: true, fold_punctuation: fold })
     }
 
     #[test]
     fn composes_and_removes_controls() {
         let n = unicode(Form::Nfc, false);
-        assert_eq!(
-            n.normalize("cafe\u{301}\u{200B} ok\u{0}\u{FEFF}"),
-            "café ok"
-        );
+        assert_eq!(n.normalize("cafe\u{301}\u{200B} ok\u{0}\u{FEFF}"), "café ok");
         assert_eq!(n.normalize("👩\u{200D}🚀"), "👩\u{200D}🚀");
-        assert_eq!(
-            unicode(Form::Nfkc, false).normalize("ﬁne ＡＢＣ"),
-            "fine ABC"
-        );
-        assert_eq!(
-            unicode(Form::Nfc, true).normalize("“Hi” – it’s"),
-            "\"Hi\" - it's"
-        );
+        assert_eq!(unicode(Form::Nfkc, false).normalize("ﬁne ＡＢＣ"), "fine ABC");
+        assert_eq!(unicode(Form::Nfc, true).normalize("“Hi” – it’s"), "\"Hi\" - it's");
     }
 
     #[test]
     fn whitespace_rules() {
         let w = WhitespaceNormalizer { max_blank_lines: 1 };
-        assert_eq!(
-            w.normalize("  a \t b\u{a0}c  \r\n\r\n\r\n\nd\re  \n\n"),
-            "a b c\n\nd\ne"
-        );
-        assert_eq!(
-            WhitespaceNormalizer { max_blank_lines: 0 }.normalize("a\n\n\nb"),
-            "a\nb"
-        );
+        assert_eq!(w.normalize("  a \t b\u{a0}c  \r\n\r\n\r\n\nd\re  \n\n"), "a b c\n\nd\ne");
+        assert_eq!(WhitespaceNormalizer { max_blank_lines: 0 }.normalize("a\n\n\nb"), "a\nb");
     }
 
     proptest! {

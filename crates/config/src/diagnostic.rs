@@ -22,13 +22,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A diagnostic at a key path.
     pub fn new(message: impl Into<String>, path: impl Into<String>, pos: Option<Pos>) -> Self {
-        Diagnostic {
-            message: message.into(),
-            path: path.into(),
-            pos,
-            label: None,
-            help: None,
-        }
+        Diagnostic { message: message.into(), path: path.into(), pos, label: None, help: None }
     }
     /// Adds a label.
     pub fn label(mut self, label: impl Into<String>) -> Self {
@@ -68,9 +62,7 @@ fn caret_width(line: &str, col: usize) -> usize {
     let rest: String = line.chars().skip(col.saturating_sub(1)).collect();
     let token = rest
         .trim_start_matches(['"', '\''])
-        .split(|c: char| {
-            c.is_whitespace() || c == ':' || c == ',' || c == '}' || c == '"' || c == '\''
-        })
+        .split(|c: char| c.is_whitespace() || c == ':' || c == ',' || c == '}' || c == '"' || c == '\'')
         .next()
         .unwrap_or("");
     token.chars().count().max(1)
@@ -119,12 +111,7 @@ impl fmt::Display for Diagnostics {
             }
         }
         let n = self.items.len();
-        write!(
-            f,
-            "{n} error{} in {}",
-            if n == 1 { "" } else { "s" },
-            self.file
-        )
+        write!(f, "{n} error{} in {}", if n == 1 { "" } else { "s" }, self.file)
     }
 }
 

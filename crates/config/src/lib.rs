@@ -26,8 +26,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use millstone_core::{
-    BuildContext, ConfigProblem, ErrorPolicy, Plan, PlannedStage, Registry, RuntimeSettings,
-    StageKind, Threads,
+    BuildContext, ConfigProblem, ErrorPolicy, Plan, PlannedStage, Registry, RuntimeSettings, StageKind,
+    Threads,
 };
 use serde_yaml::Value as Yaml;
 
@@ -79,39 +79,22 @@ const TOP_KEYS: [&str; 4] = ["version", "name", "runtime", "stages"];
 
 /// Reads and builds a pipeline file.
 pub fn load_plan(path: &Path, registry: &Registry, options: &LoadOptions) -> Result<Plan, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| Error::Io { path: path.display().to_string(), source })?;
     parse_plan(&path.display().to_string(), &text, registry, options)
 }
 
 /// Builds a pipeline from YAML text; `file` names it in diagnostics.
-pub fn parse_plan(
-    file: &str,
-    text: &str,
-    registry: &Registry,
-    options: &LoadOptions,
-) -> Result<Plan, Error> {
-    let mut checker = Checker {
-        diagnostics: Vec::new(),
-        positions: PositionIndex::build(text),
-    };
+pub fn parse_plan(file: &str, text: &str, registry: &Registry, options: &LoadOptions) -> Result<Plan, Error> {
+    let mut checker = Checker { diagnostics: Vec::new(), positions: PositionIndex::build(text) };
     let invalid = |items: Vec<Diagnostic>| {
-        Error::Invalid(Diagnostics {
-            file: file.to_string(),
-            source: text.to_string(),
-            items,
-        })
+        Error::Invalid(Diagnostics { file: file.to_string(), source: text.to_string(), items })
     };
 
     let mut root: Yaml = match serde_yaml::from_str(text) {
         Ok(v) => v,
         Err(e) => {
-            let pos = e.location().map(|l| Pos {
-                line: l.line(),
-                col: l.column(),
-            });
+            let pos = e.location().map(|l| Pos { line: l.line(), col: l.column() });
             return Err(invalid(vec![Diagnostic::new(
                 format!("invalid YAML: {}", strip_location(&e.to_string())),
                 "",
@@ -121,30 +104,17 @@ pub fn parse_plan(
         }
     };
     if root.is_null() {
-        return Err(invalid(vec![Diagnostic::new(
-            "the pipeline file is empty",
-            "",
-            None,
-        )
-        .help("a pipeline needs at least `version: 1` and a `stages:` list")]));
+        return Err(invalid(vec![Diagnostic::new("the pipeline file is empty", "", None)
+            .help("a pipeline needs at least `version: 1` and a `stages:` list")]));
     }
     for given in &options.overrides {
         apply_override(&mut root, given)?;
     }
     let resolved: serde_json::Value = match serde_json::to_value(&root) {
         Ok(v) => v,
-        Err(e) => {
-            return Err(invalid(vec![Diagnostic::new(
-                format!("unsupported YAML: {e}"),
-                "",
-                None,
-            )]))
-        }
+        Err(e) => return Err(invalid(vec![Diagnostic::new(format!("unsupported YAML: {e}"), "", None)])),
     };
-    let config_hash = format!(
-        "{:016x}",
-        xxhash_rust::xxh3::xxh3_64(resolved.to_string().as_bytes())
-    );
+    let config_hash = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(resolved.to_string().as_bytes()));
 
     let Some(top) = resolved.as_object() else {
         return Err(invalid(vec![Diagnostic::new(
@@ -168,12 +138,10 @@ pub fn parse_plan(
             );
         }
     }
-    let name = top.get("name").and_then(|n| n.as_str()).unwrap_or_else(|| {
-        Path::new(file)
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("pipeline")
-    });
+    let name = top
+        .get("name")
+        .and_then(|n| n.as_str())
+        .unwrap_or_else(|| Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or("pipeline"));
 
     let mut runtime = RuntimeSettings::default();
     if let Some(value) = top.get("runtime") {
@@ -186,15 +154,11 @@ pub fn parse_plan(
                 .filter(|(k, _)| allowed.contains(&k.as_str()))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            match serde_path_to_error::deserialize::<_, RuntimeSettings>(serde_json::Value::Object(
-                known,
-            )) {
+            match serde_path_to_error::deserialize::<_, RuntimeSettings>(serde_json::Value::Object(known)) {
                 Ok(r) => runtime = r,
-                Err(e) => checker.deserialize_error(
-                    "runtime",
-                    &e.path().to_string(),
-                    &e.into_inner().to_string(),
-                ),
+                Err(e) => {
+                    checker.deserialize_error("runtime", &e.path().to_string(), &e.into_inner().to_string())
+                }
             }
         } else {
             checker.push(Diagnostic::new(
@@ -234,9 +198,7 @@ pub fn parse_plan(
     let mut seen_non_source = false;
     for (index, entry) in stages.iter().enumerate() {
         let path = format!("stages.{index}");
-        if let Some(stage) =
-            checker.stage(registry, entry, &path, index, &runtime, options, threads)
-        {
+        if let Some(stage) = checker.stage(registry, entry, &path, index, &runtime, options, threads) {
             if !ids.insert(stage.id.clone()) {
                 checker.push(
                     Diagnostic::new(
@@ -276,12 +238,7 @@ pub fn parse_plan(
         items.sort_by_key(|d| d.pos.map(|p| (p.line, p.col)).unwrap_or((0, 0)));
         return Err(invalid(items));
     }
-    Ok(Plan {
-        name: name.to_string(),
-        runtime,
-        stages: planned,
-        config_hash,
-    })
+    Ok(Plan { name: name.to_string(), runtime, stages: planned, config_hash })
 }
 
 fn field_names_of<T: schemars::JsonSchema>() -> Vec<String> {
@@ -322,11 +279,7 @@ impl Checker {
             if allowed.contains(&key.as_str()) {
                 continue;
             }
-            let path = if parent.is_empty() {
-                key.clone()
-            } else {
-                format!("{parent}.{key}")
-            };
+            let path = if parent.is_empty() { key.clone() } else { format!("{parent}.{key}") };
             let mut d = Diagnostic::new(
                 format!("unknown {what} `{key}`{context}"),
                 path.clone(),
@@ -345,11 +298,7 @@ impl Checker {
     fn deserialize_error(&mut self, parent: &str, inner_path: &str, message: &str) {
         let inner = inner_path.replace('[', ".").replace(']', "");
         let inner = inner.trim_matches('.');
-        let path = if inner.is_empty() {
-            parent.to_string()
-        } else {
-            format!("{parent}.{inner}")
-        };
+        let path = if inner.is_empty() { parent.to_string() } else { format!("{parent}.{inner}") };
         let message = strip_location(message);
         let key = path.rsplit('.').next().unwrap_or(&path).to_string();
         self.push(
@@ -394,12 +343,8 @@ impl Checker {
             }
             None => {
                 self.push(
-                    Diagnostic::new(
-                        "stage has no `type`",
-                        path,
-                        self.positions.value_or_nearest(path),
-                    )
-                    .help("every stage needs `type: group.name`; `millstone stages` lists them"),
+                    Diagnostic::new("stage has no `type`", path, self.positions.value_or_nearest(path))
+                        .help("every stage needs `type: group.name`; `millstone stages` lists them"),
                 );
                 return None;
             }
@@ -417,10 +362,7 @@ impl Checker {
                 [one] => d.help(format!("did you mean `{one}`?")),
                 many => d.help(format!(
                     "did you mean {}?",
-                    many.iter()
-                        .map(|s| format!("`{s}`"))
-                        .collect::<Vec<_>>()
-                        .join(", or ")
+                    many.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", or ")
                 )),
             };
             self.push(d);
@@ -487,9 +429,7 @@ impl Checker {
 
         let fields: serde_json::Map<_, _> = map
             .iter()
-            .filter(|(k, _)| {
-                !RUNNER_KEYS.contains(&k.as_str()) && field_names.iter().any(|f| f == *k)
-            })
+            .filter(|(k, _)| !RUNNER_KEYS.contains(&k.as_str()) && field_names.iter().any(|f| f == *k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let cx = BuildContext {
@@ -499,21 +439,16 @@ impl Checker {
             threads,
         };
         match info.build(&serde_json::Value::Object(fields), &cx) {
-            Ok(stage) if ok => Some(PlannedStage {
-                id,
-                type_name: info.type_name,
-                on_error,
-                keep_dropped,
-                stage,
-            }),
+            Ok(stage) if ok => {
+                Some(PlannedStage { id, type_name: info.type_name, on_error, keep_dropped, stage })
+            }
             Ok(_) => None,
             Err(problems) => {
                 for problem in problems {
                     match problem {
-                        ConfigProblem::Deserialize {
-                            path: inner,
-                            message,
-                        } => self.deserialize_error(path, &inner, &message),
+                        ConfigProblem::Deserialize { path: inner, message } => {
+                            self.deserialize_error(path, &inner, &message)
+                        }
                         ConfigProblem::Field(e) => {
                             let p = format!("{path}.{}", e.field);
                             self.push(
@@ -547,13 +482,8 @@ impl Checker {
 /// Applies one `key.path=value` override to a YAML tree. The value is parsed as YAML
 /// (`8` is a number, `data/` a string); numeric segments index lists.
 pub fn apply_override(root: &mut Yaml, given: &str) -> Result<(), Error> {
-    let bad = |reason: &str| Error::BadOverride {
-        given: given.to_string(),
-        reason: reason.to_string(),
-    };
-    let (path, raw) = given
-        .split_once('=')
-        .ok_or_else(|| bad("expected `key.path=value`"))?;
+    let bad = |reason: &str| Error::BadOverride { given: given.to_string(), reason: reason.to_string() };
+    let (path, raw) = given.split_once('=').ok_or_else(|| bad("expected `key.path=value`"))?;
     let value: Yaml = serde_yaml::from_str(raw).unwrap_or_else(|_| Yaml::String(raw.to_string()));
     let segments: Vec<&str> = path.split('.').collect();
     if segments.iter().any(|s| s.is_empty()) {
@@ -564,14 +494,11 @@ pub fn apply_override(root: &mut Yaml, given: &str) -> Result<(), Error> {
         let last = i + 1 == segments.len();
         node = match node {
             Yaml::Sequence(list) => {
-                let index: usize = segment
-                    .parse()
-                    .map_err(|_| bad(&format!("`{segment}` is not a list index")))?;
+                let index: usize =
+                    segment.parse().map_err(|_| bad(&format!("`{segment}` is not a list index")))?;
                 let len = list.len();
                 list.get_mut(index).ok_or_else(|| {
-                    bad(&format!(
-                        "index {index} is out of range (the list has {len} items)"
-                    ))
+                    bad(&format!("index {index} is out of range (the list has {len} items)"))
                 })?
             }
             Yaml::Mapping(map) => {
@@ -579,29 +506,17 @@ pub fn apply_override(root: &mut Yaml, given: &str) -> Result<(), Error> {
                 if !map.contains_key(&key) {
                     map.insert(
                         key.clone(),
-                        if last {
-                            Yaml::Null
-                        } else {
-                            Yaml::Mapping(Default::default())
-                        },
+                        if last { Yaml::Null } else { Yaml::Mapping(Default::default()) },
                     );
                 }
                 map.get_mut(&key).expect("inserted above")
             }
             Yaml::Null => {
                 *node = Yaml::Mapping(Default::default());
-                let Yaml::Mapping(map) = node else {
-                    unreachable!()
-                };
-                map.entry(Yaml::String(segment.to_string()))
-                    .or_insert(Yaml::Null)
+                let Yaml::Mapping(map) = node else { unreachable!() };
+                map.entry(Yaml::String(segment.to_string())).or_insert(Yaml::Null)
             }
-            _ => {
-                return Err(bad(&format!(
-                    "`{}` is not a mapping or a list",
-                    segments[..i].join(".")
-                )))
-            }
+            _ => return Err(bad(&format!("`{}` is not a mapping or a list", segments[..i].join(".")))),
         };
     }
     *node = value;

@@ -40,9 +40,7 @@ impl PositionIndex {
         if parser.load(&mut builder, false).is_err() {
             return PositionIndex::default();
         }
-        PositionIndex {
-            entries: builder.entries,
-        }
+        PositionIndex { entries: builder.entries }
     }
 
     /// The entry at `path`, if the document has one.
@@ -74,14 +72,8 @@ impl PositionIndex {
 }
 
 enum Frame {
-    Map {
-        path: String,
-        pending_key: Option<(String, Pos)>,
-    },
-    Seq {
-        path: String,
-        next: usize,
-    },
+    Map { path: String, pending_key: Option<(String, Pos)> },
+    Seq { path: String, next: usize },
 }
 
 #[derive(Default)]
@@ -99,10 +91,7 @@ fn join(parent: &str, child: &str) -> String {
 }
 
 fn pos(mark: Marker) -> Pos {
-    Pos {
-        line: mark.line(),
-        col: mark.col() + 1,
-    }
+    Pos { line: mark.line(), col: mark.col() + 1 }
 }
 
 impl Builder {
@@ -110,25 +99,13 @@ impl Builder {
     fn node_start(&mut self, mark: Marker, scalar: Option<&str>) -> Option<String> {
         match self.stack.last_mut() {
             None => {
-                self.entries.insert(
-                    String::new(),
-                    Entry {
-                        key: None,
-                        value: pos(mark),
-                    },
-                );
+                self.entries.insert(String::new(), Entry { key: None, value: pos(mark) });
                 Some(String::new())
             }
             Some(Frame::Seq { path, next }) => {
                 let p = join(path, &next.to_string());
                 *next += 1;
-                self.entries.insert(
-                    p.clone(),
-                    Entry {
-                        key: None,
-                        value: pos(mark),
-                    },
-                );
+                self.entries.insert(p.clone(), Entry { key: None, value: pos(mark) });
                 Some(p)
             }
             Some(Frame::Map { path, pending_key }) => match pending_key.take() {
@@ -138,13 +115,7 @@ impl Builder {
                 }
                 Some((key, key_pos)) => {
                     let p = join(path, &key);
-                    self.entries.insert(
-                        p.clone(),
-                        Entry {
-                            key: Some(key_pos),
-                            value: pos(mark),
-                        },
-                    );
+                    self.entries.insert(p.clone(), Entry { key: Some(key_pos), value: pos(mark) });
                     Some(p)
                 }
             },
@@ -163,10 +134,7 @@ impl MarkedEventReceiver for Builder {
             }
             Event::MappingStart(..) => {
                 let path = self.node_start(mark, None).unwrap_or_default();
-                self.stack.push(Frame::Map {
-                    path,
-                    pending_key: None,
-                });
+                self.stack.push(Frame::Map { path, pending_key: None });
             }
             Event::SequenceStart(..) => {
                 let path = self.node_start(mark, None).unwrap_or_default();
@@ -188,25 +156,10 @@ mod tests {
     fn indexes_keys_and_values() {
         let text = "version: 1\nstages:\n  - type: a.b\n    bands: 3\n  - {type: c.d, x: 1}\n";
         let idx = PositionIndex::build(text);
-        assert_eq!(
-            idx.get("version").unwrap().key,
-            Some(Pos { line: 1, col: 1 })
-        );
-        assert_eq!(
-            idx.get("stages.0.type").unwrap().value,
-            Pos { line: 3, col: 11 }
-        );
-        assert_eq!(
-            idx.get("stages.0.bands").unwrap().key,
-            Some(Pos { line: 4, col: 5 })
-        );
-        assert_eq!(
-            idx.get("stages.1.x").unwrap().key,
-            Some(Pos { line: 5, col: 17 })
-        );
-        assert_eq!(
-            idx.key_or_nearest("stages.0.missing"),
-            Some(Pos { line: 3, col: 5 })
-        );
+        assert_eq!(idx.get("version").unwrap().key, Some(Pos { line: 1, col: 1 }));
+        assert_eq!(idx.get("stages.0.type").unwrap().value, Pos { line: 3, col: 11 });
+        assert_eq!(idx.get("stages.0.bands").unwrap().key, Some(Pos { line: 4, col: 5 }));
+        assert_eq!(idx.get("stages.1.x").unwrap().key, Some(Pos { line: 5, col: 17 }));
+        assert_eq!(idx.key_or_nearest("stages.0.missing"), Some(Pos { line: 3, col: 5 }));
     }
 }

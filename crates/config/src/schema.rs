@@ -17,21 +17,18 @@ pub fn pipeline_schema(registry: &Registry) -> Value {
                 }
             }
         }
-        let mut properties = schema
-            .get("properties")
-            .cloned()
-            .unwrap_or_else(|| json!({}));
+        let mut properties = schema.get("properties").cloned().unwrap_or_else(|| json!({}));
         let props = properties.as_object_mut().expect("properties is an object");
-        props.insert(
-            "type".into(),
-            json!({"const": info.type_name, "description": info.summary}),
-        );
+        props.insert("type".into(), json!({"const": info.type_name, "description": info.summary}));
         props.insert(
             "id".into(),
             json!({"type": "string", "description": "Unique stage id (default `<type>#<index>`)."}),
         );
         props.insert("on_error".into(), json!({"enum": ["fail", "skip", "quarantine"], "description": "What to do when this stage fails on a document."}));
-        props.insert("keep_dropped".into(), json!({"type": "boolean", "description": "Write dropped documents to <out>/rejects/<id>.jsonl."}));
+        props.insert(
+            "keep_dropped".into(),
+            json!({"type": "boolean", "description": "Write dropped documents to <out>/rejects/<id>.jsonl."}),
+        );
         let mut required = vec![json!("type")];
         if let Some(r) = schema.get("required").and_then(|r| r.as_array()) {
             required.extend(r.iter().cloned());

@@ -4,16 +4,9 @@
 ///
 /// A candidate `group.name` is also compared by its `name` part alone, so `minhash` finds
 /// `dedup.minhash` and `clean.normalise_unicode` finds `clean.normalize_unicode`.
-pub fn did_you_mean<'a>(
-    query: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Vec<&'a str> {
+pub fn did_you_mean<'a>(query: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
     let query_lower = query.to_ascii_lowercase();
-    let query_tail = query_lower
-        .rsplit('.')
-        .next()
-        .unwrap_or(&query_lower)
-        .to_string();
+    let query_tail = query_lower.rsplit('.').next().unwrap_or(&query_lower).to_string();
     let mut scored: Vec<(f64, &str)> = candidates
         .into_iter()
         .filter_map(|candidate| {
@@ -22,8 +15,8 @@ pub fn did_you_mean<'a>(
             let by_tail = strsim::jaro_winkler(&query_tail, tail);
             let edit = strsim::normalized_damerau_levenshtein(&query_lower, candidate)
                 .max(strsim::normalized_damerau_levenshtein(&query_tail, tail));
-            let contains = !query_tail.is_empty()
-                && (tail.contains(&*query_tail) || query_tail.contains(tail));
+            let contains =
+                !query_tail.is_empty() && (tail.contains(&*query_tail) || query_tail.contains(tail));
             let score = full.max(by_tail * 0.98).max(edit) + if contains { 0.1 } else { 0.0 };
             (score >= 0.8).then_some((score, candidate))
         })
@@ -46,10 +39,7 @@ mod tests {
 
     #[test]
     fn british_spelling() {
-        assert_eq!(
-            did_you_mean("clean.normalise_unicode", TYPES)[0],
-            "clean.normalize_unicode"
-        );
+        assert_eq!(did_you_mean("clean.normalise_unicode", TYPES)[0], "clean.normalize_unicode");
     }
 
     #[test]
@@ -65,10 +55,7 @@ mod tests {
 
     #[test]
     fn field_names() {
-        assert_eq!(
-            did_you_mean("ngrams", ["ngram", "bands", "rows"]),
-            ["ngram"]
-        );
+        assert_eq!(did_you_mean("ngrams", ["ngram", "bands", "rows"]), ["ngram"]);
         assert_eq!(did_you_mean("band", ["ngram", "bands", "rows"]), ["bands"]);
     }
 }

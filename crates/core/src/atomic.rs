@@ -20,26 +20,16 @@ impl AtomicFile {
         if !overwrite && target.exists() {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
-                format!(
-                    "{} exists; pass --overwrite to replace it",
-                    target.display()
-                ),
+                format!("{} exists; pass --overwrite to replace it", target.display()),
             ));
         }
         if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let temp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
         let file = File::create(&temp)?;
-        Ok(AtomicFile {
-            target: target.to_path_buf(),
-            temp,
-            file: Some(file),
-        })
+        Ok(AtomicFile { target: target.to_path_buf(), temp, file: Some(file) })
     }
 
     /// The final path.
@@ -60,10 +50,7 @@ impl AtomicFile {
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file
-            .as_mut()
-            .ok_or_else(|| io::Error::other("file already committed"))?
-            .write(buf)
+        self.file.as_mut().ok_or_else(|| io::Error::other("file already committed"))?.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
         match self.file.as_mut() {
@@ -99,10 +86,7 @@ mod tests {
         g.write_all(b"changed").unwrap();
         drop(g);
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "hello");
-        assert_eq!(
-            std::fs::read_dir(target.parent().unwrap()).unwrap().count(),
-            1
-        );
+        assert_eq!(std::fs::read_dir(target.parent().unwrap()).unwrap().count(), 1);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -40,24 +40,15 @@ pub enum Location {
 impl Provenance {
     /// A provenance for a whole file.
     pub fn file(source: impl Into<Arc<str>>) -> Self {
-        Provenance {
-            source: source.into(),
-            location: Location::File,
-        }
+        Provenance { source: source.into(), location: Location::File }
     }
     /// A provenance for a line of a file.
     pub fn line(source: impl Into<Arc<str>>, line: u64) -> Self {
-        Provenance {
-            source: source.into(),
-            location: Location::Line(line),
-        }
+        Provenance { source: source.into(), location: Location::Line(line) }
     }
     /// A provenance for a byte offset into a file.
     pub fn byte(source: impl Into<Arc<str>>, offset: u64) -> Self {
-        Provenance {
-            source: source.into(),
-            location: Location::Byte(offset),
-        }
+        Provenance { source: source.into(), location: Location::Byte(offset) }
     }
     /// A provenance for documents made in memory (tests, generated data).
     pub fn memory() -> Self {
@@ -90,11 +81,7 @@ pub struct Span {
 impl Span {
     /// A span with a static label.
     pub fn new(start: usize, end: usize, label: &'static str) -> Self {
-        Span {
-            start,
-            end,
-            label: Cow::Borrowed(label),
-        }
+        Span { start, end, label: Cow::Borrowed(label) }
     }
     /// The bytes this span covers, as a range.
     pub fn range(&self) -> std::ops::Range<usize> {
@@ -142,11 +129,7 @@ impl Document {
     }
 
     /// Sets one metadata field (builder style).
-    pub fn with_meta(
-        mut self,
-        key: impl Into<String>,
-        value: impl Into<serde_json::Value>,
-    ) -> Self {
+    pub fn with_meta(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
         self.meta.insert(key.into(), value.into());
         self
     }
@@ -212,11 +195,7 @@ pub struct Batch {
 impl Batch {
     /// A batch with the given sequence number.
     pub fn new(seq: u64, docs: Vec<Document>) -> Self {
-        Batch {
-            seq,
-            docs,
-            encoded: None,
-        }
+        Batch { seq, docs, encoded: None }
     }
     /// Total text bytes in the batch.
     pub fn text_bytes(&self) -> usize {

@@ -26,10 +26,7 @@ pub struct FieldError {
 impl FieldError {
     /// A field error.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
+        FieldError { field: field.into(), message: message.into() }
     }
 }
 
@@ -46,17 +43,11 @@ pub struct BuildError {
 impl BuildError {
     /// A build error about a field.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
-        BuildError {
-            field: Some(field.into()),
-            message: message.into(),
-        }
+        BuildError { field: Some(field.into()), message: message.into() }
     }
     /// A build error not tied to a field.
     pub fn new(message: impl Into<String>) -> Self {
-        BuildError {
-            field: None,
-            message: message.into(),
-        }
+        BuildError { field: None, message: message.into() }
     }
 }
 
@@ -110,10 +101,7 @@ pub enum StageError {
 impl StageError {
     /// An I/O error on `path`.
     pub fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
-        StageError::Io {
-            path: path.to_string(),
-            source,
-        }
+        StageError::Io { path: path.to_string(), source }
     }
     /// A free-form error.
     pub fn other(message: impl Into<String>) -> Self {

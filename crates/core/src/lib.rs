@@ -46,9 +46,8 @@ pub use error::{BuildError, Error, FieldError, StageError};
 pub use plan::{ErrorPolicy, Plan, PlannedStage, RuntimeSettings, Threads};
 pub use registry::{BuildContext, ConfigProblem, Registry, StageConfig, StageInfo};
 pub use stage::{
-    Barrier, BatchEncoder, DropReason, Emit, Filter, FilterStage, Map, MapStage, RecordError,
-    Shard, Sink, SinkSummary, Source, SourceItem, Split, SplitStage, Stage, StageKind, Transform,
-    Verdict,
+    Barrier, BatchEncoder, DropReason, Emit, Filter, FilterStage, Map, MapStage, RecordError, Shard, Sink,
+    SinkSummary, Source, SourceItem, Split, SplitStage, Stage, StageKind, Transform, Verdict,
 };
 pub use stats::{ErrorSample, StageStats};
 

@@ -23,9 +23,7 @@ impl Threads {
     /// The concrete number of threads.
     pub fn resolve(self) -> usize {
         match self {
-            Threads::Auto => std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
+            Threads::Auto => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             Threads::Count(n) => n.max(1),
         }
     }
@@ -51,9 +49,7 @@ impl<'de> Deserialize<'de> for Threads {
         match Raw::deserialize(d)
             .map_err(|_| serde::de::Error::custom("expected `auto` or a positive integer"))?
         {
-            Raw::Count(0) => Err(serde::de::Error::custom(
-                "threads must be at least 1 (or `auto`)",
-            )),
+            Raw::Count(0) => Err(serde::de::Error::custom("threads must be at least 1 (or `auto`)")),
             Raw::Count(n) => Ok(Threads::Count(n)),
             Raw::Text(t) if t == "auto" => Ok(Threads::Auto),
             Raw::Text(t) => match t.parse::<usize>() {

@@ -26,12 +26,7 @@ pub struct BuildContext {
 impl BuildContext {
     /// A context for tests and library use: out dir `out`, no overwrite protection, 1 thread.
     pub fn for_tests() -> Self {
-        BuildContext {
-            stage_id: "test".into(),
-            out_dir: "out".into(),
-            overwrite: true,
-            threads: 1,
-        }
+        BuildContext { stage_id: "test".into(), out_dir: "out".into(), overwrite: true, threads: 1 }
     }
     /// Resolves a configured output path (kept as given: relative paths are relative to the
     /// working directory, as on the command line).
@@ -100,9 +95,7 @@ pub struct StageInfo {
 
 impl Debug for StageInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StageInfo")
-            .field("type_name", &self.type_name)
-            .finish_non_exhaustive()
+        f.debug_struct("StageInfo").field("type_name", &self.type_name).finish_non_exhaustive()
     }
 }
 
@@ -135,20 +128,12 @@ impl StageInfo {
     }
 
     /// Deserializes, validates and builds the stage from its fields (runner keys removed).
-    pub fn build(
-        &self,
-        fields: &serde_json::Value,
-        cx: &BuildContext,
-    ) -> Result<Stage, Vec<ConfigProblem>> {
+    pub fn build(&self, fields: &serde_json::Value, cx: &BuildContext) -> Result<Stage, Vec<ConfigProblem>> {
         (self.build)(fields, cx)
     }
 }
 
-fn collect_properties(
-    root: &serde_json::Value,
-    schema: &serde_json::Value,
-    names: &mut Vec<String>,
-) {
+fn collect_properties(root: &serde_json::Value, schema: &serde_json::Value, names: &mut Vec<String>) {
     if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
         names.extend(props.keys().cloned());
     }
@@ -175,26 +160,11 @@ fn build_from_value<C: StageConfig>(
     let config: C = serde_path_to_error::deserialize(fields).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
-        vec![ConfigProblem::Deserialize {
-            path,
-            message: e.into_inner().to_string(),
-        }]
+        vec![ConfigProblem::Deserialize { path, message: e.into_inner().to_string() }]
     })?;
-    config.validate().map_err(|errors| {
-        errors
-            .into_iter()
-            .map(ConfigProblem::Field)
-            .collect::<Vec<_>>()
-    })?;
-    let stage = config
-        .build(cx)
-        .map_err(|e| vec![ConfigProblem::Build(e)])?;
-    debug_assert_eq!(
-        stage.kind(),
-        C::KIND,
-        "{} built a stage of another kind",
-        C::TYPE
-    );
+    config.validate().map_err(|errors| errors.into_iter().map(ConfigProblem::Field).collect::<Vec<_>>())?;
+    let stage = config.build(cx).map_err(|e| vec![ConfigProblem::Build(e)])?;
+    debug_assert_eq!(stage.kind(), C::KIND, "{} built a stage of another kind", C::TYPE);
     Ok(stage)
 }
 
@@ -226,9 +196,7 @@ impl Registry {
     pub fn try_register<C: StageConfig>(&mut self) -> Result<(), Error> {
         let valid = C::TYPE.split_once('.').is_some_and(|(group, name)| {
             let ok = |s: &str| {
-                !s.is_empty()
-                    && s.chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
             };
             ok(group) && ok(name)
         });

@@ -60,10 +60,7 @@ pub struct Emit {
 impl Emit {
     /// A new collector; with `retain_dropped` the dropped documents are kept for a rejects sink.
     pub fn new(retain_dropped: bool) -> Self {
-        Emit {
-            retain_dropped,
-            ..Default::default()
-        }
+        Emit { retain_dropped, ..Default::default() }
     }
     /// Passes a document on to the next stage.
     pub fn keep(&mut self, doc: Document) {
@@ -97,11 +94,7 @@ impl Emit {
     #[allow(clippy::type_complexity)]
     pub fn into_parts(
         self,
-    ) -> (
-        Vec<Document>,
-        Vec<(DropReason, Option<Document>)>,
-        Vec<(&'static str, u64)>,
-    ) {
+    ) -> (Vec<Document>, Vec<(DropReason, Option<Document>)>, Vec<(&'static str, u64)>) {
         (self.kept, self.dropped, self.counters)
     }
 }
@@ -147,11 +140,7 @@ pub struct Shard {
 impl Shard {
     /// A shard covering a whole file.
     pub fn file(path: impl Into<PathBuf>) -> Self {
-        Shard {
-            path: path.into(),
-            range: None,
-            first_line: 1,
-        }
+        Shard { path: path.into(), range: None, first_line: 1 }
     }
     /// A human-readable name (`path` or `path[start..end]`).
     pub fn label(&self) -> String {
@@ -262,10 +251,7 @@ impl Stage {
     }
     /// A barrier stage without a parallel prepare step.
     pub fn barrier(b: impl Barrier + 'static) -> Self {
-        Stage::Barrier {
-            prepare: None,
-            barrier: Box::new(b),
-        }
+        Stage::Barrier { prepare: None, barrier: Box::new(b) }
     }
 }
 

@@ -105,12 +105,7 @@ mod tests {
 
     #[test]
     fn conservation_and_merge() {
-        let mut a = StageStats {
-            docs_in: 10,
-            docs_out: 7,
-            failed: 1,
-            ..Default::default()
-        };
+        let mut a = StageStats { docs_in: 10, docs_out: 7, failed: 1, ..Default::default() };
         a.dropped.insert("too_short", 2);
         assert!(a.conserved());
         let b = a.clone();

@@ -42,11 +42,8 @@ pub fn line_ranges(text: &str) -> impl Iterator<Item = (usize, usize, usize)> + 
             }
             Some(i) => {
                 let end = start + i;
-                let next = if bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n') {
-                    end + 2
-                } else {
-                    end + 1
-                };
+                let next =
+                    if bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n') { end + 2 } else { end + 1 };
                 pos = next;
                 Some((start, end, next))
             }

@@ -45,26 +45,18 @@ impl StageConfig for ExactConfig {
     const SUMMARY: &'static str =
         "Drop exact duplicates (xxh3-128 of normalised text or a meta field), keep the first";
     const EXAMPLE: &'static str = "type: dedup.exact\nfield: text\nnormalize: { lowercase: true, whitespace: true }\nreport: out/exact-dups.jsonl\n";
-    const DROP_REASONS: &'static [(&'static str, &'static str)] = &[(
-        "exact_duplicate",
-        "the normalised field equals that of an earlier document",
-    )];
+    const DROP_REASONS: &'static [(&'static str, &'static str)] =
+        &[("exact_duplicate", "the normalised field equals that of an earlier document")];
 
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         if self.field != "text" && !self.field.starts_with("meta.") {
-            return Err(vec![FieldError::new(
-                "field",
-                "must be `text` or `meta.<field>`",
-            )]);
+            return Err(vec![FieldError::new("field", "must be `text` or `meta.<field>`")]);
         }
         Ok(())
     }
 
     fn build(&self, cx: &BuildContext) -> Result<Stage, BuildError> {
-        let hasher = Arc::new(ExactHasher {
-            field: self.field.clone(),
-            normalize: self.normalize,
-        });
+        let hasher = Arc::new(ExactHasher { field: self.field.clone(), normalize: self.normalize });
         Ok(Stage::Barrier {
             prepare: Some(hasher),
             barrier: Box::new(ExactDedup {
@@ -89,10 +81,7 @@ pub struct ExactHasher {
 impl ExactHasher {
     /// A hasher of the document text with the given normalisation.
     pub fn text(normalize: Normalization) -> Self {
-        ExactHasher {
-            field: "text".into(),
-            normalize,
-        }
+        ExactHasher { field: "text".into(), normalize }
     }
 
     /// The 128-bit hash of the document's field, or `None` if the field is missing.
@@ -147,13 +136,10 @@ impl Barrier for ExactDedup {
             }
         }
         for mut doc in batch.docs {
-            let hash = doc
-                .take_scratch::<ExactHash>()
-                .map(|h| h.0)
-                .ok_or_else(|| StageError::Document {
-                    id: doc.id.clone(),
-                    message: "dedup.exact: hash missing (prepare step did not run)".into(),
-                })?;
+            let hash = doc.take_scratch::<ExactHash>().map(|h| h.0).ok_or_else(|| StageError::Document {
+                id: doc.id.clone(),
+                message: "dedup.exact: hash missing (prepare step did not run)".into(),
+            })?;
             let Some(hash) = hash else {
                 self.missing += 1;
                 if let Some(r) = &mut self.report {
@@ -212,10 +198,7 @@ impl Barrier for ExactDedup {
     }
 
     fn summary(&self) -> Vec<(&'static str, u64)> {
-        vec![
-            ("distinct", self.seen.len() as u64),
-            ("missing_field", self.missing),
-        ]
+        vec![("distinct", self.seen.len() as u64), ("missing_field", self.missing)]
     }
 }
 
@@ -251,15 +234,10 @@ mod tests {
             Document::new("b", "hello world"),
             Document::new("c", "Hello, World"),
         ];
-        let kept: Vec<String> = run(docs.clone(), Normalization::default())
-            .iter()
-            .map(|d| d.id.to_string())
-            .collect();
+        let kept: Vec<String> =
+            run(docs.clone(), Normalization::default()).iter().map(|d| d.id.to_string()).collect();
         assert_eq!(kept, ["a", "c"]);
-        let n = Normalization {
-            punctuation: true,
-            ..Default::default()
-        };
+        let n = Normalization { punctuation: true, ..Default::default() };
         assert_eq!(run(docs, n).len(), 1);
     }
 

@@ -29,13 +29,7 @@ pub struct Normalization {
 
 impl Default for Normalization {
     fn default() -> Self {
-        Normalization {
-            lowercase: true,
-            whitespace: true,
-            punctuation: false,
-            digits: false,
-            accents: false,
-        }
+        Normalization { lowercase: true, whitespace: true, punctuation: false, digits: false, accents: false }
     }
 }
 
@@ -76,11 +70,7 @@ impl Normalization {
             if self.punctuation && !c.is_alphanumeric() && !c.is_whitespace() {
                 return;
             }
-            let c = if self.digits && c.is_numeric() {
-                '0'
-            } else {
-                c
-            };
+            let c = if self.digits && c.is_numeric() { '0' } else { c };
             if self.lowercase && !c.is_lowercase() && c.is_uppercase() {
                 for l in c.to_lowercase() {
                     emit(l, f);

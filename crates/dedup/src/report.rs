@@ -30,12 +30,8 @@ pub struct ClusterReport {
 impl ClusterReport {
     /// Starts a report at `path`.
     pub fn create(path: &Path, overwrite: bool) -> Result<Self, StageError> {
-        let file =
-            AtomicFile::create(path, overwrite).map_err(|e| StageError::io(path.display(), e))?;
-        Ok(ClusterReport {
-            file: BufWriter::with_capacity(1 << 16, file),
-            path: path.to_path_buf(),
-        })
+        let file = AtomicFile::create(path, overwrite).map_err(|e| StageError::io(path.display(), e))?;
+        Ok(ClusterReport { file: BufWriter::with_capacity(1 << 16, file), path: path.to_path_buf() })
     }
 
     /// Writes one row.
@@ -48,10 +44,7 @@ impl ClusterReport {
     /// Commits the report.
     pub fn commit(self) -> Result<PathBuf, StageError> {
         let path = self.path.clone();
-        let file = self
-            .file
-            .into_inner()
-            .map_err(|e| StageError::io(path.display(), e.into_error()))?;
+        let file = self.file.into_inner().map_err(|e| StageError::io(path.display(), e.into_error()))?;
         file.commit().map_err(|e| StageError::io(path.display(), e))
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    AtomicFile, Batch, BatchEncoder, BuildContext, BuildError, Document, FieldError, Sink,
-    SinkSummary, Stage, StageConfig, StageError, StageKind,
+    AtomicFile, Batch, BatchEncoder, BuildContext, BuildError, Document, FieldError, Sink, SinkSummary,
+    Stage, StageConfig, StageError, StageKind,
 };
 use serde::ser::{SerializeMap, Serializer};
 use serde::Deserialize;
@@ -47,8 +47,7 @@ impl StageConfig for JsonlSinkConfig {
     const TYPE: &'static str = "export.jsonl";
     const KIND: StageKind = StageKind::Sink;
     const SUMMARY: &'static str = "Write JSON Lines (plain, .gz, .zst), atomically";
-    const EXAMPLE: &'static str =
-        "type: export.jsonl\npath: out/corpus.jsonl.zst\ninclude_spans: false\n";
+    const EXAMPLE: &'static str = "type: export.jsonl\npath: out/corpus.jsonl.zst\ninclude_spans: false\n";
 
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
@@ -64,11 +63,7 @@ impl StageConfig for JsonlSinkConfig {
             if !range.contains(&level) {
                 errors.push(FieldError::new(
                     "level",
-                    format!(
-                        "must be in {}..={} for this file type",
-                        range.start(),
-                        range.end()
-                    ),
+                    format!("must be in {}..={} for this file type", range.start(), range.end()),
                 ));
             }
         }
@@ -76,10 +71,7 @@ impl StageConfig for JsonlSinkConfig {
     }
 
     fn build(&self, cx: &BuildContext) -> Result<Stage, BuildError> {
-        Ok(Stage::Sink(Box::new(JsonlSink::new(
-            self.clone(),
-            cx.overwrite,
-        ))))
+        Ok(Stage::Sink(Box::new(JsonlSink::new(self.clone(), cx.overwrite))))
     }
 }
 
@@ -133,21 +125,11 @@ pub struct JsonlSink {
 impl JsonlSink {
     /// A sink with this configuration.
     pub fn new(config: JsonlSinkConfig, overwrite: bool) -> Self {
-        JsonlSink {
-            config,
-            overwrite,
-            writer: None,
-            buffer: Vec::with_capacity(1 << 20),
-            docs: 0,
-        }
+        JsonlSink { config, overwrite, writer: None, buffer: Vec::with_capacity(1 << 20), docs: 0 }
     }
 
     fn io(&self, source: std::io::Error) -> StageError {
-        Error::Io {
-            path: self.config.path.display().to_string(),
-            source,
-        }
-        .into()
+        Error::Io { path: self.config.path.display().to_string(), source }.into()
     }
 
     fn open(&mut self) -> Result<(), StageError> {
@@ -162,9 +144,8 @@ impl JsonlSink {
                 flate2::Compression::new(self.config.level.unwrap_or(6) as u32),
             )),
             Codec::Zstd => {
-                let encoder =
-                    zstd::stream::write::Encoder::new(file, self.config.level.unwrap_or(3))
-                        .map_err(|e| self.io(e))?;
+                let encoder = zstd::stream::write::Encoder::new(file, self.config.level.unwrap_or(3))
+                    .map_err(|e| self.io(e))?;
                 Writer::Zstd(encoder)
             }
         };
@@ -211,10 +192,7 @@ impl JsonlEncoder {
     fn encode_into(&self, out: &mut Vec<u8>, batch: &Batch) -> Result<(), StageError> {
         for doc in &batch.docs {
             write_document(out, doc, self.include_spans, self.include_provenance).map_err(|e| {
-                StageError::from(Error::Serialize {
-                    id: doc.id.to_string(),
-                    message: e.to_string(),
-                })
+                StageError::from(Error::Serialize { id: doc.id.to_string(), message: e.to_string() })
             })?;
         }
         Ok(())
@@ -272,11 +250,7 @@ impl Sink for JsonlSink {
         let file = writer.finish().map_err(|e| self.io(e))?;
         let path = file.commit().map_err(|e| self.io(e))?;
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        Ok(SinkSummary {
-            files: vec![path],
-            docs: self.docs,
-            bytes,
-        })
+        Ok(SinkSummary { files: vec![path], docs: self.docs, bytes })
     }
 }
 
@@ -289,9 +263,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
         let docs = vec![
-            Document::new("a", "héllo\n\"quoted\"")
-                .with_meta("url", "http://x")
-                .with_meta("n", 3),
+            Document::new("a", "héllo\n\"quoted\"").with_meta("url", "http://x").with_meta("n", 3),
             Document::new("b", "🧑‍🚀 second"),
         ];
         let mut sink = JsonlSink::new(JsonlSinkConfig::to(&path), false);
@@ -329,13 +301,10 @@ mod tests {
         let path = dir.path().join("o.jsonl");
         std::fs::write(&path, "old").unwrap();
         let mut sink = JsonlSink::new(JsonlSinkConfig::to(&path), false);
-        let err = sink
-            .write(&Batch::new(0, vec![Document::new("a", "x")]))
-            .unwrap_err();
+        let err = sink.write(&Batch::new(0, vec![Document::new("a", "x")])).unwrap_err();
         assert!(err.to_string().contains("--overwrite"), "{err}");
         let mut sink = JsonlSink::new(JsonlSinkConfig::to(&path), true);
-        sink.write(&Batch::new(0, vec![Document::new("a", "x")]))
-            .unwrap();
+        sink.write(&Batch::new(0, vec![Document::new("a", "x")])).unwrap();
         drop(sink);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);

@@ -39,10 +39,7 @@ impl Compression {
 
 /// Opens a file for buffered reading, decompressing as needed.
 pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, Error> {
-    let io = |source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    };
+    let io = |source| Error::Io { path: path.display().to_string(), source };
     let compression = Compression::detect(path).map_err(io)?;
     let file = File::open(path).map_err(io)?;
     Ok(match compression {
@@ -51,10 +48,9 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, Error> {
             1 << 20,
             flate2::read::MultiGzDecoder::new(BufReader::new(file)),
         )),
-        Compression::Zstd => Box::new(BufReader::with_capacity(
-            1 << 20,
-            zstd::stream::read::Decoder::new(file).map_err(io)?,
-        )),
+        Compression::Zstd => {
+            Box::new(BufReader::with_capacity(1 << 20, zstd::stream::read::Decoder::new(file).map_err(io)?))
+        }
     })
 }
 
@@ -67,10 +63,8 @@ pub fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, Error> {
         if Path::new(pattern).is_file() {
             files.push(PathBuf::from(pattern));
         } else {
-            let matches = glob::glob(pattern).map_err(|e| Error::BadGlob {
-                pattern: pattern.clone(),
-                message: e.msg.to_string(),
-            })?;
+            let matches = glob::glob(pattern)
+                .map_err(|e| Error::BadGlob { pattern: pattern.clone(), message: e.msg.to_string() })?;
             for entry in matches {
                 let path = entry.map_err(|e| Error::Io {
                     path: e.path().display().to_string(),
@@ -109,17 +103,13 @@ pub enum Decoded {
 /// Decodes `bytes` as UTF-8 under `policy`.
 pub fn decode(bytes: Vec<u8>, policy: InvalidUtf8) -> Decoded {
     match String::from_utf8(bytes) {
-        Ok(text) => Decoded::Text {
-            text,
-            repaired: false,
-        },
+        Ok(text) => Decoded::Text { text, repaired: false },
         Err(e) => {
             let offset = e.utf8_error().valid_up_to();
             match policy {
-                InvalidUtf8::Lossy => Decoded::Text {
-                    text: String::from_utf8_lossy(e.as_bytes()).into_owned(),
-                    repaired: true,
-                },
+                InvalidUtf8::Lossy => {
+                    Decoded::Text { text: String::from_utf8_lossy(e.as_bytes()).into_owned(), repaired: true }
+                }
                 InvalidUtf8::Skip | InvalidUtf8::Fail => Decoded::Invalid { offset },
             }
         }

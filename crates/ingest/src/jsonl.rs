@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, ByteSize, Document, FieldError, Meta, Provenance, RecordError, Shard,
-    Source, SourceItem, Stage, StageConfig, StageError, StageKind,
+    BuildContext, BuildError, ByteSize, Document, FieldError, Meta, Provenance, RecordError, Shard, Source,
+    SourceItem, Stage, StageConfig, StageError, StageKind,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -59,8 +59,7 @@ fn default_shard_bytes() -> ByteSize {
 impl StageConfig for JsonlConfig {
     const TYPE: &'static str = "ingest.jsonl";
     const KIND: StageKind = StageKind::Source;
-    const SUMMARY: &'static str =
-        "Read JSON Lines (plain, .gz, .zst); other fields become metadata";
+    const SUMMARY: &'static str = "Read JSON Lines (plain, .gz, .zst); other fields become metadata";
     const EXAMPLE: &'static str =
         "type: ingest.jsonl\npath: data/*.jsonl.zst\ntext_field: text\nid_field: id\n";
 
@@ -79,9 +78,7 @@ impl StageConfig for JsonlConfig {
     }
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
-        Ok(Stage::Source(Box::new(JsonlSource::from_config(
-            self.clone(),
-        ))))
+        Ok(Stage::Source(Box::new(JsonlSource::from_config(self.clone()))))
     }
 }
 
@@ -124,12 +121,7 @@ impl JsonlSource {
         file_name: &str,
     ) -> Option<SourceItem> {
         let provenance = || Provenance::line(file.clone(), line);
-        let bad = |message: String| {
-            Some(SourceItem::Bad(RecordError {
-                provenance: provenance(),
-                message,
-            }))
-        };
+        let bad = |message: String| Some(SourceItem::Bad(RecordError { provenance: provenance(), message }));
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return None;
         }
@@ -142,9 +134,7 @@ impl JsonlSource {
         }
         let (text, repaired) = match input::decode(bytes, self.config.invalid_utf8) {
             Decoded::Text { text, repaired } => (text, repaired),
-            Decoded::Invalid { offset } => {
-                return bad(format!("invalid UTF-8 at byte {offset} of the line"))
-            }
+            Decoded::Invalid { offset } => return bad(format!("invalid UTF-8 at byte {offset} of the line")),
         };
         let mut record: serde_json::Map<String, Value> = match serde_json::from_str(&text) {
             Ok(Value::Object(map)) => map,
@@ -273,11 +263,7 @@ impl Source for JsonlSource {
             for (start, end, first_line) in
                 line_aligned_ranges(&path, self.config.shard_bytes.0).map_err(io)?
             {
-                shards.push(Shard {
-                    path: path.clone(),
-                    range: Some(start..end),
-                    first_line,
-                });
+                shards.push(Shard { path: path.clone(), range: Some(start..end), first_line });
             }
         }
         Ok(shards)
@@ -289,21 +275,14 @@ impl Source for JsonlSource {
         emit: &mut dyn FnMut(SourceItem) -> ControlFlow<()>,
     ) -> Result<(), StageError> {
         let label: Arc<str> = shard.path.display().to_string().into();
-        let file_name = shard
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file_name = shard.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let mut reader: Box<dyn BufRead + Send> = match &shard.range {
             None => input::open(&shard.path)?,
             Some(range) => {
                 let io = |source| StageError::io(shard.path.display(), source);
                 let mut file = File::open(&shard.path).map_err(io)?;
                 file.seek(SeekFrom::Start(range.start)).map_err(io)?;
-                Box::new(BufReader::with_capacity(
-                    1 << 20,
-                    file.take(range.end - range.start),
-                ))
+                Box::new(BufReader::with_capacity(1 << 20, file.take(range.end - range.start)))
             }
         };
         let mut line = shard.first_line;
@@ -374,11 +353,7 @@ mod tests {
             })
             .collect();
         assert_eq!(bad.len(), 5, "{bad:?}");
-        assert!(
-            bad[0].ends_with("x.jsonl:2 not valid JSON: key must be a string at column 2"),
-            "{}",
-            bad[0]
-        );
+        assert!(bad[0].ends_with("x.jsonl:2 not valid JSON: key must be a string at column 2"), "{}", bad[0]);
         assert!(bad[1].contains(":4 not a JSON object (found an array)"));
         assert!(bad[2].contains(":5 no text field `text`"));
         assert!(bad[3].contains(":6 invalid UTF-8 at byte 13"), "{}", bad[3]);
@@ -406,17 +381,10 @@ mod tests {
     fn nested_fields_and_empty_files() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("n.jsonl");
-        std::fs::write(
-            &path,
-            "{\"doc\":{\"body\":\"deep\",\"lang\":\"en\"},\"key\":7}\n",
-        )
-        .unwrap();
+        std::fs::write(&path, "{\"doc\":{\"body\":\"deep\",\"lang\":\"en\"},\"key\":7}\n").unwrap();
         let empty = dir.path().join("e.jsonl");
         std::fs::write(&empty, "").unwrap();
-        let mut source = JsonlSource::new(vec![
-            path.display().to_string(),
-            empty.display().to_string(),
-        ]);
+        let mut source = JsonlSource::new(vec![path.display().to_string(), empty.display().to_string()]);
         source.config.text_field = "doc.body".into();
         source.config.id_field = "key".into();
         let items = collect(&source);

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, ByteSize, Document, FieldError, Provenance, RecordError, Shard,
-    Source, SourceItem, Stage, StageConfig, StageError, StageKind,
+    BuildContext, BuildError, ByteSize, Document, FieldError, Provenance, RecordError, Shard, Source,
+    SourceItem, Stage, StageConfig, StageError, StageKind,
 };
 use serde::Deserialize;
 
@@ -44,8 +44,7 @@ fn default_glob() -> String {
 impl StageConfig for TextDirConfig {
     const TYPE: &'static str = "ingest.text_dir";
     const KIND: StageKind = StageKind::Source;
-    const SUMMARY: &'static str =
-        "Read a folder of text files, one document per file (id = relative path)";
+    const SUMMARY: &'static str = "Read a folder of text files, one document per file (id = relative path)";
     const EXAMPLE: &'static str = "type: ingest.text_dir\npath: examples/news\nglob: \"**/*.txt\"\ntitle_from_first_line: true\ndir_meta: site\n";
 
     fn validate(&self) -> Result<(), Vec<FieldError>> {
@@ -59,9 +58,7 @@ impl StageConfig for TextDirConfig {
     }
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
-        Ok(Stage::Source(Box::new(TextDirSource {
-            config: self.clone(),
-        })))
+        Ok(Stage::Source(Box::new(TextDirSource { config: self.clone() })))
     }
 }
 
@@ -99,12 +96,7 @@ impl Source for TextDirSource {
                 std::io::Error::new(std::io::ErrorKind::NotFound, "not a folder"),
             ));
         }
-        let pattern = self
-            .config
-            .path
-            .join(&self.config.glob)
-            .display()
-            .to_string();
+        let pattern = self.config.path.join(&self.config.glob).display().to_string();
         let files = input::expand(&[pattern]).map_err(|e| match e {
             Error::NoMatch(p) => StageError::other(format!("no files match `{p}`")),
             other => other.into(),
@@ -120,14 +112,9 @@ impl Source for TextDirSource {
         let path = &shard.path;
         let label: Arc<str> = path.display().to_string().into();
         let bad = |message: String| {
-            SourceItem::Bad(RecordError {
-                provenance: Provenance::file(label.clone()),
-                message,
-            })
+            SourceItem::Bad(RecordError { provenance: Provenance::file(label.clone()), message })
         };
-        let len = std::fs::metadata(path)
-            .map_err(|e| StageError::io(path.display(), e))?
-            .len();
+        let len = std::fs::metadata(path).map_err(|e| StageError::io(path.display(), e))?.len();
         if len > self.config.max_doc_bytes.0 {
             let _ = emit(bad(format!(
                 "file of {len} bytes is larger than max_doc_bytes ({})",
@@ -148,12 +135,8 @@ impl Source for TextDirSource {
             }
         };
         let relative = self.relative(path);
-        let id = relative
-            .with_extension("")
-            .to_string_lossy()
-            .replace('\\', "/");
-        let mut doc =
-            Document::new(id, String::new()).with_provenance(Provenance::file(label.clone()));
+        let id = relative.with_extension("").to_string_lossy().replace('\\', "/");
+        let mut doc = Document::new(id, String::new()).with_provenance(Provenance::file(label.clone()));
         if self.config.title_from_first_line {
             let start = text.len() - text.trim_start().len();
             let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
@@ -161,17 +144,12 @@ impl Source for TextDirSource {
             if !title.is_empty() {
                 doc.meta.insert("title".into(), title.into());
                 let rest_start = (end + 1).min(text.len());
-                text = text[rest_start..]
-                    .trim_start_matches(['\r', '\n'])
-                    .to_string();
+                text = text[rest_start..].trim_start_matches(['\r', '\n']).to_string();
             }
         }
         if let Some(key) = &self.config.dir_meta {
             if let Some(parent) = relative.parent().filter(|p| !p.as_os_str().is_empty()) {
-                doc.meta.insert(
-                    key.clone(),
-                    parent.to_string_lossy().replace('\\', "/").into(),
-                );
+                doc.meta.insert(key.clone(), parent.to_string_lossy().replace('\\', "/").into());
             }
         }
         if repaired {
@@ -191,11 +169,7 @@ mod tests {
     fn ids_titles_sites_and_bad_files() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("site-a")).unwrap();
-        std::fs::write(
-            dir.path().join("site-a/story.txt"),
-            "\n  Big Title  \n\nBody text.\n",
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("site-a/story.txt"), "\n  Big Title  \n\nBody text.\n").unwrap();
         std::fs::write(dir.path().join("empty.txt"), "").unwrap();
         std::fs::write(dir.path().join("bad.txt"), b"ok \xc3\x28").unwrap();
         let mut source = TextDirSource::new(dir.path());
@@ -226,9 +200,7 @@ mod tests {
 
     #[test]
     fn missing_folder_is_an_error() {
-        let err = TextDirSource::new("/definitely/not/here")
-            .shards()
-            .unwrap_err();
+        let err = TextDirSource::new("/definitely/not/here").shards().unwrap_err();
         assert!(err.to_string().contains("/definitely/not/here"));
     }
 }

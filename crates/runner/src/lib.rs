@@ -47,8 +47,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use millstone_core::{
     Barrier, Batch, BatchEncoder, Document, Emit, ErrorPolicy, ErrorSample, Plan, Provenance,
-    RuntimeSettings, Shard, Sink, Source, SourceItem, Stage, StageError, StageKind, StageStats,
-    Transform,
+    RuntimeSettings, Shard, Sink, Source, SourceItem, Stage, StageError, StageKind, StageStats, Transform,
 };
 use tracing::{debug_span, info_span, warn};
 
@@ -139,10 +138,7 @@ struct Shared {
 
 impl Shared {
     fn merge(&self, stage: usize, stats: &StageStats) {
-        self.stats[stage]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .merge(stats);
+        self.stats[stage].lock().unwrap_or_else(|p| p.into_inner()).merge(stats);
     }
     fn policy(&self, stage: usize) -> ErrorPolicy {
         if self.runtime.fail_fast {
@@ -169,11 +165,7 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
 
     let ids: Vec<String> = plan.stages.iter().map(|s| s.id.clone()).collect();
     let shared = Arc::new(Shared {
-        stats: plan
-            .stages
-            .iter()
-            .map(|_| Mutex::new(StageStats::default()))
-            .collect(),
+        stats: plan.stages.iter().map(|_| Mutex::new(StageStats::default())).collect(),
         policies: plan.stages.iter().map(|s| s.on_error).collect(),
         keep_dropped: plan.stages.iter().map(|s| s.keep_dropped).collect(),
         side: SideWriter::new(&plan.runtime.out_dir, ids.clone()),
@@ -218,10 +210,7 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
             Stage::Sink(sink) => {
                 let encoder = sink.encoder();
                 if !pending.is_empty() || encoder.is_some() {
-                    steps.push(Step::Parallel(
-                        Arc::new(std::mem::take(&mut pending)),
-                        encoder,
-                    ));
+                    steps.push(Step::Parallel(Arc::new(std::mem::take(&mut pending)), encoder));
                 }
                 steps.push(Step::Sink(index, sink));
             }
@@ -232,49 +221,28 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
     }
     for fused in steps
         .iter()
-        .filter_map(|s| {
-            if let Step::Parallel(f, _) = s {
-                Some(f)
-            } else {
-                None
-            }
-        })
+        .filter_map(|s| if let Step::Parallel(f, _) = s { Some(f) } else { None })
         .flat_map(|f| f.iter())
     {
         if fused.transform.is_flat_map() && !fused.prepare {
-            shared.stats[fused.stage]
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .flat_map = true;
+            shared.stats[fused.stage].lock().unwrap_or_else(|p| p.into_inner()).flat_map = true;
         }
     }
     if sources.is_empty() {
-        return Err(Error::Plan(
-            "a pipeline needs at least one source stage".into(),
-        ));
+        return Err(Error::Plan("a pipeline needs at least one source stage".into()));
     }
 
     // Shards, in a deterministic order that does not depend on the thread count.
     let mut shards: Vec<(usize, Shard)> = Vec::new();
     for (index, source) in &sources {
-        let list = source.shards().map_err(|error| Error::Stage {
-            stage: ids[*index].clone(),
-            error,
-        })?;
+        let list = source.shards().map_err(|error| Error::Stage { stage: ids[*index].clone(), error })?;
         shards.extend(list.into_iter().map(|s| (*index, s)));
     }
     if let Some((i, n)) = options.shard {
         if n == 0 || i >= n {
-            return Err(Error::Plan(format!(
-                "--shard {i}/{n}: expected i/N with i < N"
-            )));
+            return Err(Error::Plan(format!("--shard {i}/{n}: expected i/N with i < N")));
         }
-        shards = shards
-            .into_iter()
-            .enumerate()
-            .filter(|(k, _)| k % n == i)
-            .map(|(_, s)| s)
-            .collect();
+        shards = shards.into_iter().enumerate().filter(|(k, _)| k % n == i).map(|(_, s)| s).collect();
     }
     let shards_read = shards.len();
 
@@ -302,14 +270,7 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
             let progress = progress.clone();
             scope.spawn(move || {
                 let _e = span.enter();
-                read_sources(
-                    &sources,
-                    shards,
-                    threads,
-                    &shared,
-                    first_tx,
-                    progress.as_ref(),
-                );
+                read_sources(&sources, shards, threads, &shared, first_tx, progress.as_ref());
             });
         }
         let mut handles = Vec::new();
@@ -330,8 +291,7 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
                     let type_name = type_names[index];
                     scope.spawn(move || {
                         let _e = span.enter();
-                        let _s = info_span!("stage", id = %shared.ids[index], r#type = type_name)
-                            .entered();
+                        let _s = info_span!("stage", id = %shared.ids[index], r#type = type_name).entered();
                         run_barrier(index, barrier, input, tx, &shared);
                     });
                 }
@@ -339,8 +299,7 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
                     let type_name = type_names[index];
                     handles.push(scope.spawn(move || {
                         let _e = span.enter();
-                        let _s = info_span!("stage", id = %shared.ids[index], r#type = type_name)
-                            .entered();
+                        let _s = info_span!("stage", id = %shared.ids[index], r#type = type_name).entered();
                         run_sink(index, sink, input, tx, &shared).map(|summary| (index, summary))
                     }));
                 }
@@ -363,13 +322,10 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
     }
     let side_files = shared.side.finish()?;
 
-    let shared = Arc::try_unwrap(shared)
-        .map_err(|_| Error::Plan("worker threads outlived the run".into()))?;
-    let stats: Vec<StageStats> = shared
-        .stats
-        .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
-        .collect();
+    let shared =
+        Arc::try_unwrap(shared).map_err(|_| Error::Plan("worker threads outlived the run".into()))?;
+    let stats: Vec<StageStats> =
+        shared.stats.into_iter().map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner())).collect();
     for (index, st) in stats.iter().enumerate() {
         if kinds[index] == StageKind::Source {
             input_bytes += st.bytes_out;
@@ -388,10 +344,7 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
         } else {
             0.0
         },
-        totals: Totals {
-            written,
-            ..Default::default()
-        },
+        totals: Totals { written, ..Default::default() },
         conserved: false,
         stages: stats
             .into_iter()
@@ -455,8 +408,7 @@ fn read_sources(
         receivers.push(rx);
     }
     let next_shard = AtomicUsize::new(0);
-    let source_index: BTreeMap<usize, &dyn Source> =
-        sources.iter().map(|(i, s)| (*i, s.as_ref())).collect();
+    let source_index: BTreeMap<usize, &dyn Source> = sources.iter().map(|(i, s)| (*i, s.as_ref())).collect();
     std::thread::scope(|scope| {
         for r in 0..readers {
             let senders = &senders;
@@ -470,8 +422,7 @@ fn read_sources(
                     if k >= shards.len() || shared.abort.is_set() {
                         break;
                     }
-                    let Some(tx) = senders[k].lock().unwrap_or_else(|p| p.into_inner()).take()
-                    else {
+                    let Some(tx) = senders[k].lock().unwrap_or_else(|p| p.into_inner()).take() else {
                         continue;
                     };
                     let (stage, shard) = &shards[k];
@@ -605,12 +556,7 @@ fn read_one_shard(
             message: error.to_string(),
         });
         match policy {
-            ErrorPolicy::Fail => {
-                batch.fatal = Some(Error::Stage {
-                    stage: shared.ids[stage].clone(),
-                    error,
-                })
-            }
+            ErrorPolicy::Fail => batch.fatal = Some(Error::Stage { stage: shared.ids[stage].clone(), error }),
             ErrorPolicy::Skip => warn!(stage = %shared.ids[stage], "{}: {error}", shard.label()),
             ErrorPolicy::Quarantine => batch.bad.push(SideRecord::Quarantined {
                 stage,
@@ -708,11 +654,7 @@ fn run_parallel(
                     }
                     if !section.docs.is_empty()
                         && out
-                            .send(Batch {
-                                seq: next_out - 1,
-                                docs: section.docs,
-                                encoded: section.encoded,
-                            })
+                            .send(Batch { seq: next_out - 1, docs: section.docs, encoded: section.encoded })
                             .is_err()
                     {
                         return;
@@ -779,10 +721,7 @@ fn run_section(chain: &[Fused], batch: Batch, shared: &Shared) -> Result<Section
                 ErrorPolicy::Fail => {
                     return Err(Error::Stage {
                         stage: shared.ids[fused.stage].clone(),
-                        error: StageError::Document {
-                            id,
-                            message: format!("{error} (from {provenance})"),
-                        },
+                        error: StageError::Document { id, message: format!("{error} (from {provenance})") },
                     })
                 }
                 ErrorPolicy::Skip => {
@@ -804,11 +743,7 @@ fn run_section(chain: &[Fused], batch: Batch, shared: &Shared) -> Result<Section
             for (reason, doc) in dropped {
                 *stats.dropped.entry(reason.0).or_default() += 1;
                 if let Some(doc) = doc {
-                    side.push(SideRecord::Rejected {
-                        stage: fused.stage,
-                        reason: reason.0,
-                        doc,
-                    });
+                    side.push(SideRecord::Rejected { stage: fused.stage, reason: reason.0, doc });
                 }
             }
             for (name, n) in counters {
@@ -819,12 +754,7 @@ fn run_section(chain: &[Fused], batch: Batch, shared: &Shared) -> Result<Section
         docs = kept;
         all_stats.push((fused.stage, stats));
     }
-    Ok(SectionResult {
-        docs,
-        encoded: None,
-        side,
-        stats: all_stats,
-    })
+    Ok(SectionResult { docs, encoded: None, side, stats: all_stats })
 }
 
 fn run_barrier(
@@ -845,11 +775,7 @@ fn run_barrier(
         for (reason, doc) in dropped {
             *stats.dropped.entry(reason.0).or_default() += 1;
             if let Some(doc) = doc {
-                side.push(SideRecord::Rejected {
-                    stage: index,
-                    reason: reason.0,
-                    doc,
-                });
+                side.push(SideRecord::Rejected { stage: index, reason: reason.0, doc });
             }
         }
         for (name, n) in counters {
@@ -896,19 +822,13 @@ fn run_barrier(
         match result {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
-                shared.abort.set(Error::Stage {
-                    stage: shared.ids[index].clone(),
-                    error: e,
-                });
+                shared.abort.set(Error::Stage { stage: shared.ids[index].clone(), error: e });
                 return;
             }
             Err(payload) => {
                 shared.abort.set(Error::Stage {
                     stage: shared.ids[index].clone(),
-                    error: StageError::Other(format!(
-                        "barrier panicked: {}",
-                        panic_message(&*payload)
-                    )),
+                    error: StageError::Other(format!("barrier panicked: {}", panic_message(&*payload))),
                 });
                 return;
             }
@@ -924,10 +844,7 @@ fn run_barrier(
     let mut stats = StageStats::default();
     let started = Instant::now();
     if let Err(e) = barrier.finish(&mut emit) {
-        shared.abort.set(Error::Stage {
-            stage: shared.ids[index].clone(),
-            error: e,
-        });
+        shared.abort.set(Error::Stage { stage: shared.ids[index].clone(), error: e });
         return;
     }
     stats.busy = started.elapsed();
@@ -964,10 +881,7 @@ fn run_sink(
             ..Default::default()
         };
         if let Err(e) = result {
-            shared.abort.set(Error::Stage {
-                stage: shared.ids[index].clone(),
-                error: e,
-            });
+            shared.abort.set(Error::Stage { stage: shared.ids[index].clone(), error: e });
             return None;
         }
         shared.merge(index, &stats);
@@ -981,20 +895,11 @@ fn run_sink(
     let started = Instant::now();
     match sink.finish() {
         Ok(summary) => {
-            shared.merge(
-                index,
-                &StageStats {
-                    busy: started.elapsed(),
-                    ..Default::default()
-                },
-            );
+            shared.merge(index, &StageStats { busy: started.elapsed(), ..Default::default() });
             Some(summary)
         }
         Err(e) => {
-            shared.abort.set(Error::Stage {
-                stage: shared.ids[index].clone(),
-                error: e,
-            });
+            shared.abort.set(Error::Stage { stage: shared.ids[index].clone(), error: e });
             None
         }
     }
@@ -1002,10 +907,7 @@ fn run_sink(
 
 /// Where the runner writes side outputs for a stage (for tests and docs).
 pub fn rejects_path(runtime: &RuntimeSettings, stage_id: &str) -> PathBuf {
-    runtime
-        .out_dir
-        .join("rejects")
-        .join(format!("{stage_id}.jsonl"))
+    runtime.out_dir.join("rejects").join(format!("{stage_id}.jsonl"))
 }
 
 #[cfg(test)]
@@ -1049,8 +951,7 @@ mod tests {
     fn plan(policy: ErrorPolicy) -> Plan {
         let runtime = RuntimeSettings {
             batch_docs: 7,
-            out_dir: std::env::temp_dir()
-                .join(format!("millstone-runner-test-{}", std::process::id())),
+            out_dir: std::env::temp_dir().join(format!("millstone-runner-test-{}", std::process::id())),
             ..Default::default()
         };
         Plan {
@@ -1078,9 +979,7 @@ mod tests {
 
     #[test]
     fn a_panic_names_the_stage_and_the_document() {
-        let err = run(plan(ErrorPolicy::Fail), &RunOptions::default())
-            .err()
-            .expect("fails");
+        let err = run(plan(ErrorPolicy::Fail), &RunOptions::default()).expect_err("fails");
         let msg = err.to_string();
         assert!(
             msg.contains("explode")
@@ -1098,23 +997,15 @@ mod tests {
         assert_eq!(report.totals.written, 199);
         assert_eq!(report.totals.failed, 1);
         assert!(report.conserved);
-        assert!(report.stages[1].stats.error_samples[0]
-            .message
-            .contains("boom"));
+        assert!(report.stages[1].stats.error_samples[0].message.contains("boom"));
     }
 
     #[test]
     fn shard_selection_partitions_the_input() {
         let mut total = 0;
         for i in 0..3 {
-            let report = run(
-                plan(ErrorPolicy::Skip),
-                &RunOptions {
-                    shard: Some((i, 3)),
-                    progress: false,
-                },
-            )
-            .unwrap();
+            let report =
+                run(plan(ErrorPolicy::Skip), &RunOptions { shard: Some((i, 3)), progress: false }).unwrap();
             total += report.totals.input;
         }
         assert_eq!(total, 200);

@@ -92,13 +92,7 @@ impl RunReport {
     pub fn summary_table(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let width = self
-            .stages
-            .iter()
-            .map(|r| r.id.len())
-            .max()
-            .unwrap_or(5)
-            .max(5);
+        let width = self.stages.iter().map(|r| r.id.len()).max().unwrap_or(5).max(5);
         let _ = writeln!(
             s,
             "{:<width$}  {:>9} {:>9} {:>9} {:>7} {:>10} {:>8}  drop reasons",
@@ -121,8 +115,7 @@ impl RunReport {
             );
         }
         let t = &self.totals;
-        let _ =
-            write!(
+        let _ = write!(
             s,
             "total: {} in = {} written + {} dropped + {} failed{} | {:.2}s, {:.1} MB/s, {} threads",
             t.input,

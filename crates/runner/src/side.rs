@@ -14,11 +14,7 @@ use serde_json::json;
 /// A record for a side file.
 pub(crate) enum SideRecord {
     /// A dropped document.
-    Rejected {
-        stage: usize,
-        reason: &'static str,
-        doc: Document,
-    },
+    Rejected { stage: usize, reason: &'static str, doc: Document },
     /// A document or record that failed.
     Quarantined {
         stage: usize,
@@ -37,11 +33,7 @@ pub(crate) struct SideWriter {
 
 impl SideWriter {
     pub(crate) fn new(out_dir: &Path, stage_ids: Vec<String>) -> Self {
-        SideWriter {
-            out_dir: out_dir.to_path_buf(),
-            stage_ids,
-            files: Mutex::new(HashMap::new()),
-        }
+        SideWriter { out_dir: out_dir.to_path_buf(), stage_ids, files: Mutex::new(HashMap::new()) }
     }
 
     pub(crate) fn write(&self, records: Vec<SideRecord>) -> std::io::Result<()> {
@@ -57,13 +49,7 @@ impl SideWriter {
                     json!({"id": &*doc.id, "stage": self.stage_ids[stage], "reason": reason,
                            "source": doc.provenance.to_string(), "text": doc.text, "meta": doc.meta}),
                 ),
-                SideRecord::Quarantined {
-                    stage,
-                    id,
-                    provenance,
-                    error,
-                    doc,
-                } => (
+                SideRecord::Quarantined { stage, id, provenance, error, doc } => (
                     "quarantine",
                     stage,
                     json!({"id": id, "stage": self.stage_ids[stage], "error": error,
@@ -72,10 +58,7 @@ impl SideWriter {
                            "meta": doc.as_ref().map(|d| &d.meta)}),
                 ),
             };
-            let path = self
-                .out_dir
-                .join(dir)
-                .join(format!("{}.jsonl", self.stage_ids[stage]));
+            let path = self.out_dir.join(dir).join(format!("{}.jsonl", self.stage_ids[stage]));
             if !files.contains_key(&path) {
                 std::fs::create_dir_all(path.parent().expect("has a parent"))?;
                 files.insert(path.clone(), BufWriter::new(File::create(&path)?));

@@ -20,8 +20,8 @@ use std::ops::Range;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, Document, Registry, Span, Split, SplitStage, Stage, StageConfig,
-    StageError, StageKind, Transform,
+    BuildContext, BuildError, Document, Registry, Span, Split, SplitStage, Stage, StageConfig, StageError,
+    StageKind, Transform,
 };
 use serde::Deserialize;
 
@@ -95,11 +95,7 @@ impl Segmenter {
     fn annotate(&self, mut doc: Document) -> Document {
         let ranges = (self.ranges)(&doc.text);
         doc.spans.retain(|s| s.label != self.label);
-        doc.spans.extend(
-            ranges
-                .into_iter()
-                .map(|r| Span::new(r.start, r.end, self.label)),
-        );
+        doc.spans.extend(ranges.into_iter().map(|r| Span::new(r.start, r.end, self.label)));
         doc.spans.sort_by_key(|s| (s.start, s.end));
         doc
     }
@@ -109,20 +105,12 @@ impl Split for Segmenter {
     fn split(&self, doc: Document, out: &mut Vec<Document>) -> Result<(), StageError> {
         for (index, range) in (self.ranges)(&doc.text).into_iter().enumerate() {
             let text = doc.text.get(range.clone()).ok_or_else(|| {
-                StageError::other(
-                    Error::BadRange {
-                        start: range.start,
-                        end: range.end,
-                    }
-                    .to_string(),
-                )
+                StageError::other(Error::BadRange { start: range.start, end: range.end }.to_string())
             })?;
             let mut piece = Document::new(format!("{}#{}{index}", doc.id, &self.label[..1]), text);
             piece.provenance = doc.provenance.clone();
             piece.meta = doc.meta.clone();
-            piece
-                .meta
-                .insert("parent_id".into(), doc.id.to_string().into());
+            piece.meta.insert("parent_id".into(), doc.id.to_string().into());
             piece.meta.insert("index".into(), index.into());
             piece.meta.insert("start".into(), range.start.into());
             piece.meta.insert("end".into(), range.end.into());
@@ -142,11 +130,7 @@ impl Transform for Annotator {
 }
 
 fn build(label: &'static str, mode: Mode, ranges: fn(&str) -> Vec<Range<usize>>) -> Stage {
-    let segmenter = Segmenter {
-        label,
-        mode,
-        ranges,
-    };
+    let segmenter = Segmenter { label, mode, ranges };
     match segmenter.mode {
         Mode::Annotate => Stage::transform(Annotator(segmenter)),
         Mode::Explode => Stage::transform(SplitStage(segmenter)),
@@ -188,9 +172,7 @@ impl StageConfig for ParagraphsConfig {
         "Blank-line separated paragraphs as byte-offset spans (or one document each)";
     const EXAMPLE: &'static str = "type: segment.paragraphs\nmode: annotate\n";
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
-        Ok(build("paragraph", self.mode, |t| {
-            paragraph_ranges(t).collect()
-        }))
+        Ok(build("paragraph", self.mode, |t| paragraph_ranges(t).collect()))
     }
 }
 
@@ -217,26 +199,16 @@ mod tests {
     #[test]
     fn crlf_and_cr() {
         let t = "a\r\nb\r\rc\n \n\td";
-        assert_eq!(
-            line_ranges(t).map(|r| &t[r]).collect::<Vec<_>>(),
-            ["a", "b", "c", "\td"]
-        );
-        assert_eq!(
-            paragraph_ranges(t).map(|r| &t[r]).collect::<Vec<_>>(),
-            ["a\r\nb", "c", "\td"]
-        );
+        assert_eq!(line_ranges(t).map(|r| &t[r]).collect::<Vec<_>>(), ["a", "b", "c", "\td"]);
+        assert_eq!(paragraph_ranges(t).map(|r| &t[r]).collect::<Vec<_>>(), ["a\r\nb", "c", "\td"]);
     }
 
     #[test]
     fn explode_carries_offsets() {
-        let seg = Segmenter {
-            label: "paragraph",
-            mode: Mode::Explode,
-            ranges: |t| paragraph_ranges(t).collect(),
-        };
+        let seg =
+            Segmenter { label: "paragraph", mode: Mode::Explode, ranges: |t| paragraph_ranges(t).collect() };
         let mut out = Vec::new();
-        seg.split(Document::new("p", "one\n\ntwo"), &mut out)
-            .unwrap();
+        seg.split(Document::new("p", "one\n\ntwo"), &mut out).unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].text, "two");
         assert_eq!(out[1].meta["start"], 5);

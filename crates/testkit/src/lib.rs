@@ -84,11 +84,7 @@ pub fn documents(max: usize) -> impl Strategy<Value = Vec<Document>> {
 pub fn assert_spans_valid(doc: &Document) {
     for span in &doc.spans {
         assert!(span.start < span.end, "empty or reversed span {span:?}");
-        assert!(
-            span.end <= doc.text.len(),
-            "span {span:?} beyond text of {} bytes",
-            doc.text.len()
-        );
+        assert!(span.end <= doc.text.len(), "span {span:?} beyond text of {} bytes", doc.text.len());
         assert!(
             doc.text.is_char_boundary(span.start) && doc.text.is_char_boundary(span.end),
             "span {span:?} not on char boundaries"

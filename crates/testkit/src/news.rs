@@ -197,11 +197,7 @@ pub fn sample_corpus() -> Vec<LabeledDoc> {
     let mut docs = Vec::new();
     for (s, story) in STORIES.iter().enumerate() {
         let republished = s < 5;
-        let site_count = if republished {
-            3 + s % 2 + usize::from(s < 2)
-        } else {
-            1
-        };
+        let site_count = if republished { 3 + s % 2 + usize::from(s < 2) } else { 1 };
         for k in 0..site_count {
             let site = &SITES[(s + k * 2) % SITES.len()];
             let comments = rng.below(6) + usize::from(k % 2 == 0) * 2;
@@ -260,10 +256,7 @@ mod tests {
         let ids: std::collections::HashSet<_> = docs.iter().map(|d| &d.id).collect();
         assert_eq!(ids.len(), docs.len(), "ids are unique");
         let texts: Vec<_> = docs.iter().map(|d| &d.text).collect();
-        let exact = texts
-            .iter()
-            .filter(|t| texts.iter().filter(|u| u == t).count() > 1)
-            .count();
+        let exact = texts.iter().filter(|t| texts.iter().filter(|u| u == t).count() > 1).count();
         assert_eq!(exact, 6, "three exact pairs");
         assert!(
             docs.iter()

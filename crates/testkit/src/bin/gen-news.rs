@@ -4,9 +4,7 @@
 use std::io::Write;
 
 fn main() -> std::io::Result<()> {
-    let out = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "examples/news".into());
+    let out = std::env::args().nth(1).unwrap_or_else(|| "examples/news".into());
     let out = std::path::Path::new(&out);
     let docs = millstone_testkit::news::sample_corpus();
     let mut labels = std::fs::File::create(out.join("labels.tsv"))?;
