@@ -118,6 +118,11 @@ pub trait Barrier: Send {
     fn finish(&mut self, _out: &mut Emit) -> Result<(), StageError> {
         Ok(())
     }
+    /// Called after `finish` until it returns `false`: emits held-back documents (e.g. read back
+    /// from a spill file) in pieces of at most `max_docs`, so they flow on in bounded batches.
+    fn drain(&mut self, _out: &mut Emit, _max_docs: usize) -> Result<bool, StageError> {
+        Ok(false)
+    }
     /// Bytes of state this stage holds; the runner reports it and enforces a budget.
     fn retained_bytes(&self) -> usize;
     /// Counters to add to the stage's statistics at the end of the run (e.g. clusters found).

@@ -5,6 +5,7 @@
 //! | type | finds |
 //! |---|---|
 //! | `dedup.exact` | documents whose normalised text (or a meta field) is identical |
+//! | `dedup.minhash` | near duplicates: MinHash-LSH, verified Jaccard/containment, keeper policy |
 //!
 //! ```
 //! use millstone_dedup::{ExactHasher, Normalization};
@@ -15,17 +16,27 @@
 #![deny(missing_docs)]
 
 pub mod exact;
+pub mod lsh;
+pub mod minhash;
+pub mod near;
 pub mod normalize;
 pub mod report;
+pub mod shingle;
+pub mod unionfind;
 
 use millstone_core::Registry;
 
 pub use exact::{ExactConfig, ExactHasher};
+pub use lsh::LshIndex;
+pub use minhash::{MinHasher, Signature, Similarity};
+pub use near::MinHashConfig;
 pub use normalize::Normalization;
+pub use unionfind::UnionFind;
 
 /// Registers every stage of this crate.
 pub fn register(registry: &mut Registry) {
     registry.register::<ExactConfig>();
+    registry.register::<MinHashConfig>();
 }
 
 /// Errors of this crate.

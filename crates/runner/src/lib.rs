@@ -848,10 +848,29 @@ fn run_barrier(
         return;
     }
     stats.busy = started.elapsed();
+    if !emit_batch(emit, barrier.retained_bytes() as u64, &mut stats, &mut seq) {
+        return;
+    }
+    let max_docs = shared.runtime.batch_docs.max(1);
+    loop {
+        let mut emit = Emit::new(keep_dropped);
+        let started = Instant::now();
+        let more = match barrier.drain(&mut emit, max_docs) {
+            Ok(more) => more,
+            Err(e) => {
+                shared.abort.set(Error::Stage { stage: shared.ids[index].clone(), error: e });
+                return;
+            }
+        };
+        stats.busy = started.elapsed();
+        if !emit_batch(emit, barrier.retained_bytes() as u64, &mut stats, &mut seq) || !more {
+            break;
+        }
+    }
     for (name, n) in barrier.summary() {
         *stats.counters.entry(name).or_default() += n;
     }
-    emit_batch(emit, barrier.retained_bytes() as u64, &mut stats, &mut seq);
+    shared.merge(index, &stats);
 }
 
 fn run_sink(
