@@ -70,7 +70,60 @@ enum Command {
     },
     /// Print the JSON Schema of pipeline files (for editors).
     Schema,
+    /// Measure dedup quality against labelled data.
+    #[command(subcommand)]
+    Eval(EvalCommand),
 }
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Run a pipeline over a labelled corpus and score its dedup stage's clusters (ARI, pair
+    /// precision/recall/F1), optionally sweeping one key.
+    Dedup {
+        /// TSV of `id<TAB>cluster` (a header line `id<TAB>...` is skipped); unlisted ids are not scored.
+        #[arg(long)]
+        labels: PathBuf,
+        /// The pipeline; its last `dedup.*` stage is scored (or `--stage`).
+        #[arg(long)]
+        pipeline: PathBuf,
+        /// Index of the stage to score.
+        #[arg(long)]
+        stage: Option<usize>,
+        /// Overrides, as for `run`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+        /// Sweep: `stages.3.threshold=0.3,0.4,0.5`.
+        #[arg(long)]
+        sweep: Option<String>,
+        /// Worker threads.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Score a pairwise similarity on labelled sentence pairs (MRPC format: label, id1, id2,
+    /// text1, text2): the threshold is chosen on `--train`, accuracy and F1 reported on `--test`.
+    Pairs {
+        /// Training pairs.
+        #[arg(long)]
+        train: PathBuf,
+        /// Test pairs.
+        #[arg(long)]
+        test: PathBuf,
+        /// Shingle unit: words or chars.
+        #[arg(long, default_value = "words")]
+        unit: String,
+        /// Shingle length.
+        #[arg(long, default_value_t = 1)]
+        ngram: usize,
+        /// jaccard, containment or max.
+        #[arg(long, default_value = "jaccard")]
+        similarity: String,
+        /// MinHash permutations (0: exact shingle sets).
+        #[arg(long, default_value_t = 0)]
+        permutations: usize,
+    },
+}
+
+mod eval;
 
 fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     let (i, n) = s.split_once('/').ok_or("expected i/N, e.g. 0/4")?;
@@ -215,6 +268,12 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 info.example.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval(EvalCommand::Dedup { labels, pipeline, stage, overrides, sweep, threads }) => {
+            eval::dedup(&registry, &labels, &pipeline, stage, overrides, sweep, threads)
+        }
+        Command::Eval(EvalCommand::Pairs { train, test, unit, ngram, similarity, permutations }) => {
+            eval::pairs(&train, &test, &unit, ngram, &similarity, permutations)
         }
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&pipeline_schema(&registry))?);

@@ -30,9 +30,11 @@ fn bundled_news_pipeline_runs_and_counts_add_up() {
         "--set",
         &format!("runtime.out_dir={d}"),
         "--set",
-        &format!("stages.6.report={d}/clusters.jsonl"),
+        &format!("stages.7.report={d}/clusters.jsonl"),
         "--set",
-        &format!("stages.7.path={d}/news.jsonl"),
+        &format!("stages.8.report={d}/near.jsonl"),
+        "--set",
+        &format!("stages.9.path={d}/news.jsonl"),
         "--report",
         &format!("{d}/run.json"),
     ]);
@@ -63,9 +65,14 @@ fn bundled_news_pipeline_runs_and_counts_add_up() {
             assert!(!text.contains(widget), "{widget:?} left in {}", doc["id"]);
         }
     }
-    // Every document that entered dedup has a row in the cluster report.
+    // Every document that entered a dedup stage has a row in its cluster report.
     let clusters = std::fs::read_to_string(dir.path().join("clusters.jsonl")).unwrap();
     assert_eq!(clusters.lines().count(), 40);
+    let near = std::fs::read_to_string(dir.path().join("near.jsonl")).unwrap();
+    let exact_dropped = r["stages"][7]["dropped"]["exact_duplicate"].as_u64().unwrap();
+    assert_eq!(near.lines().count() as u64, 40 - exact_dropped);
+    // One document per story or brief survives: 10 republished stories and 13 briefs.
+    assert_eq!(t["written"], 23);
     // Dropped duplicates went to the rejects sink with their reason.
     let rejects = std::fs::read_to_string(dir.path().join("rejects/exact_dups.jsonl")).unwrap();
     assert!(rejects.lines().all(|l| l.contains("\"reason\":\"exact_duplicate\"")));
@@ -77,9 +84,11 @@ fn bundled_news_pipeline_runs_and_counts_add_up() {
         "--set",
         &format!("runtime.out_dir={d}"),
         "--set",
-        &format!("stages.6.report={d}/clusters2.jsonl"),
+        &format!("stages.7.report={d}/clusters2.jsonl"),
         "--set",
-        &format!("stages.7.path={d}/news.jsonl"),
+        &format!("stages.8.report={d}/near2.jsonl"),
+        "--set",
+        &format!("stages.9.path={d}/news.jsonl"),
     ]);
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("--overwrite"), "{}", stderr(&again));

@@ -8,6 +8,7 @@
 //! | `clean.normalize_whitespace` | one space between words, no trailing blanks, at most one empty line, LF line ends |
 //! | `clean.strip_boilerplate` | drops share/subscribe/cookie/related/byline lines and cuts comment sections |
 //! | `clean.length` | keeps documents within char/word/line bounds |
+//! | `clean.repeated_lines` | removes lines that recur across documents of one source (site footers) |
 //!
 //! ```
 //! use millstone_clean::boilerplate::{Boilerplate, BoilerplateConfig};
@@ -23,6 +24,7 @@
 pub mod boilerplate;
 pub mod length;
 pub mod normalize;
+pub mod repeated;
 
 use millstone_core::Registry;
 
@@ -32,6 +34,7 @@ pub fn register(registry: &mut Registry) {
     registry.register::<normalize::WhitespaceConfig>();
     registry.register::<boilerplate::BoilerplateConfig>();
     registry.register::<length::LengthConfig>();
+    registry.register::<repeated::RepeatedLinesConfig>();
 }
 
 /// Errors of this crate.

@@ -48,17 +48,25 @@ impl PositionIndex {
         self.entries.get(path).copied()
     }
 
-    /// Position of the key at `path`, or of the value, or of the nearest ancestor that exists.
+    /// Position of the key at `path`, or of the value, or of the nearest ancestor that exists
+    /// (for an ancestor that is a stage, its `type:` key).
     pub fn key_or_nearest(&self, path: &str) -> Option<Pos> {
+        if let Some(e) = self.entries.get(path) {
+            return Some(e.key.unwrap_or(e.value));
+        }
         let mut p = path;
         loop {
+            p = p.rfind('.').map_or("", |i| &p[..i]);
+            let type_key = if p.is_empty() { "type".to_string() } else { format!("{p}.type") };
+            if let Some(key) = self.entries.get(&type_key).and_then(|e| e.key) {
+                return Some(key);
+            }
             if let Some(e) = self.entries.get(p) {
                 return Some(e.key.unwrap_or(e.value));
             }
             if p.is_empty() {
                 return None;
             }
-            p = p.rfind('.').map_or("", |i| &p[..i]);
         }
     }
 

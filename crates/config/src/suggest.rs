@@ -22,7 +22,9 @@ pub fn did_you_mean<'a>(query: &str, candidates: impl IntoIterator<Item = &'a st
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-    scored.into_iter().take(3).map(|(_, c)| c).collect()
+    // Offer runners-up only when they are nearly as close as the best match.
+    let best = scored.first().map_or(0.0, |s| s.0);
+    scored.into_iter().take_while(|(score, _)| *score >= best - 0.05).take(3).map(|(_, c)| c).collect()
 }
 
 #[cfg(test)]

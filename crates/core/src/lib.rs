@@ -35,6 +35,7 @@ mod document;
 mod error;
 mod plan;
 mod registry;
+mod spill;
 mod stage;
 mod stats;
 pub mod text;
@@ -45,6 +46,7 @@ pub use document::{Batch, DocId, Document, Location, Meta, Provenance, Span};
 pub use error::{BuildError, Error, FieldError, StageError};
 pub use plan::{ErrorPolicy, Plan, PlannedStage, RuntimeSettings, Threads};
 pub use registry::{BuildContext, ConfigProblem, Registry, StageConfig, StageInfo};
+pub use spill::SpillFile;
 pub use stage::{
     Barrier, BatchEncoder, DropReason, Emit, Filter, FilterStage, Map, MapStage, RecordError, Shard, Sink,
     SinkSummary, Source, SourceItem, Split, SplitStage, Stage, StageKind, Transform, Verdict,

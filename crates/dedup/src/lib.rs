@@ -15,6 +15,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod eval;
 pub mod exact;
 pub mod lsh;
 pub mod minhash;

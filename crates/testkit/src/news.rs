@@ -154,9 +154,28 @@ impl Rng {
     }
 }
 
+/// How a republisher edits a wire story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Edits {
+    /// Put a dateline in front of the first paragraph.
+    pub dateline: bool,
+    /// Leave out the last paragraph.
+    pub drop_last: bool,
+    /// Use a different headline.
+    pub retitle: bool,
+}
+
 /// Renders a story as a site would publish it, with `comments` comments.
 pub fn render(story: &Story, site: &Site, comments: usize, rng: &mut Rng) -> String {
+    render_edited(story, site, comments, Edits::default(), rng)
+}
+
+/// Renders a story with a republisher's edits.
+pub fn render_edited(story: &Story, site: &Site, comments: usize, edits: Edits, rng: &mut Rng) -> String {
     let mut out = String::new();
+    if edits.retitle {
+        out.push_str("UPDATED: ");
+    }
     out.push_str(story.title);
     out.push_str("\n\n");
     for line in site.header {
@@ -166,7 +185,15 @@ pub fn render(story: &Story, site: &Site, comments: usize, rng: &mut Rng) -> Str
     if !site.header.is_empty() {
         out.push('\n');
     }
-    for p in story.paragraphs {
+    let keep = if edits.drop_last && story.paragraphs.len() > 2 {
+        story.paragraphs.len() - 1
+    } else {
+        story.paragraphs.len()
+    };
+    for (i, p) in story.paragraphs[..keep].iter().enumerate() {
+        if i == 0 && edits.dateline {
+            out.push_str("(Wire service) - ");
+        }
         out.push_str(p);
         out.push_str("\n\n");
     }
@@ -201,9 +228,11 @@ pub fn sample_corpus() -> Vec<LabeledDoc> {
         for k in 0..site_count {
             let site = &SITES[(s + k * 2) % SITES.len()];
             let comments = rng.below(6) + usize::from(k % 2 == 0) * 2;
+            // Later republications are edited: a dateline, a cut last paragraph, a new headline.
+            let edits = Edits { dateline: k == 1, drop_last: k == 2, retitle: k == 3 };
             docs.push(LabeledDoc {
                 id: format!("{}/{}", site.name, story.slug),
-                text: render(story, site, comments, &mut rng),
+                text: render_edited(story, site, comments, edits, &mut rng),
                 cluster: story.slug.to_string(),
                 site: site.name.to_string(),
             });
@@ -267,5 +296,325 @@ mod tests {
                 >= 3
         );
         assert_eq!(sample_corpus(), docs, "deterministic");
+    }
+}
+
+/// Rates of the phenomena [`synthetic_corpus`] plants.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SyntheticOptions {
+    /// Distinct stories.
+    pub stories: usize,
+    /// Stories per topic (stories of one topic share vocabulary and sometimes a quotation).
+    pub stories_per_topic: usize,
+    /// Most republications of one story (0..=max, uniformly).
+    pub max_copies: usize,
+    /// Probability that a republication is a byte-exact copy.
+    pub exact_copy_rate: f64,
+    /// Probability that a republication swaps two paragraphs.
+    pub reorder_rate: f64,
+    /// Probability that a republication drops its last paragraph.
+    pub truncate_rate: f64,
+    /// Fraction of words replaced, inserted or deleted in a republication.
+    pub word_edit_rate: f64,
+    /// Probability that a republication carries a comment thread.
+    pub comment_rate: f64,
+    /// Probability that a comment thread has no marker line ("Leave a Comment" ...), so only
+    /// containment-aware matching can see through it.
+    pub unmarked_comment_rate: f64,
+}
+
+impl Default for SyntheticOptions {
+    fn default() -> Self {
+        SyntheticOptions {
+            stories: 300,
+            stories_per_topic: 4,
+            max_copies: 4,
+            exact_copy_rate: 0.15,
+            reorder_rate: 0.2,
+            truncate_rate: 0.15,
+            word_edit_rate: 0.03,
+            comment_rate: 0.6,
+            unmarked_comment_rate: 0.3,
+        }
+    }
+}
+
+const FUNCTION_WORDS: &[&str] = &[
+    "the", "of", "and", "to", "a", "in", "that", "is", "was", "for", "on", "it", "with", "as", "his", "her",
+    "at", "by", "from", "they", "we", "said", "have", "has", "had", "not", "but", "be", "this", "which",
+    "their", "were", "an", "after", "more", "will", "would", "about", "who", "been", "its", "than", "other",
+    "when", "into", "over",
+];
+const CONTENT_WORDS: &[&str] = &[
+    "council",
+    "government",
+    "minister",
+    "police",
+    "report",
+    "city",
+    "water",
+    "school",
+    "hospital",
+    "price",
+    "company",
+    "workers",
+    "union",
+    "court",
+    "judge",
+    "election",
+    "vote",
+    "party",
+    "budget",
+    "tax",
+    "energy",
+    "power",
+    "storm",
+    "river",
+    "farmers",
+    "market",
+    "bank",
+    "rates",
+    "museum",
+    "team",
+    "season",
+    "players",
+    "stadium",
+    "train",
+    "road",
+    "bridge",
+    "fire",
+    "crews",
+    "residents",
+    "village",
+    "coast",
+    "island",
+    "ferry",
+    "scientists",
+    "study",
+    "patients",
+    "doctors",
+    "virus",
+    "vaccine",
+    "trial",
+    "officials",
+    "statement",
+    "spokesman",
+    "contract",
+    "plan",
+    "project",
+    "funding",
+    "million",
+    "percent",
+    "week",
+    "year",
+    "month",
+    "morning",
+    "night",
+    "local",
+    "national",
+    "regional",
+    "public",
+    "private",
+    "new",
+    "former",
+    "senior",
+    "early",
+    "late",
+    "second",
+    "third",
+    "announced",
+    "warned",
+    "promised",
+    "agreed",
+    "rejected",
+    "approved",
+    "opened",
+    "closed",
+    "reported",
+    "confirmed",
+    "denied",
+    "expected",
+    "planned",
+    "delayed",
+    "rose",
+    "fell",
+    "increased",
+    "reduced",
+    "protest",
+    "strike",
+    "talks",
+    "deal",
+    "crisis",
+    "inquiry",
+    "investigation",
+    "evidence",
+    "families",
+    "children",
+    "teachers",
+    "students",
+    "drivers",
+    "passengers",
+    "shops",
+    "homes",
+    "streets",
+    "district",
+    "county",
+];
+
+/// A sentence of news-like words: Zipf-weighted function words mixed with content words, a
+/// topic's own words more likely.
+fn sentence(rng: &mut Rng, topic: &[&'static str]) -> String {
+    let len = 12 + rng.below(14);
+    let mut words: Vec<String> = Vec::with_capacity(len);
+    for _ in 0..len {
+        let roll = rng.below(100);
+        let word = if roll < 45 {
+            // Zipf-like: low ranks far more often.
+            let r =
+                (rng.below(FUNCTION_WORDS.len()) * rng.below(FUNCTION_WORDS.len())) / FUNCTION_WORDS.len();
+            FUNCTION_WORDS[r].to_string()
+        } else if roll < 70 {
+            topic[rng.below(topic.len())].to_string()
+        } else if roll < 95 {
+            CONTENT_WORDS[rng.below(CONTENT_WORDS.len())].to_string()
+        } else {
+            format!("{}", rng.below(2030))
+        };
+        words.push(word);
+    }
+    let mut s = words.join(" ");
+    if let Some(first) = s.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    s.push('.');
+    s
+}
+
+fn edit_words(text: &str, rate: f64, rng: &mut Rng, topic: &[&'static str]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for word in text.split(' ') {
+        if rng.chance(rate) {
+            match rng.below(3) {
+                0 => out.push(topic[rng.below(topic.len())].to_string()),
+                1 => {}
+                _ => {
+                    out.push(word.to_string());
+                    out.push(CONTENT_WORDS[rng.below(CONTENT_WORDS.len())].to_string());
+                }
+            }
+        } else {
+            out.push(word.to_string());
+        }
+    }
+    out.join(" ")
+}
+
+/// A labelled news-style corpus with planted duplicates at controlled rates: every story appears
+/// once on its original site and up to `max_copies` more times, republished with other
+/// headers/footers, comment threads (marked or not), paragraph swaps, truncation and word edits,
+/// or as exact copies. Stories of one topic share vocabulary and sometimes a quotation (hard
+/// negatives). Documents are shuffled deterministically. `cluster` is the story.
+pub fn synthetic_corpus(seed: u64, options: &SyntheticOptions) -> Vec<LabeledDoc> {
+    let mut rng = Rng::new(seed);
+    let mut docs = Vec::new();
+    let topics: Vec<Vec<&'static str>> = (0..options.stories.div_ceil(options.stories_per_topic.max(1)))
+        .map(|_| (0..12).map(|_| CONTENT_WORDS[rng.below(CONTENT_WORDS.len())]).collect())
+        .collect();
+    let quotes: Vec<String> = topics.iter().map(|t| format!("“{}”", sentence(&mut rng, t))).collect();
+    for story in 0..options.stories {
+        let topic_index = story / options.stories_per_topic.max(1);
+        let topic = &topics[topic_index];
+        let paragraphs: Vec<String> = (0..4 + rng.below(5))
+            .map(|_| (0..2 + rng.below(3)).map(|_| sentence(&mut rng, topic)).collect::<Vec<_>>().join(" "))
+            .collect();
+        let mut paragraphs = paragraphs;
+        if rng.chance(0.5) {
+            let at = rng.below(paragraphs.len());
+            paragraphs.insert(at, quotes[topic_index].clone());
+        }
+        let title = sentence(&mut rng, topic);
+        let copies = rng.below(options.max_copies + 1);
+        let original_site = rng.below(SITES.len());
+        let mut original_text = String::new();
+        for copy in 0..=copies {
+            let site = &SITES[(original_site + copy) % SITES.len()];
+            let text = if copy > 0 && rng.chance(options.exact_copy_rate) {
+                original_text.clone()
+            } else {
+                let mut body = paragraphs.clone();
+                if copy > 0 {
+                    if rng.chance(options.reorder_rate) && body.len() > 2 {
+                        let a = rng.below(body.len());
+                        let b = rng.below(body.len());
+                        body.swap(a, b);
+                    }
+                    if rng.chance(options.truncate_rate) && body.len() > 3 {
+                        body.pop();
+                    }
+                    body =
+                        body.iter().map(|p| edit_words(p, options.word_edit_rate, &mut rng, topic)).collect();
+                }
+                let mut text = format!("{title}\n\n");
+                for line in site.header {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+                text.push('\n');
+                for p in &body {
+                    text.push_str(p);
+                    text.push_str("\n\n");
+                }
+                for line in site.footer {
+                    text.push_str(line);
+                    text.push_str("\n\n");
+                }
+                if rng.chance(options.comment_rate) {
+                    if !rng.chance(options.unmarked_comment_rate) {
+                        text.push_str(site.comment_marker.unwrap_or("Leave a Comment"));
+                        text.push_str("\n\n");
+                    }
+                    for _ in 0..1 + rng.below(6) {
+                        let (name, _) = COMMENTS[rng.below(COMMENTS.len())];
+                        text.push_str(name);
+                        text.push_str("\n\n");
+                        let comment: Vec<String> =
+                            (0..1 + rng.below(4)).map(|_| sentence(&mut rng, topic)).collect();
+                        text.push_str(&comment.join(" "));
+                        text.push_str("\n\n");
+                    }
+                }
+                text
+            };
+            if copy == 0 {
+                original_text = text.clone();
+            }
+            docs.push(LabeledDoc {
+                id: format!("s{story:05}-c{copy}"),
+                text,
+                cluster: format!("story-{story:05}"),
+                site: site.name.to_string(),
+            });
+        }
+    }
+    for i in (1..docs.len()).rev() {
+        let j = rng.below(i + 1);
+        docs.swap(i, j);
+    }
+    docs
+}
+
+#[cfg(test)]
+mod synthetic_tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_corpus_is_deterministic_and_labelled() {
+        let options = SyntheticOptions { stories: 20, ..Default::default() };
+        let a = synthetic_corpus(1, &options);
+        assert_eq!(a, synthetic_corpus(1, &options));
+        assert_ne!(a, synthetic_corpus(2, &options));
+        let clusters: std::collections::HashSet<_> = a.iter().map(|d| &d.cluster).collect();
+        assert_eq!(clusters.len(), 20);
+        assert!(a.len() > 20);
     }
 }

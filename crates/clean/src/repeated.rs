@@ -1,0 +1,274 @@
+//! `clean.repeated_lines`: lines that recur across many documents of the same source are that
+//! source's boilerplate (navigation, footers, appeals), and are removed everywhere in it.
+//!
+//! This is CCNet's insight restricted to one source at a time: a line repeated across documents
+//! of *different* sources (a syndicated paragraph, a famous quotation) is content and stays.
+//! Two passes are needed (count, then remove), so documents wait in a spill file; memory holds
+//! one 16-byte count entry per distinct short line per source, never the texts.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use millstone_core::schemars::{self, JsonSchema};
+use millstone_core::{
+    Barrier, Batch, BuildContext, BuildError, Document, Emit, FieldError, Span, SpillFile, Stage,
+    StageConfig, StageError, StageKind, Transform,
+};
+use serde::Deserialize;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::boilerplate::{remove_spans, Mode};
+
+/// Configuration of `clean.repeated_lines`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatedLinesConfig {
+    /// Meta field naming the source (site, domain); documents without it are left alone.
+    pub field: String,
+    /// A line is boilerplate when it appears in at least this many documents of its source...
+    #[serde(default = "default_min_docs")]
+    pub min_docs: u32,
+    /// ...and in at least this fraction of them.
+    #[serde(default)]
+    pub min_fraction: f64,
+    /// Only lines up to this many characters are considered (content paragraphs are long).
+    #[serde(default = "default_max_line_chars")]
+    pub max_line_chars: usize,
+    /// `remove` or `mark` (spans labelled `boilerplate`).
+    #[serde(default)]
+    pub mode: Mode,
+    /// Where the spill file goes; default: the system temp folder.
+    #[serde(default)]
+    pub spill_dir: Option<std::path::PathBuf>,
+}
+
+fn default_min_docs() -> u32 {
+    3
+}
+fn default_max_line_chars() -> usize {
+    200
+}
+
+impl StageConfig for RepeatedLinesConfig {
+    const TYPE: &'static str = "clean.repeated_lines";
+    const KIND: StageKind = StageKind::Barrier;
+    const SUMMARY: &'static str =
+        "Remove lines that recur across documents of the same source (site boilerplate)";
+    const EXAMPLE: &'static str = "type: clean.repeated_lines\nfield: site\nmin_docs: 3\n";
+
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if self.min_docs < 2 {
+            errors.push(FieldError::new("min_docs", "must be at least 2"));
+        }
+        if !(0.0..=1.0).contains(&self.min_fraction) {
+            errors.push(FieldError::new("min_fraction", "must be between 0 and 1"));
+        }
+        errors.is_empty().then_some(()).ok_or(errors)
+    }
+
+    fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
+        let lines = LineKeys { field: self.field.clone(), max_line_chars: self.max_line_chars };
+        Ok(Stage::Barrier {
+            prepare: Some(Arc::new(lines.clone())),
+            barrier: Box::new(RepeatedLines {
+                config: self.clone(),
+                lines,
+                counts: HashMap::new(),
+                source_docs: HashMap::new(),
+                spill: None,
+                lines_removed: 0,
+            }),
+        })
+    }
+}
+
+/// Finds a document's source and the keys of its candidate lines.
+#[derive(Debug, Clone)]
+struct LineKeys {
+    field: String,
+    max_line_chars: usize,
+}
+
+struct Keys {
+    source: Option<u64>,
+    lines: Vec<u64>,
+}
+
+fn line_key(source: u64, line: &str) -> u64 {
+    let folded: String = line.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    xxh3_64(folded.as_bytes()) ^ source.rotate_left(17).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+impl LineKeys {
+    fn source(&self, doc: &Document) -> Option<u64> {
+        doc.meta.get(&self.field).map(|v| match v.as_str() {
+            Some(s) => xxh3_64(s.as_bytes()),
+            None => xxh3_64(v.to_string().as_bytes()),
+        })
+    }
+
+    /// `(start, end_with_terminator, key)` for each candidate line.
+    fn lines<'a>(&'a self, text: &'a str, source: u64) -> impl Iterator<Item = (usize, usize, u64)> + 'a {
+        millstone_core::text::line_ranges(text).filter_map(move |(start, end, next)| {
+            let line = text[start..end].trim();
+            (!line.is_empty() && line.chars().count() <= self.max_line_chars)
+                .then(|| (start, next, line_key(source, line)))
+        })
+    }
+
+    fn keys(&self, doc: &Document) -> Keys {
+        match self.source(doc) {
+            None => Keys { source: None, lines: Vec::new() },
+            Some(source) => {
+                let mut lines: Vec<u64> = self.lines(&doc.text, source).map(|(_, _, k)| k).collect();
+                lines.sort_unstable();
+                lines.dedup();
+                Keys { source: Some(source), lines }
+            }
+        }
+    }
+}
+
+impl Transform for LineKeys {
+    fn apply(&self, mut doc: Document, out: &mut Emit) -> Result<(), StageError> {
+        doc.scratch = Some(Arc::new(self.keys(&doc)));
+        out.keep(doc);
+        Ok(())
+    }
+}
+
+/// The sequential part of `clean.repeated_lines`.
+pub struct RepeatedLines {
+    config: RepeatedLinesConfig,
+    lines: LineKeys,
+    counts: HashMap<u64, u32>,
+    source_docs: HashMap<u64, u32>,
+    spill: Option<SpillFile>,
+    lines_removed: u64,
+}
+
+impl RepeatedLines {
+    fn is_boilerplate(&self, source: u64, key: u64) -> bool {
+        let count = self.counts.get(&key).copied().unwrap_or(0);
+        let docs = self.source_docs.get(&source).copied().unwrap_or(0);
+        count >= self.config.min_docs && count as f64 >= self.config.min_fraction * docs as f64
+    }
+}
+
+impl Barrier for RepeatedLines {
+    fn process(&mut self, batch: Batch, _out: &mut Emit) -> Result<(), StageError> {
+        if self.spill.is_none() {
+            self.spill = Some(SpillFile::create(self.config.spill_dir.as_deref())?);
+        }
+        for mut doc in batch.docs {
+            let keys = match doc.take_scratch::<Keys>() {
+                Some(k) => k,
+                None => Arc::new(self.lines.keys(&doc)),
+            };
+            if let Some(source) = keys.source {
+                *self.source_docs.entry(source).or_default() += 1;
+                for key in &keys.lines {
+                    *self.counts.entry(*key).or_default() += 1;
+                }
+            }
+            self.spill.as_mut().expect("created above").push(doc)?;
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self, out: &mut Emit, max_docs: usize) -> Result<bool, StageError> {
+        let Some(mut spill) = self.spill.take() else { return Ok(false) };
+        for _ in 0..max_docs {
+            let Some(mut doc) = spill.read_next()? else { return Ok(false) };
+            if let Some(source) = self.lines.source(&doc) {
+                let spans: Vec<Span> = self
+                    .lines
+                    .lines(&doc.text, source)
+                    .filter(|&(_, _, key)| self.is_boilerplate(source, key))
+                    .map(|(start, end, _)| Span::new(start, end, "boilerplate"))
+                    .collect();
+                if !spans.is_empty() {
+                    self.lines_removed += spans.len() as u64;
+                    out.count("docs_changed", 1);
+                    out.count("lines_removed", spans.len() as u64);
+                    match self.config.mode {
+                        Mode::Remove => {
+                            doc.text = remove_spans(&doc.text, &spans);
+                            doc.spans.clear();
+                        }
+                        Mode::Mark => {
+                            doc.spans.extend(spans);
+                            doc.spans.sort_by_key(|s| (s.start, s.end));
+                        }
+                    }
+                }
+            }
+            out.keep(doc);
+        }
+        self.spill = Some(spill);
+        Ok(true)
+    }
+
+    fn retained_bytes(&self) -> usize {
+        (self.counts.capacity() + self.source_docs.capacity()) * 17
+    }
+
+    fn summary(&self) -> Vec<(&'static str, u64)> {
+        vec![("distinct_lines", self.counts.len() as u64), ("sources", self.source_docs.len() as u64)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(docs: Vec<Document>, min_docs: u32) -> Vec<Document> {
+        let config = RepeatedLinesConfig {
+            field: "site".into(),
+            min_docs,
+            min_fraction: 0.0,
+            max_line_chars: 200,
+            mode: Mode::Remove,
+            spill_dir: None,
+        };
+        let Stage::Barrier { prepare: Some(prepare), mut barrier } =
+            config.build(&BuildContext::for_tests()).unwrap()
+        else {
+            panic!()
+        };
+        let mut prepared = Emit::new(false);
+        for d in docs {
+            prepare.apply(d, &mut prepared).unwrap();
+        }
+        let mut out = Emit::new(false);
+        barrier.process(Batch::new(0, prepared.into_parts().0), &mut out).unwrap();
+        barrier.finish(&mut out).unwrap();
+        while barrier.drain(&mut out, 2).unwrap() {}
+        out.into_parts().0
+    }
+
+    #[test]
+    fn removes_a_sites_footer_but_not_a_quote_shared_across_sites() {
+        let quote = "“We will stand with every family,” the minister said.";
+        let docs = vec![
+            Document::new("a1", format!("Story one.\n{quote}\nA partner service wrote this.\n"))
+                .with_meta("site", "a"),
+            Document::new("a2", "Story two.\nA partner service wrote this.\n").with_meta("site", "a"),
+            Document::new("a3", "Story three.\nA  partner service wrote THIS.\n").with_meta("site", "a"),
+            Document::new("b1", format!("Other story.\n{quote}\n")).with_meta("site", "b"),
+            Document::new("c1", format!("Third.\n{quote}\n")).with_meta("site", "c"),
+            Document::new("x", "A partner service wrote this.\n"),
+        ];
+        let out = run(docs, 3);
+        let texts: Vec<&str> = out.iter().map(|d| d.text.as_str()).collect();
+        assert_eq!(texts[0], format!("Story one.\n{quote}\n"));
+        assert_eq!(texts[2], "Story three.\n");
+        assert!(texts[3].contains(quote) && texts[4].contains(quote));
+        assert_eq!(texts[5], "A partner service wrote this.\n", "documents without a source are left alone");
+        assert_eq!(
+            out.iter().map(|d| d.id.to_string()).collect::<Vec<_>>(),
+            ["a1", "a2", "a3", "b1", "c1", "x"]
+        );
+    }
+}

@@ -1,0 +1,232 @@
+//! `millstone eval`: dedup quality on labelled data.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use millstone_config::{parse_plan, LoadOptions};
+use millstone_core::Registry;
+use millstone_dedup::eval::{binary_scores, score};
+use millstone_dedup::shingle::{Shingler, Unit};
+use millstone_dedup::{MinHasher, Normalization, Similarity};
+
+fn read_labels(path: &Path) -> anyhow::Result<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading labels {}", path.display()))?;
+    let mut labels = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || (n == 0 && line.starts_with("id\t")) {
+            continue;
+        }
+        let Some((id, cluster)) = line.split_once('\t') else {
+            bail!("{}:{}: expected `id<TAB>cluster`", path.display(), n + 1);
+        };
+        labels.insert(id.to_string(), cluster.trim().to_string());
+    }
+    Ok(labels)
+}
+
+pub fn dedup(
+    registry: &Registry,
+    labels_path: &Path,
+    pipeline: &Path,
+    stage: Option<usize>,
+    overrides: Vec<String>,
+    sweep: Option<String>,
+    threads: Option<usize>,
+) -> anyhow::Result<ExitCode> {
+    let labels = read_labels(labels_path)?;
+    let text =
+        std::fs::read_to_string(pipeline).with_context(|| format!("reading {}", pipeline.display()))?;
+    let value: serde_yaml::Value = serde_yaml::from_str(&text).context("parsing the pipeline")?;
+    let stages = value.get("stages").and_then(|s| s.as_sequence()).context("the pipeline has no stages")?;
+    // Every dedup stage reports; clusters are chained across them (a document dropped by
+    // exact dedup belongs to its keeper's near-duplicate cluster).
+    let scored: Vec<usize> = match stage {
+        Some(i) => vec![i],
+        None => stages
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.get("type").and_then(|t| t.as_str()).is_some_and(|t| t.starts_with("dedup.")))
+            .map(|(i, _)| i)
+            .collect(),
+    };
+    if scored.is_empty() {
+        bail!("the pipeline has no dedup.* stage");
+    }
+    let work = std::env::temp_dir().join(format!("millstone-eval-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let (sweep_key, sweep_values) = match &sweep {
+        None => (None, vec![String::new()]),
+        Some(s) => {
+            let (k, v) = s.split_once('=').context("--sweep expects KEY=V1,V2,...")?;
+            (Some(k.to_string()), v.split(',').map(str::to_string).collect())
+        }
+    };
+    println!("{:<24} {:>7} {:>9} {:>7} {:>7} {:>7}", "setting", "ARI", "precision", "recall", "F1", "docs");
+    for value in sweep_values {
+        let mut all = overrides.clone();
+        all.push(format!("runtime.out_dir={}", work.display()));
+        for index in &scored {
+            all.push(format!(
+                "stages.{index}.report={}",
+                work.join(format!("report-{index}.jsonl")).display()
+            ));
+        }
+        if let Some(k) = &sweep_key {
+            all.push(format!("{k}={value}"));
+        }
+        let options = LoadOptions { overrides: all, threads, overwrite: true };
+        let plan = match parse_plan(&pipeline.display().to_string(), &text, registry, &options) {
+            Ok(plan) => plan,
+            Err(millstone_config::Error::Invalid(d)) => {
+                eprintln!("{d}");
+                return Ok(ExitCode::from(2));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        millstone_runner::run(plan, &Default::default())?;
+        let mut links = Links::default();
+        for index in &scored {
+            let rows = std::fs::read_to_string(work.join(format!("report-{index}.jsonl")))?;
+            for line in rows.lines() {
+                let row: serde_json::Value = serde_json::from_str(line)?;
+                if let (Some(id), Some(cluster)) = (row["id"].as_str(), row["cluster"].as_str()) {
+                    links.join(id, cluster);
+                }
+            }
+        }
+        let mut ids: Vec<&String> = labels.keys().collect();
+        ids.sort();
+        let truth: Vec<&str> = ids.iter().map(|id| labels[*id].as_str()).collect();
+        // A labelled document the stage never saw (dropped earlier) stands alone.
+        let pred: Vec<String> = ids.iter().map(|id| links.root(id)).collect();
+        let s = score(&truth, &pred);
+        let setting = sweep_key
+            .as_ref()
+            .map_or("pipeline".to_string(), |k| format!("{}={value}", k.rsplit('.').next().unwrap_or(k)));
+        println!(
+            "{setting:<24} {:>7.4} {:>9.4} {:>7.4} {:>7.4} {:>7}",
+            s.ari, s.precision, s.recall, s.f1, s.items
+        );
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Union-find over document ids, for chaining the reports of several dedup stages.
+#[derive(Default)]
+struct Links {
+    parent: HashMap<String, String>,
+}
+
+impl Links {
+    fn root(&mut self, id: &str) -> String {
+        let mut current = id.to_string();
+        while let Some(parent) = self.parent.get(&current) {
+            if *parent == current {
+                break;
+            }
+            current = parent.clone();
+        }
+        current
+    }
+
+    fn join(&mut self, a: &str, b: &str) {
+        let (ra, rb) = (self.root(a), self.root(b));
+        if ra != rb {
+            let (low, high) = if ra < rb { (ra, rb) } else { (rb, ra) };
+            self.parent.insert(high, low);
+        }
+    }
+}
+
+struct Pair {
+    label: bool,
+    a: String,
+    b: String,
+}
+
+fn read_pairs(path: &Path) -> anyhow::Result<Vec<Pair>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols.len() < 5 || !(cols[0].trim_start_matches('\u{feff}') == "0" || cols[0] == "1") {
+            if n == 0 {
+                continue;
+            }
+            bail!("{}:{}: expected label, id1, id2, text1, text2 separated by tabs", path.display(), n + 1);
+        }
+        out.push(Pair { label: cols[0] == "1", a: cols[3].to_string(), b: cols[4].to_string() });
+    }
+    Ok(out)
+}
+
+pub fn pairs(
+    train: &Path,
+    test: &Path,
+    unit: &str,
+    ngram: usize,
+    similarity: &str,
+    permutations: usize,
+) -> anyhow::Result<ExitCode> {
+    let unit = match unit {
+        "words" => Unit::Words,
+        "chars" => Unit::Chars,
+        other => bail!("unit must be words or chars, not `{other}`"),
+    };
+    let similarity = match similarity {
+        "jaccard" => Similarity::Jaccard,
+        "containment" => Similarity::Containment,
+        "max" => Similarity::Max,
+        other => bail!("similarity must be jaccard, containment or max, not `{other}`"),
+    };
+    let shingler =
+        Shingler::new(unit, ngram, Normalization { punctuation: true, ..Normalization::default() });
+    let hasher = (permutations > 0).then(|| MinHasher::new(permutations, 1)).transpose()?;
+    let scores = |pairs: &[Pair]| -> Vec<f64> {
+        pairs
+            .iter()
+            .map(|p| match &hasher {
+                Some(h) => {
+                    let (a, b) = (h.signature(&shingler, &p.a), h.signature(&shingler, &p.b));
+                    similarity.score(MinHasher::jaccard(&a.values, &b.values), a.shingles, b.shingles)
+                }
+                None => {
+                    let (a, b) = (shingler.set(&p.a), shingler.set(&p.b));
+                    let inter = a.intersection(&b).count() as f64;
+                    let union = (a.len() + b.len()) as f64 - inter;
+                    let jaccard = if union > 0.0 { inter / union } else { 1.0 };
+                    similarity.score(jaccard, a.len() as u32, b.len() as u32)
+                }
+            })
+            .collect()
+    };
+    let train = read_pairs(train)?;
+    let test = read_pairs(test)?;
+    let train_scores = scores(&train);
+    let train_truth: Vec<bool> = train.iter().map(|p| p.label).collect();
+    let mut best = (0.0, 0.0);
+    for step in 0..=200 {
+        let t = step as f64 / 200.0;
+        let predicted: Vec<bool> = train_scores.iter().map(|&s| s >= t).collect();
+        let (acc, _) = binary_scores(&train_truth, &predicted);
+        if acc > best.1 {
+            best = (t, acc);
+        }
+    }
+    let test_truth: Vec<bool> = test.iter().map(|p| p.label).collect();
+    let predicted: Vec<bool> = scores(&test).iter().map(|&s| s >= best.0).collect();
+    let (acc, f1) = binary_scores(&test_truth, &predicted);
+    println!(
+        "threshold {:.3} (train accuracy {:.4}, {} pairs) -> test accuracy {:.4}, F1 {:.4} ({} pairs)",
+        best.0,
+        best.1,
+        train.len(),
+        acc,
+        f1,
+        test.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
