@@ -37,3 +37,30 @@ pub fn jsonl(texts: &[String]) -> String {
     }
     s
 }
+
+/// Applies a built transform stage to every document (the way the runner's workers do).
+pub fn apply_all(stage: &millstone_core::Stage, docs: &[millstone_core::Document]) -> usize {
+    let millstone_core::Stage::Transform(t) = stage else { panic!("not a transform") };
+    let mut emit = millstone_core::Emit::new(false);
+    for d in docs {
+        t.apply(d.clone(), &mut emit).unwrap();
+    }
+    emit.kept().len()
+}
+
+/// Documents from texts.
+pub fn documents(texts: &[String]) -> Vec<millstone_core::Document> {
+    texts.iter().enumerate().map(|(i, t)| millstone_core::Document::new(format!("d{i}"), t.clone())).collect()
+}
+
+/// Builds a stage from YAML fields with the built-in registry.
+pub fn build(type_name: &str, yaml: &str) -> millstone_core::Stage {
+    let registry = millstone::builtin_registry();
+    let value: serde_json::Value =
+        serde_yaml::from_str::<serde_json::Value>(yaml).unwrap_or(serde_json::json!({}));
+    let value = if value.is_null() { serde_json::json!({}) } else { value };
+    match registry.get(type_name).unwrap().build(&value, &millstone_core::BuildContext::for_tests()) {
+        Ok(stage) => stage,
+        Err(problems) => panic!("{type_name}: {problems:?}"),
+    }
+}

@@ -114,6 +114,8 @@ pub struct MinHashConfig {
     /// Containment is trusted only when the smaller document has at least this many shingles
     /// (tiny texts are "contained" in long ones by chance); below it, Jaccard is used.
     pub min_containment_shingles: Option<u32>,
+    /// At most this many candidates (newest first) are verified per document.
+    pub max_candidates: Option<usize>,
     /// Where spill files go; default: the system temp folder.
     pub spill_dir: Option<PathBuf>,
     /// Decide as documents arrive, without a spill file: a document joins the cluster of its
@@ -148,6 +150,8 @@ pub struct MinHashParams {
     pub max_bucket: usize,
     /// Smallest shingle count for containment.
     pub min_containment_shingles: u32,
+    /// Candidate cap per document.
+    pub max_candidates: usize,
 }
 
 impl MinHashConfig {
@@ -191,8 +195,9 @@ impl MinHashConfig {
             similarity: self.similarity.unwrap_or(similarity),
             normalize,
             seed: self.seed.unwrap_or(0x5eed),
-            max_bucket: self.max_bucket.unwrap_or(512),
+            max_bucket: self.max_bucket.unwrap_or(64),
             min_containment_shingles: self.min_containment_shingles.unwrap_or(20),
+            max_candidates: self.max_candidates.unwrap_or(2048),
         }
     }
 }
@@ -425,14 +430,24 @@ impl NearDedup {
         let n = self.ids.len() as u32;
         let mut best: Option<(f64, u32)> = None;
         if prepared.shingles > 0 {
-            for candidate in self.index.candidates(&prepared.keys, self.params.max_bucket) {
+            let mut candidates = self.index.candidates(&prepared.keys, self.params.max_bucket);
+            candidates.truncate(self.params.max_candidates);
+            self.clusters.find(n);
+            for candidate in candidates {
+                // A candidate already in this document's cluster adds nothing (this keeps big
+                // clusters of copies cheap: one lookup instead of a sketch comparison).
+                if !self.streaming() && self.clusters.find(candidate) == self.clusters.find(n) {
+                    continue;
+                }
                 self.pairs_verified += 1;
                 let jaccard = sketch_jaccard(&prepared.sketch, self.sketch(candidate));
-                let score = self.params.similarity.score(
-                    jaccard,
-                    prepared.shingles,
-                    self.shingles[candidate as usize],
-                );
+                let other = self.shingles[candidate as usize];
+                let measure = if prepared.shingles.min(other) < self.params.min_containment_shingles {
+                    Similarity::Jaccard
+                } else {
+                    self.params.similarity
+                };
+                let score = measure.score(jaccard, prepared.shingles, other);
                 if score >= self.params.threshold {
                     self.pairs_matched += 1;
                     if !self.streaming() {
@@ -788,7 +803,7 @@ mod tests {
         #[test]
         fn lsh_with_one_row_bands_equals_naive_all_pairs(docs in corpus()) {
             let base = MinHashConfig { permutations: Some(64), bands: Some(64), rows: Some(1), threshold: Some(0.5),
-                similarity: Some(Similarity::Jaccard), ngram: Some(2), max_bucket: Some(usize::MAX), ..Default::default() };
+                similarity: Some(Similarity::Jaccard), ngram: Some(2), max_bucket: Some(usize::MAX), max_candidates: Some(usize::MAX), ..Default::default() };
             let (step, _) = stage(&base);
             let sketches: Vec<Vec<u16>> = docs.iter().map(|d| {
                 let mut e = Emit::new(false);

@@ -46,47 +46,86 @@ impl Normalization {
     /// The normalised text.
     pub fn apply(&self, text: &str) -> String {
         let mut out = String::with_capacity(text.len());
-        self.for_each_char(text, |c| out.push(c));
+        self.apply_into(text, &mut out);
         out
     }
 
-    /// Calls `f` with each character of the normalised text, without allocating a copy.
-    pub fn for_each_char(&self, text: &str, mut f: impl FnMut(char)) {
+    /// Appends the normalised text to `out` (reuse one buffer across documents).
+    pub fn apply_into(&self, text: &str, out: &mut String) {
+        let stripped;
+        let source = if self.accents {
+            stripped = text.nfd().filter(|c| !is_combining_mark(*c)).collect::<String>();
+            stripped.as_str()
+        } else {
+            text
+        };
+        let start = out.len();
         let mut pending_space = false;
-        let mut started = false;
-        let mut emit = |c: char, f: &mut dyn FnMut(char)| {
+        let mut push = |out: &mut String, c: char| {
             if self.whitespace && c.is_whitespace() {
-                pending_space = started;
+                pending_space = out.len() > start;
                 return;
             }
             if pending_space {
-                f(' ');
+                out.push(' ');
                 pending_space = false;
             }
-            started = true;
-            f(c);
+            out.push(c);
         };
-        let mut handle = |c: char, f: &mut dyn FnMut(char)| {
-            if self.punctuation && !c.is_alphanumeric() && !c.is_whitespace() {
-                return;
+        for c in source.chars() {
+            if c.is_ascii() {
+                let c = if self.punctuation && c.is_ascii_punctuation() {
+                    continue;
+                } else if self.digits && c.is_ascii_digit() {
+                    '0'
+                } else if self.lowercase {
+                    c.to_ascii_lowercase()
+                } else {
+                    c
+                };
+                push(out, c);
+                continue;
             }
-            let c = if self.digits && c.is_numeric() { '0' } else { c };
-            if self.lowercase && !c.is_lowercase() && c.is_uppercase() {
-                for l in c.to_lowercase() {
-                    emit(l, f);
+            let mut emit = |c: char| {
+                if self.punctuation && !c.is_alphanumeric() && !c.is_whitespace() {
+                    return;
                 }
+                push(out, if self.digits && c.is_numeric() { '0' } else { c });
+            };
+            if self.lowercase && c.is_uppercase() {
+                // Lowercasing can yield several characters (İ -> i + U+0307); filter each.
+                c.to_lowercase().for_each(&mut emit);
             } else {
-                emit(c, f);
-            }
-        };
-        if self.accents {
-            for c in text.nfd().filter(|c| !is_combining_mark(*c)) {
-                handle(c, &mut f);
-            }
-        } else {
-            for c in text.chars() {
-                handle(c, &mut f);
+                emit(c);
             }
         }
+    }
+
+    /// Calls `f` with each character of the normalised text.
+    pub fn for_each_char(&self, text: &str, mut f: impl FnMut(char)) {
+        self.apply(text).chars().for_each(&mut f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn normalisation_is_idempotent_and_trimmed(text in millstone_testkit::text(), p in any::<bool>(), d in any::<bool>(), a in any::<bool>()) {
+            let n = Normalization { lowercase: true, whitespace: true, punctuation: p, digits: d, accents: a };
+            let once = n.apply(&text);
+            prop_assert_eq!(n.apply(&once), once.clone());
+            prop_assert!(!once.starts_with(' ') && !once.ends_with(' ') && !once.contains("  "));
+        }
+    }
+
+    #[test]
+    fn ascii_and_unicode_agree() {
+        let n = Normalization { punctuation: true, ..Default::default() };
+        assert_eq!(n.apply("Ünïcode, ASCII! «quoted» ÉTÉ"), "ünïcode ascii quoted été");
     }
 }

@@ -1,0 +1,82 @@
+//! Dedup: signature computation, LSH insert/query, and whole stages, MB/s.
+
+mod common;
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use millstone_core::{Batch, Emit, Stage};
+use millstone_dedup::shingle::{Shingler, Unit};
+use millstone_dedup::{LshIndex, MinHasher, Normalization};
+
+fn run_barrier(stage: Stage, docs: &[millstone_core::Document]) -> usize {
+    let Stage::Barrier { prepare, mut barrier } = stage else { panic!("not a barrier") };
+    let mut prepared = Emit::new(false);
+    for d in docs {
+        match &prepare {
+            Some(p) => p.apply(d.clone(), &mut prepared).unwrap(),
+            None => prepared.keep(d.clone()),
+        }
+    }
+    let mut out = Emit::new(false);
+    barrier.process(Batch::new(0, prepared.into_parts().0), &mut out).unwrap();
+    barrier.finish(&mut out).unwrap();
+    while barrier.drain(&mut out, 4096).unwrap() {}
+    out.kept().len()
+}
+
+fn bench(c: &mut Criterion) {
+    let texts = common::news_texts(8 << 20);
+    let docs = common::documents(&texts);
+    let bytes: u64 = texts.iter().map(|t| t.len() as u64).sum();
+
+    let mut group = c.benchmark_group("dedup.minhash/signature");
+    group.throughput(Throughput::Bytes(bytes));
+    group.sample_size(10);
+    for (perms, ngram) in [(112usize, 5usize), (256, 3)] {
+        let hasher = MinHasher::new(perms, 1).unwrap();
+        let shingler =
+            Shingler::new(Unit::Words, ngram, Normalization { punctuation: true, ..Default::default() });
+        group.bench_function(format!("{perms}_perms_{ngram}gram_words"), |b| {
+            b.iter(|| texts.iter().map(|t| hasher.signature(&shingler, t).shingles as u64).sum::<u64>())
+        });
+    }
+    group.finish();
+
+    let hasher = MinHasher::new(112, 1).unwrap();
+    let shingler = Shingler::new(Unit::Words, 5, Normalization::default());
+    let keys: Vec<Vec<u64>> = texts
+        .iter()
+        .map(|t| millstone_dedup::lsh::band_keys(&hasher.signature(&shingler, t).values, 14, 8))
+        .collect();
+    let mut group = c.benchmark_group("dedup.minhash/lsh");
+    group.throughput(Throughput::Elements(keys.len() as u64));
+    group.bench_function("insert_and_query_14x8", |b| {
+        b.iter(|| {
+            let mut index = LshIndex::new(14);
+            let mut found = 0;
+            for k in &keys {
+                found += index.candidates(k, 512).len();
+                index.insert(k);
+            }
+            black_box(found)
+        })
+    });
+    group.finish();
+
+    for (type_name, yaml) in
+        [("dedup.exact", ""), ("dedup.minhash", "preset: web"), ("dedup.minhash", "preset: news")]
+    {
+        let mut group = c.benchmark_group(type_name);
+        group.throughput(Throughput::Bytes(bytes));
+        group.sample_size(10);
+        let label = if yaml.is_empty() { "default".to_string() } else { yaml.replace(": ", "_") };
+        group.bench_function(format!("stage_{label}_8MiB"), |b| {
+            b.iter(|| run_barrier(common::build(type_name, yaml), &docs))
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,57 @@
+//! Sources: JSONL (plain and zstd) and text folders, MB/s of input.
+
+mod common;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use millstone_core::{SourceItem, Stage};
+
+fn read_all(stage: &Stage) -> usize {
+    let Stage::Source(source) = stage else { panic!("not a source") };
+    let mut n = 0;
+    for shard in source.shards().unwrap() {
+        source
+            .read(&shard, &mut |item| {
+                if let SourceItem::Doc(_) = item {
+                    n += 1;
+                }
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
+    }
+    n
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let texts = common::news_texts(32 << 20);
+    let body = common::jsonl(&texts);
+    let plain = dir.path().join("in.jsonl");
+    std::fs::write(&plain, &body).unwrap();
+    let zst = dir.path().join("in.jsonl.zst");
+    std::fs::write(&zst, zstd::encode_all(body.as_bytes(), 3).unwrap()).unwrap();
+    let folder = dir.path().join("txt");
+    std::fs::create_dir_all(&folder).unwrap();
+    for (i, t) in texts.iter().take(2000).enumerate() {
+        std::fs::write(folder.join(format!("{i}.txt")), t).unwrap();
+    }
+    let folder_bytes: usize = texts.iter().take(2000).map(String::len).sum();
+
+    let mut group = c.benchmark_group("ingest.jsonl");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.sample_size(10);
+    for (name, path) in [("plain_32MiB", &plain), ("zstd_32MiB", &zst)] {
+        let stage = common::build("ingest.jsonl", &format!("path: {}", path.display()));
+        group.bench_function(name, |b| b.iter(|| read_all(&stage)));
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("ingest.text_dir");
+    group.throughput(Throughput::Bytes(folder_bytes as u64));
+    group.sample_size(10);
+    let stage = common::build("ingest.text_dir", &format!("path: {}", folder.display()));
+    group.bench_function("2000_files", |b| b.iter(|| read_all(&stage)));
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
