@@ -1,23 +1,90 @@
 //! A spill file: documents written to disk in order and read back in the same order, for
 //! barriers that must see the whole input before deciding (two-pass cleaning, cluster keepers)
 //! while keeping memory bounded. The file is anonymous and disappears with the value.
+//!
+//! Records are length-prefixed binary (id, text, provenance, spans as raw bytes; only the
+//! small metadata map goes through JSON), because the barrier thread that writes and reads
+//! them is sequential: copying text costs far less than escaping and parsing it.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
-use crate::document::{Document, Meta, Provenance, Span};
+use crate::document::{Document, Location, Meta, Provenance, Span};
 use crate::error::StageError;
 
-#[derive(Serialize, Deserialize)]
-struct Record {
-    id: String,
-    text: String,
-    meta: Meta,
-    provenance: Provenance,
-    spans: Vec<Span>,
+fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
+    buf.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    buf.extend_from_slice(bytes);
+}
+
+fn put_u64(buf: &mut Vec<u8>, n: u64) {
+    buf.extend_from_slice(&n.to_le_bytes());
+}
+
+/// Reads back what `put_*` wrote.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    fn u64(&mut self) -> Result<u64, StageError> {
+        let (head, rest) = self.bytes.split_at_checked(8).ok_or_else(|| spill_error("truncated record"))?;
+        self.bytes = rest;
+        Ok(u64::from_le_bytes(head.try_into().expect("8 bytes")))
+    }
+    fn bytes(&mut self) -> Result<&'a [u8], StageError> {
+        let len = self.u64()? as usize;
+        let (head, rest) = self.bytes.split_at_checked(len).ok_or_else(|| spill_error("truncated record"))?;
+        self.bytes = rest;
+        Ok(head)
+    }
+    fn string(&mut self) -> Result<String, StageError> {
+        String::from_utf8(self.bytes()?.to_vec()).map_err(spill_error)
+    }
+}
+
+fn encode(doc: Document, buf: &mut Vec<u8>) -> Result<(), StageError> {
+    put_bytes(buf, doc.id.as_bytes());
+    put_bytes(buf, doc.text.as_bytes());
+    put_bytes(buf, &serde_json::to_vec(&doc.meta).map_err(spill_error)?);
+    put_bytes(buf, doc.provenance.source.as_bytes());
+    let (kind, n) = match doc.provenance.location {
+        Location::File => (0, 0),
+        Location::Line(n) => (1, n),
+        Location::Byte(n) => (2, n),
+        Location::Record(n) => (3, n),
+    };
+    put_u64(buf, kind);
+    put_u64(buf, n);
+    put_u64(buf, doc.spans.len() as u64);
+    for span in &doc.spans {
+        put_u64(buf, span.start as u64);
+        put_u64(buf, span.end as u64);
+        put_bytes(buf, span.label.as_bytes());
+    }
+    Ok(())
+}
+
+fn decode(record: &[u8]) -> Result<Document, StageError> {
+    let mut c = Cursor { bytes: record };
+    let id = c.string()?;
+    let text = c.string()?;
+    let meta: Meta = serde_json::from_slice(c.bytes()?).map_err(spill_error)?;
+    let source = c.string()?;
+    let location = match (c.u64()?, c.u64()?) {
+        (0, _) => Location::File,
+        (1, n) => Location::Line(n),
+        (2, n) => Location::Byte(n),
+        (_, n) => Location::Record(n),
+    };
+    let spans = (0..c.u64()?)
+        .map(|_| Ok(Span { start: c.u64()? as usize, end: c.u64()? as usize, label: c.string()?.into() }))
+        .collect::<Result<Vec<_>, StageError>>()?;
+    let mut doc = Document::new(id, text).with_provenance(Provenance { source: source.into(), location });
+    doc.meta = meta;
+    doc.spans = spans;
+    Ok(doc)
 }
 
 /// Documents parked on disk.
@@ -26,7 +93,7 @@ pub struct SpillFile {
     writer: Option<BufWriter<File>>,
     reader: Option<BufReader<File>>,
     written: u64,
-    line: String,
+    buffer: Vec<u8>,
 }
 
 fn spill_error(e: impl std::fmt::Display) -> StageError {
@@ -42,22 +109,17 @@ impl SpillFile {
             writer: Some(BufWriter::with_capacity(1 << 20, file)),
             reader: None,
             written: 0,
-            line: String::new(),
+            buffer: Vec::new(),
         })
     }
 
     /// Appends a document (its scratch value is not kept).
     pub fn push(&mut self, doc: Document) -> Result<(), StageError> {
         let writer = self.writer.as_mut().ok_or_else(|| spill_error("already being read"))?;
-        let record = Record {
-            id: doc.id.to_string(),
-            text: doc.text,
-            meta: doc.meta,
-            provenance: doc.provenance,
-            spans: doc.spans,
-        };
-        serde_json::to_writer(&mut *writer, &record).map_err(spill_error)?;
-        writer.write_all(b"\n").map_err(spill_error)?;
+        self.buffer.clear();
+        encode(doc, &mut self.buffer)?;
+        writer.write_all(&(self.buffer.len() as u64).to_le_bytes()).map_err(spill_error)?;
+        writer.write_all(&self.buffer).map_err(spill_error)?;
         self.written += 1;
         Ok(())
     }
@@ -81,15 +143,15 @@ impl SpillFile {
             self.reader = Some(BufReader::with_capacity(1 << 20, file));
         }
         let reader = self.reader.as_mut().expect("switched to reading above");
-        self.line.clear();
-        if reader.read_line(&mut self.line).map_err(spill_error)? == 0 {
-            return Ok(None);
+        let mut len = [0u8; 8];
+        match reader.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(spill_error(e)),
         }
-        let record: Record = serde_json::from_str(&self.line).map_err(spill_error)?;
-        let mut doc = Document::new(record.id, record.text).with_provenance(record.provenance);
-        doc.meta = record.meta;
-        doc.spans = record.spans;
-        Ok(Some(doc))
+        self.buffer.resize(u64::from_le_bytes(len) as usize, 0);
+        reader.read_exact(&mut self.buffer).map_err(spill_error)?;
+        decode(&self.buffer).map(Some)
     }
 }
 
