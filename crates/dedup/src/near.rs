@@ -356,6 +356,31 @@ pub fn sketch_jaccard(a: &[u16], b: &[u16]) -> f64 {
     ((equal - chance) / (1.0 - chance)).clamp(0.0, 1.0)
 }
 
+/// Document ids in one buffer: 8 bytes of offset plus the id's bytes per document.
+#[derive(Debug, Default)]
+struct IdArena {
+    bytes: String,
+    ends: Vec<u64>,
+}
+
+impl IdArena {
+    fn push(&mut self, id: &str) {
+        self.bytes.push_str(id);
+        self.ends.push(self.bytes.len() as u64);
+    }
+    fn get(&self, i: u32) -> &str {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.bytes[start..self.ends[i] as usize]
+    }
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+    fn retained_bytes(&self) -> usize {
+        self.bytes.capacity() + self.ends.capacity() * 8
+    }
+}
+
 /// The sequential part of `dedup.minhash`.
 pub struct NearDedup {
     params: MinHashParams,
@@ -367,7 +392,8 @@ pub struct NearDedup {
     index: LshIndex,
     sketches: Vec<u16>,
     shingles: Vec<u32>,
-    ids: Vec<DocId>,
+    ids: IdArena,
+    /// Keeper keys; empty for keeper `first`, which needs none.
     keys: Vec<KeeperKey>,
     best: Vec<(f32, u32)>,
     clusters: UnionFind,
@@ -402,7 +428,7 @@ impl NearDedup {
             spill_dir,
             sketches: Vec::new(),
             shingles: Vec::new(),
-            ids: Vec::new(),
+            ids: IdArena::default(),
             keys: Vec::new(),
             best: Vec::new(),
             clusters: UnionFind::default(),
@@ -428,6 +454,7 @@ impl NearDedup {
     /// Indexes one document and returns its best verified match (similarity, earlier doc).
     fn add(&mut self, id: DocId, prepared: &Prepared) -> (u32, Option<(f64, u32)>) {
         let n = self.ids.len() as u32;
+        debug_assert!(self.ids.len() < u32::MAX as usize);
         let mut best: Option<(f64, u32)> = None;
         if prepared.shingles > 0 {
             let mut candidates = self.index.candidates(&prepared.keys, self.params.max_bucket);
@@ -475,17 +502,22 @@ impl NearDedup {
         }
         self.sketches.extend_from_slice(&prepared.sketch);
         self.shingles.push(prepared.shingles);
-        self.ids.push(id);
-        self.keys.push(prepared.keeper_key.clone());
+        self.ids.push(&id);
+        if self.keeper != KeeperPolicy::First {
+            self.keys.push(prepared.keeper_key.clone());
+        }
         self.best.push(best.map_or((1.0, NO_MATCH), |(s, c)| (s as f32, c)));
         (n, best)
     }
 
     /// Whether `a` beats `b` as a cluster keeper.
     fn better(&self, a: u32, b: u32) -> bool {
+        if self.keeper == KeeperPolicy::First {
+            return a < b;
+        }
         let (ka, kb) = (&self.keys[a as usize], &self.keys[b as usize]);
         let by_key = match self.keeper {
-            KeeperPolicy::First => return a < b,
+            KeeperPolicy::First => unreachable!("handled above"),
             KeeperPolicy::Longest | KeeperPolicy::Max => compare_keys(ka, kb, true),
             KeeperPolicy::Shortest | KeeperPolicy::Min | KeeperPolicy::Priority => {
                 compare_keys(ka, kb, false)
@@ -494,7 +526,7 @@ impl NearDedup {
         match by_key {
             std::cmp::Ordering::Greater => true,
             std::cmp::Ordering::Less => false,
-            std::cmp::Ordering::Equal => self.ids[a as usize] < self.ids[b as usize],
+            std::cmp::Ordering::Equal => self.ids.get(a) < self.ids.get(b),
         }
     }
 
@@ -528,7 +560,7 @@ impl NearDedup {
     }
 
     fn annotate(&self, doc: &mut Document, i: u32, keeper: u32) {
-        let keeper_id = self.ids[keeper as usize].to_string();
+        let keeper_id = self.ids.get(keeper).to_string();
         doc.meta.insert("dup_cluster".into(), keeper_id.clone().into());
         if keeper != i {
             doc.meta.insert("dup_of".into(), keeper_id.into());
@@ -550,9 +582,9 @@ impl NearDedup {
                 (false, _) => NEAR_DUPLICATE.0,
             };
             report.row(&ReportRow {
-                id: &self.ids[i],
-                cluster: &self.ids[keeper],
-                keeper: &self.ids[keeper],
+                id: self.ids.get(i as u32),
+                cluster: self.ids.get(keeper as u32),
+                keeper: self.ids.get(keeper as u32),
                 similarity: if keeper == i { 1.0 } else { (similarity as f64 * 1e4).round() / 1e4 },
                 reason,
             })?;
@@ -640,7 +672,7 @@ impl Barrier for NearDedup {
         self.index.retained_bytes()
             + self.sketches.capacity() * 2
             + self.shingles.capacity() * 4
-            + self.ids.iter().map(|id| id.len() + 32).sum::<usize>()
+            + self.ids.retained_bytes()
             + self.keys.capacity() * std::mem::size_of::<KeeperKey>()
             + self.best.capacity() * 8
             + self.clusters.retained_bytes()
