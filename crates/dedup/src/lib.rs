@@ -15,6 +15,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod cluster;
 pub mod eval;
 pub mod exact;
 pub mod lsh;

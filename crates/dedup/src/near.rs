@@ -1,31 +1,27 @@
-//! `dedup.minhash`: near-duplicate clustering with MinHash-LSH, verification of every candidate
-//! pair (Jaccard, containment, or the larger of the two), deterministic union-find clusters and a
-//! keeper policy.
+//! `dedup.minhash`: near-duplicate clustering with MinHash-LSH and verification of every
+//! candidate pair (Jaccard, containment, or the larger of the two).
 //!
 //! Signatures and band keys are computed in parallel (the stage's prepare step). The sequential
 //! part keeps, per document, a 16-bit sketch of the signature (`2 x permutations` bytes), its
-//! shingle count, its id, the keeper key and the LSH band links; never the text. Clusters are
-//! transitive (union-find over every verified pair), so the keeper of a cluster is known only
-//! after the last document: documents wait in a spill file on disk and come back, in input
-//! order, after the last batch. `streaming: true` instead decides on arrival (greedy leader
-//! clustering, keeper = first, no spill).
+//! shingle count and the LSH band links, plus what [`crate::cluster`] keeps (id, best match,
+//! cluster links); never the text. Clusters are transitive (union-find over every verified
+//! pair), so the keeper of a cluster is known only after the last document: documents wait in a
+//! spill file on disk and come back, in input order, after the last batch. `streaming: true`
+//! instead decides on arrival (greedy leader clustering, keeper = first, no spill).
 
-use std::path::PathBuf;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
-use millstone_core::{
-    Barrier, Batch, BuildContext, BuildError, DocId, Document, DropReason, Emit, FieldError, SpillFile,
-    Stage, StageConfig, StageError, StageKind, Transform,
-};
+use millstone_core::{BuildContext, BuildError, Document, FieldError, Stage, StageConfig, StageKind};
 use serde::Deserialize;
 
+pub use crate::cluster::{Action, ClusterOptions, KeeperPolicy};
+use crate::cluster::{NearDedup, NearIndex, PrepareStep};
 use crate::lsh::{band_keys, optimal_bands_rows, LshIndex};
 use crate::minhash::{MinHasher, Similarity};
 use crate::normalize::Normalization;
-use crate::report::{ClusterReport, ReportRow};
 use crate::shingle::{Shingler, Unit};
-use crate::unionfind::UnionFind;
 
 /// Calibrated starting points, so users need not choose bands and rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -36,43 +32,14 @@ pub enum Preset {
     /// proposed and a story inside a longer page (extra comments, footers) is found.
     News,
     /// Crawl-scale near duplicates, datatrove-like: 5-gram words, 112 permutations as 14 bands x
-    /// 8 rows, Jaccard verification.
+    /// 8 rows, Jaccard verification at 0.7.
     Web,
 }
 
-/// Which document of a cluster survives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum KeeperPolicy {
-    /// The first in input order.
-    #[default]
-    First,
-    /// The longest text.
-    Longest,
-    /// The shortest text.
-    Shortest,
-    /// The smallest value of `keeper_field` (e.g. the earliest `date`).
-    Min,
-    /// The largest value of `keeper_field`.
-    Max,
-    /// The first whose `keeper_field` appears earliest in `priority` (preferred sources).
-    Priority,
-}
-
-/// Drop the duplicates, or only mark them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// Drop every cluster member but the keeper (reason `near_duplicate`).
-    #[default]
-    Drop,
-    /// Keep everything; set `meta.dup_cluster`, `meta.dup_of`, `meta.dup_similarity`.
-    Annotate,
-}
-
-/// Configuration of `dedup.minhash`; explicit keys override the preset.
+/// Configuration of `dedup.minhash`; explicit keys override the preset. (Unknown keys are
+/// rejected by the pipeline loader, which checks them against the schema; serde cannot deny
+/// unknown fields next to a flattened struct.)
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct MinHashConfig {
     /// `news` or `web` (default `web` values when absent).
     pub preset: Option<Preset>,
@@ -93,19 +60,6 @@ pub struct MinHashConfig {
     pub similarity: Option<Similarity>,
     /// Normalisation before shingling.
     pub normalize: Option<Normalization>,
-    /// Which member of a cluster survives.
-    #[serde(default)]
-    pub keeper: KeeperPolicy,
-    /// Meta field for keeper `min`, `max` and `priority`.
-    pub keeper_field: Option<String>,
-    /// Preferred values of `keeper_field`, best first (keeper `priority`).
-    #[serde(default)]
-    pub priority: Vec<String>,
-    /// `drop` or `annotate`.
-    #[serde(default)]
-    pub action: Action,
-    /// Write a cluster report (one JSONL row per document) here.
-    pub report: Option<PathBuf>,
     /// Seed of the hash functions.
     pub seed: Option<u64>,
     /// At most this many documents are taken from one LSH bucket per query (bounds the cost of
@@ -116,13 +70,9 @@ pub struct MinHashConfig {
     pub min_containment_shingles: Option<u32>,
     /// At most this many candidates (newest first) are verified per document.
     pub max_candidates: Option<usize>,
-    /// Where spill files go; default: the system temp folder.
-    pub spill_dir: Option<PathBuf>,
-    /// Decide as documents arrive, without a spill file: a document joins the cluster of its
-    /// best earlier match and is dropped; keepers are always the first of their cluster and
-    /// clusters are not merged transitively. For crawl-scale runs where disk spill is unwanted.
-    #[serde(default)]
-    pub streaming: bool,
+    /// Clusters, keeper, action, report.
+    #[serde(flatten)]
+    pub cluster: ClusterOptions,
 }
 
 /// Fully resolved parameters.
@@ -233,20 +183,7 @@ impl StageConfig for MinHashConfig {
         if !(0.0..=1.0).contains(&p.threshold) {
             errors.push(FieldError::new("threshold", "must be between 0 and 1"));
         }
-        if matches!(self.keeper, KeeperPolicy::Min | KeeperPolicy::Max | KeeperPolicy::Priority)
-            && self.keeper_field.is_none()
-        {
-            errors.push(FieldError::new("keeper_field", "is required for keeper min, max and priority"));
-        }
-        if self.streaming && self.keeper != KeeperPolicy::First {
-            errors.push(FieldError::new(
-                "streaming",
-                "works only with keeper `first` (other keepers need whole clusters)",
-            ));
-        }
-        if self.keeper == KeeperPolicy::Priority && self.priority.is_empty() {
-            errors.push(FieldError::new("priority", "must list at least one preferred value"));
-        }
+        self.cluster.validate(&mut errors);
         errors.is_empty().then_some(()).ok_or(errors)
     }
 
@@ -255,97 +192,36 @@ impl StageConfig for MinHashConfig {
         let hasher = MinHasher::new(p.permutations, p.seed)
             .map_err(|e| BuildError::field("permutations", e.to_string()))?;
         tracing::info!(stage = %cx.stage_id, bands = p.bands, rows = p.rows, threshold = p.threshold, "dedup.minhash LSH parameters");
-        let prepare = Arc::new(SignatureStep {
-            hasher,
-            shingler: Shingler::new(p.unit, p.ngram, p.normalize),
-            bands: p.bands,
-            rows: p.rows,
-            keeper: KeyExtractor {
-                policy: self.keeper,
-                field: self.keeper_field.clone(),
-                priority: self.priority.clone(),
+        let shingler = Shingler::new(p.unit, p.ngram, p.normalize);
+        let (bands, rows) = (p.bands, p.rows);
+        let prepare = Arc::new(PrepareStep {
+            signature: move |doc: &Document| {
+                MinHashSignature::new(&hasher, &shingler, &doc.text, bands, rows)
             },
+            keeper: self.cluster.key_extractor(),
+            _marker: PhantomData,
         });
-        let barrier = NearDedup::new(
-            p,
-            self.keeper,
-            self.action,
-            self.report.clone(),
-            cx.overwrite,
-            self.spill_dir.clone(),
-        );
+        let barrier =
+            NearDedup::new(MinHashIndex::new(p.clone()), p.threshold, self.cluster.clone(), cx.overwrite);
         Ok(Stage::Barrier { prepare: Some(prepare), barrier: Box::new(barrier) })
     }
 }
 
-/// A keeper's ordering key, extracted in parallel.
-#[derive(Debug, Clone, PartialEq, PartialOrd)]
-enum KeeperKey {
-    None,
-    Number(f64),
-    Text(Box<str>),
-}
-
-#[derive(Debug, Clone)]
-struct KeyExtractor {
-    policy: KeeperPolicy,
-    field: Option<String>,
-    priority: Vec<String>,
-}
-
-impl KeyExtractor {
-    fn key(&self, doc: &Document) -> KeeperKey {
-        let value = || self.field.as_ref().and_then(|f| doc.meta.get(f));
-        match self.policy {
-            KeeperPolicy::First => KeeperKey::None,
-            KeeperPolicy::Longest | KeeperPolicy::Shortest => {
-                KeeperKey::Number(doc.text.chars().count() as f64)
-            }
-            KeeperPolicy::Min | KeeperPolicy::Max => match value() {
-                Some(serde_json::Value::Number(n)) => n.as_f64().map_or(KeeperKey::None, KeeperKey::Number),
-                Some(serde_json::Value::String(s)) => KeeperKey::Text(s.as_str().into()),
-                _ => KeeperKey::None,
-            },
-            KeeperPolicy::Priority => {
-                let rank = value()
-                    .and_then(|v| v.as_str())
-                    .and_then(|s| self.priority.iter().position(|p| p == s))
-                    .unwrap_or(self.priority.len());
-                KeeperKey::Number(rank as f64)
-            }
-        }
-    }
-}
-
-/// What the prepare step hands to the barrier.
-struct Prepared {
+/// What the prepare step computes: band keys, a 16-bit sketch and the shingle count.
+pub struct MinHashSignature {
     keys: Vec<u64>,
     sketch: Vec<u16>,
     shingles: u32,
-    keeper_key: KeeperKey,
 }
 
-/// The parallel part: signature, band keys, sketch and keeper key.
-struct SignatureStep {
-    hasher: MinHasher,
-    shingler: Shingler,
-    bands: usize,
-    rows: usize,
-    keeper: KeyExtractor,
-}
-
-impl Transform for SignatureStep {
-    fn apply(&self, mut doc: Document, out: &mut Emit) -> Result<(), StageError> {
-        let signature = self.hasher.signature(&self.shingler, &doc.text);
-        let prepared = Prepared {
-            keys: band_keys(&signature.values, self.bands, self.rows),
+impl MinHashSignature {
+    fn new(hasher: &MinHasher, shingler: &Shingler, text: &str, bands: usize, rows: usize) -> Self {
+        let signature = hasher.signature(shingler, text);
+        MinHashSignature {
+            keys: band_keys(&signature.values, bands, rows),
             sketch: signature.values.iter().map(|v| (v >> 16) as u16).collect(),
             shingles: signature.shingles,
-            keeper_key: self.keeper.key(&doc),
-        };
-        doc.scratch = Some(Arc::new(prepared));
-        out.keep(doc);
-        Ok(())
+        }
     }
 }
 
@@ -356,370 +232,84 @@ pub fn sketch_jaccard(a: &[u16], b: &[u16]) -> f64 {
     ((equal - chance) / (1.0 - chance)).clamp(0.0, 1.0)
 }
 
-/// Document ids in one buffer: 8 bytes of offset plus the id's bytes per document.
-#[derive(Debug, Default)]
-struct IdArena {
-    bytes: String,
-    ends: Vec<u64>,
-}
-
-impl IdArena {
-    fn push(&mut self, id: &str) {
-        self.bytes.push_str(id);
-        self.ends.push(self.bytes.len() as u64);
-    }
-    fn get(&self, i: u32) -> &str {
-        let i = i as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.bytes[start..self.ends[i] as usize]
-    }
-    fn len(&self) -> usize {
-        self.ends.len()
-    }
-    fn retained_bytes(&self) -> usize {
-        self.bytes.capacity() + self.ends.capacity() * 8
-    }
-}
-
-/// The sequential part of `dedup.minhash`.
-pub struct NearDedup {
+/// LSH over band keys plus the sketches and sizes needed to verify candidates.
+pub struct MinHashIndex {
     params: MinHashParams,
-    keeper: KeeperPolicy,
-    action: Action,
-    report_path: Option<PathBuf>,
-    overwrite: bool,
-    spill_dir: Option<PathBuf>,
-    index: LshIndex,
+    lsh: LshIndex,
     sketches: Vec<u16>,
     shingles: Vec<u32>,
-    ids: IdArena,
-    /// Keeper keys; empty for keeper `first`, which needs none.
-    keys: Vec<KeeperKey>,
-    best: Vec<(f32, u32)>,
-    clusters: UnionFind,
-    keeper_of: Vec<u32>,
-    cluster_sizes: Vec<u32>,
-    spill: Option<SpillFile>,
-    drained: u32,
-    pairs_verified: u64,
-    pairs_matched: u64,
-    streaming: bool,
 }
 
-const NEAR_DUPLICATE: DropReason = DropReason("near_duplicate");
-const NO_MATCH: u32 = u32::MAX;
-
-impl NearDedup {
-    fn new(
-        params: MinHashParams,
-        keeper: KeeperPolicy,
-        action: Action,
-        report_path: Option<PathBuf>,
-        overwrite: bool,
-        spill_dir: Option<PathBuf>,
-    ) -> Self {
-        NearDedup {
-            index: LshIndex::new(params.bands),
-            params,
-            keeper,
-            action,
-            report_path,
-            overwrite,
-            spill_dir,
-            sketches: Vec::new(),
-            shingles: Vec::new(),
-            ids: IdArena::default(),
-            keys: Vec::new(),
-            best: Vec::new(),
-            clusters: UnionFind::default(),
-            keeper_of: Vec::new(),
-            cluster_sizes: Vec::new(),
-            spill: None,
-            drained: 0,
-            pairs_verified: 0,
-            pairs_matched: 0,
-            streaming: false,
-        }
-    }
-
-    fn streaming(&self) -> bool {
-        self.streaming
+impl MinHashIndex {
+    fn new(params: MinHashParams) -> Self {
+        MinHashIndex { lsh: LshIndex::new(params.bands), params, sketches: Vec::new(), shingles: Vec::new() }
     }
 
     fn sketch(&self, doc: u32) -> &[u16] {
         let k = self.params.permutations;
         &self.sketches[doc as usize * k..(doc as usize + 1) * k]
     }
+}
 
-    /// Indexes one document and returns its best verified match (similarity, earlier doc).
-    fn add(&mut self, id: DocId, prepared: &Prepared) -> (u32, Option<(f64, u32)>) {
-        let n = self.ids.len() as u32;
-        debug_assert!(self.ids.len() < u32::MAX as usize);
-        let mut best: Option<(f64, u32)> = None;
-        if prepared.shingles > 0 {
-            let mut candidates = self.index.candidates(&prepared.keys, self.params.max_bucket);
-            candidates.truncate(self.params.max_candidates);
-            self.clusters.find(n);
-            for candidate in candidates {
-                // A candidate already in this document's cluster adds nothing (this keeps big
-                // clusters of copies cheap: one lookup instead of a sketch comparison).
-                if !self.streaming() && self.clusters.find(candidate) == self.clusters.find(n) {
-                    continue;
-                }
-                self.pairs_verified += 1;
-                let jaccard = sketch_jaccard(&prepared.sketch, self.sketch(candidate));
-                let other = self.shingles[candidate as usize];
-                let measure = if prepared.shingles.min(other) < self.params.min_containment_shingles {
-                    Similarity::Jaccard
-                } else {
-                    self.params.similarity
-                };
-                let score = measure.score(jaccard, prepared.shingles, other);
-                if score >= self.params.threshold {
-                    self.pairs_matched += 1;
-                    if !self.streaming() {
-                        self.clusters.union(n, candidate);
-                    }
-                    let earlier = &mut self.best[candidate as usize];
-                    if earlier.1 == NO_MATCH || score as f32 > earlier.0 {
-                        *earlier = (score as f32, n);
-                    }
-                    if best.is_none_or(|(s, c)| score > s || (score == s && candidate < c)) {
-                        best = Some((score, candidate));
-                    }
-                }
-            }
-            self.index.insert(&prepared.keys);
+impl NearIndex for MinHashIndex {
+    type Signature = MinHashSignature;
+
+    fn candidates(&self, signature: &MinHashSignature) -> Vec<u32> {
+        let mut candidates = self.lsh.candidates(&signature.keys, self.params.max_bucket);
+        candidates.truncate(self.params.max_candidates);
+        candidates
+    }
+
+    fn similarity(&self, signature: &MinHashSignature, other: u32) -> f64 {
+        let jaccard = sketch_jaccard(&signature.sketch, self.sketch(other));
+        let other_size = self.shingles[other as usize];
+        let measure = if signature.shingles.min(other_size) < self.params.min_containment_shingles {
+            Similarity::Jaccard
         } else {
-            self.index.insert(&vec![u64::from(n) ^ 0xdead_beef_0000_0000; self.params.bands]);
-        }
-        self.clusters.find(n);
-        if self.streaming() {
-            // Greedy leader clustering: join the cluster of the best earlier match; a document
-            // that matches nothing leads its own cluster. Emitted decisions never change.
-            let keeper = best.map_or(n, |(_, c)| self.keeper_of[c as usize]);
-            self.keeper_of.push(keeper);
-        }
-        self.sketches.extend_from_slice(&prepared.sketch);
-        self.shingles.push(prepared.shingles);
-        self.ids.push(&id);
-        if self.keeper != KeeperPolicy::First {
-            self.keys.push(prepared.keeper_key.clone());
-        }
-        self.best.push(best.map_or((1.0, NO_MATCH), |(s, c)| (s as f32, c)));
-        (n, best)
-    }
-
-    /// Whether `a` beats `b` as a cluster keeper.
-    fn better(&self, a: u32, b: u32) -> bool {
-        if self.keeper == KeeperPolicy::First {
-            return a < b;
-        }
-        let (ka, kb) = (&self.keys[a as usize], &self.keys[b as usize]);
-        let by_key = match self.keeper {
-            KeeperPolicy::First => unreachable!("handled above"),
-            KeeperPolicy::Longest | KeeperPolicy::Max => compare_keys(ka, kb, true),
-            KeeperPolicy::Shortest | KeeperPolicy::Min | KeeperPolicy::Priority => {
-                compare_keys(ka, kb, false)
-            }
+            self.params.similarity
         };
-        match by_key {
-            std::cmp::Ordering::Greater => true,
-            std::cmp::Ordering::Less => false,
-            std::cmp::Ordering::Equal => self.ids.get(a) < self.ids.get(b),
-        }
+        measure.score(jaccard, signature.shingles, other_size)
     }
 
-    fn compute_keepers(&mut self) {
-        let n = self.ids.len();
-        if self.streaming() {
-            self.count_cluster_sizes();
-            return;
-        }
-        let mut keeper: Vec<u32> = (0..n as u32).collect();
-        for i in 0..n as u32 {
-            let root = self.clusters.find(i);
-            if self.better(i, keeper[root as usize]) {
-                keeper[root as usize] = i;
-            }
-        }
-        self.keeper_of = (0..n as u32).map(|i| keeper[self.clusters.find(i) as usize]).collect();
-        self.count_cluster_sizes();
+    fn comparable(&self, signature: &MinHashSignature) -> bool {
+        signature.shingles > 0
     }
 
-    fn count_cluster_sizes(&mut self) {
-        self.cluster_sizes = vec![0; self.keeper_of.len()];
-        for &k in &self.keeper_of {
-            self.cluster_sizes[k as usize] += 1;
+    fn insert(&mut self, signature: &MinHashSignature) {
+        if signature.shingles > 0 {
+            self.lsh.insert(&signature.keys);
+        } else {
+            // An empty document gets keys no other document shares, so numbering stays aligned.
+            let n = self.lsh.len() as u64;
+            self.lsh.insert(&vec![n ^ 0xdead_beef_0000_0000; self.params.bands]);
         }
-    }
-
-    /// Whether document `i` shares its cluster with another document.
-    fn in_cluster(&self, i: u32) -> bool {
-        self.cluster_sizes[self.keeper_of[i as usize] as usize] > 1
-    }
-
-    fn annotate(&self, doc: &mut Document, i: u32, keeper: u32) {
-        let keeper_id = self.ids.get(keeper).to_string();
-        doc.meta.insert("dup_cluster".into(), keeper_id.clone().into());
-        if keeper != i {
-            doc.meta.insert("dup_of".into(), keeper_id.into());
-            let similarity = self.best[i as usize].0;
-            doc.meta
-                .insert("dup_similarity".into(), serde_json::json!((similarity as f64 * 1e4).round() / 1e4));
-        }
-    }
-
-    fn write_report(&mut self) -> Result<(), StageError> {
-        let Some(path) = self.report_path.clone() else { return Ok(()) };
-        let mut report = ClusterReport::create(&path, self.overwrite)?;
-        for i in 0..self.ids.len() {
-            let keeper = self.keeper_of[i] as usize;
-            let similarity = self.best[i].0;
-            let reason = match (keeper == i, self.in_cluster(i as u32)) {
-                (true, false) => "unique",
-                (true, true) => "keeper",
-                (false, _) => NEAR_DUPLICATE.0,
-            };
-            report.row(&ReportRow {
-                id: self.ids.get(i as u32),
-                cluster: self.ids.get(keeper as u32),
-                keeper: self.ids.get(keeper as u32),
-                similarity: if keeper == i { 1.0 } else { (similarity as f64 * 1e4).round() / 1e4 },
-                reason,
-            })?;
-        }
-        report.commit()?;
-        Ok(())
-    }
-}
-
-fn compare_keys(a: &KeeperKey, b: &KeeperKey, larger_wins: bool) -> std::cmp::Ordering {
-    use std::cmp::Ordering::*;
-    match (a, b) {
-        (KeeperKey::None, KeeperKey::None) => Equal,
-        (KeeperKey::None, _) => Less,
-        (_, KeeperKey::None) => Greater,
-        _ => {
-            let ord = a.partial_cmp(b).unwrap_or(Equal);
-            if larger_wins {
-                ord
-            } else {
-                ord.reverse()
-            }
-        }
-    }
-}
-
-impl Barrier for NearDedup {
-    fn process(&mut self, batch: Batch, out: &mut Emit) -> Result<(), StageError> {
-        for mut doc in batch.docs {
-            let prepared = doc.take_scratch::<Prepared>().ok_or_else(|| StageError::Document {
-                id: doc.id.clone(),
-                message: "dedup.minhash: signature missing (prepare step did not run)".into(),
-            })?;
-            let (i, best) = self.add(doc.id.clone(), &prepared);
-            if self.streaming() {
-                match best {
-                    Some(_) => {
-                        let keeper = self.keeper_of[i as usize];
-                        self.annotate(&mut doc, i, keeper);
-                        match self.action {
-                            Action::Drop => out.drop(doc, NEAR_DUPLICATE),
-                            Action::Annotate => out.keep(doc),
-                        }
-                    }
-                    None => out.keep(doc),
-                }
-            } else {
-                if self.spill.is_none() {
-                    self.spill = Some(SpillFile::create(self.spill_dir.as_deref())?);
-                }
-                self.spill.as_mut().expect("created above").push(doc)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self, _out: &mut Emit) -> Result<(), StageError> {
-        self.compute_keepers();
-        self.write_report()
-    }
-
-    fn drain(&mut self, out: &mut Emit, max_docs: usize) -> Result<bool, StageError> {
-        let Some(mut spill) = self.spill.take() else { return Ok(false) };
-        for _ in 0..max_docs {
-            let Some(mut doc) = spill.read_next()? else {
-                return Ok(false);
-            };
-            let i = self.drained;
-            self.drained += 1;
-            let keeper = self.keeper_of[i as usize];
-            if self.in_cluster(i) {
-                self.annotate(&mut doc, i, keeper);
-            }
-            if keeper != i && self.action == Action::Drop {
-                out.drop(doc, NEAR_DUPLICATE);
-            } else {
-                out.keep(doc);
-            }
-        }
-        self.spill = Some(spill);
-        Ok(true)
+        self.sketches.extend_from_slice(&signature.sketch);
+        self.shingles.push(signature.shingles);
     }
 
     fn retained_bytes(&self) -> usize {
-        self.index.retained_bytes()
-            + self.sketches.capacity() * 2
-            + self.shingles.capacity() * 4
-            + self.ids.retained_bytes()
-            + self.keys.capacity() * std::mem::size_of::<KeeperKey>()
-            + self.best.capacity() * 8
-            + self.clusters.retained_bytes()
-            + self.keeper_of.capacity() * 4
-            + self.cluster_sizes.capacity() * 4
+        self.lsh.retained_bytes() + self.sketches.capacity() * 2 + self.shingles.capacity() * 4
     }
 
     fn summary(&self) -> Vec<(&'static str, u64)> {
-        vec![
-            ("lsh_bands", self.params.bands as u64),
-            ("lsh_rows", self.params.rows as u64),
-            ("pairs_verified", self.pairs_verified),
-            ("pairs_matched", self.pairs_matched),
-        ]
+        vec![("lsh_bands", self.params.bands as u64), ("lsh_rows", self.params.rows as u64)]
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::unionfind::UnionFind;
+    use millstone_core::{Batch, Emit};
     use proptest::prelude::*;
 
-    fn stage(config: &MinHashConfig) -> (SignatureStep, NearDedup) {
-        let p = config.params();
-        let step = SignatureStep {
-            hasher: MinHasher::new(p.permutations, p.seed).unwrap(),
-            shingler: Shingler::new(p.unit, p.ngram, p.normalize),
-            bands: p.bands,
-            rows: p.rows,
-            keeper: KeyExtractor {
-                policy: config.keeper,
-                field: config.keeper_field.clone(),
-                priority: config.priority.clone(),
-            },
+    /// Runs the stage on `docs` in batches of `batch` and returns (kept ids, dropped ids).
+    fn run(config: &MinHashConfig, docs: Vec<Document>, batch: usize) -> (Vec<String>, Vec<String>) {
+        let Stage::Barrier { prepare: Some(prepare), mut barrier } =
+            config.build(&BuildContext::for_tests()).unwrap()
+        else {
+            panic!("not a barrier with a prepare step")
         };
-        let mut barrier = NearDedup::new(p, config.keeper, config.action, None, true, None);
-        barrier.streaming = config.streaming;
-        (step, barrier)
-    }
-
-    /// Runs the stage on `docs` in batches of `batch` and returns (kept ids, dropped ids, barrier).
-    fn run(
-        config: &MinHashConfig,
-        docs: Vec<Document>,
-        batch: usize,
-    ) -> (Vec<String>, Vec<String>, NearDedup) {
-        let (step, mut barrier) = stage(config);
         let mut kept = Vec::new();
         let mut dropped = Vec::new();
         let mut collect = |emit: Emit| {
@@ -730,7 +320,7 @@ mod tests {
         for chunk in docs.chunks(batch.max(1)) {
             let mut prepared = Emit::new(false);
             for d in chunk {
-                step.apply(d.clone(), &mut prepared).unwrap();
+                prepare.apply(d.clone(), &mut prepared).unwrap();
             }
             let mut out = Emit::new(true);
             barrier.process(Batch::new(0, prepared.into_parts().0), &mut out).unwrap();
@@ -747,12 +337,16 @@ mod tests {
                 break;
             }
         }
-        (kept, dropped, barrier)
+        (kept, dropped)
     }
 
     fn words(seed: u64, n: usize) -> String {
         let mut rng = millstone_testkit::news::Rng::new(seed);
         (0..n).map(|_| format!("w{}", rng.below(5000))).collect::<Vec<_>>().join(" ")
+    }
+
+    fn with(cluster: ClusterOptions, config: MinHashConfig) -> MinHashConfig {
+        MinHashConfig { cluster, ..config }
     }
 
     #[test]
@@ -767,7 +361,7 @@ mod tests {
         let web = MinHashConfig { preset: Some(Preset::Web), ..Default::default() };
         assert_eq!(run(&web, docs.clone(), 10).1.len(), 0, "Jaccard ~0.3 is below the web threshold");
         let news = MinHashConfig { preset: Some(Preset::News), ..Default::default() };
-        let (kept, dropped, _) = run(&news, docs, 10);
+        let (kept, dropped) = run(&news, docs, 10);
         assert_eq!((kept, dropped), (vec!["a".to_string(), "c".to_string()], vec!["b".to_string()]));
     }
 
@@ -781,12 +375,16 @@ mod tests {
                 .with_meta("site", "wire"),
             Document::new("other", words(11, 300)),
         ];
-        let news = |keeper, field: Option<&str>, priority: Vec<&str>| MinHashConfig {
-            preset: Some(Preset::News),
-            keeper,
-            keeper_field: field.map(str::to_string),
-            priority: priority.into_iter().map(str::to_string).collect(),
-            ..Default::default()
+        let news = |keeper, field: Option<&str>, priority: Vec<&str>| {
+            with(
+                ClusterOptions {
+                    keeper,
+                    keeper_field: field.map(str::to_string),
+                    priority: priority.into_iter().map(str::to_string).collect(),
+                    ..Default::default()
+                },
+                MinHashConfig { preset: Some(Preset::News), ..Default::default() },
+            )
         };
         let kept = |c: MinHashConfig| run(&c, docs.clone(), 2).0;
         assert_eq!(kept(news(KeeperPolicy::First, None, vec![])), ["short", "other"]);
@@ -808,7 +406,10 @@ mod tests {
         assert!(p.bands * p.rows <= p.permutations && p.rows >= 4, "{p:?}");
         let bad = MinHashConfig { bands: Some(20), rows: Some(8), ..Default::default() };
         assert_eq!(bad.validate().unwrap_err()[0].field, "bands");
-        let bad = MinHashConfig { keeper: KeeperPolicy::Max, ..Default::default() };
+        let bad = with(
+            ClusterOptions { keeper: KeeperPolicy::Max, ..Default::default() },
+            MinHashConfig::default(),
+        );
         assert_eq!(bad.validate().unwrap_err()[0].field, "keeper_field");
     }
 
@@ -824,7 +425,7 @@ mod tests {
                         for (pos, v) in edits {
                             w[pos] = format!("e{v}");
                         }
-                        Document::new(format!("d{i:02}"), w.join(" ")).with_meta("len_rank", (i % 3) as u64)
+                        Document::new(format!("d{i:02}"), w.join(" "))
                     })
                     .collect()
             })
@@ -835,25 +436,24 @@ mod tests {
         #[test]
         fn lsh_with_one_row_bands_equals_naive_all_pairs(docs in corpus()) {
             let base = MinHashConfig { permutations: Some(64), bands: Some(64), rows: Some(1), threshold: Some(0.5),
-                similarity: Some(Similarity::Jaccard), ngram: Some(2), max_bucket: Some(usize::MAX), max_candidates: Some(usize::MAX), ..Default::default() };
-            let (step, _) = stage(&base);
-            let sketches: Vec<Vec<u16>> = docs.iter().map(|d| {
-                let mut e = Emit::new(false);
-                step.apply(d.clone(), &mut e).unwrap();
-                let mut d = e.into_parts().0.remove(0);
-                d.take_scratch::<Prepared>().unwrap().sketch.clone()
-            }).collect();
+                similarity: Some(Similarity::Jaccard), ngram: Some(2), max_bucket: Some(usize::MAX),
+                max_candidates: Some(usize::MAX), ..Default::default() };
+            let p = base.params();
+            let hasher = MinHasher::new(p.permutations, p.seed).unwrap();
+            let shingler = Shingler::new(p.unit, p.ngram, p.normalize);
+            let sketches: Vec<Vec<u16>> =
+                docs.iter().map(|d| MinHashSignature::new(&hasher, &shingler, &d.text, 64, 1).sketch).collect();
             let similar = |i: usize, j: usize| sketch_jaccard(&sketches[i], &sketches[j]) >= 0.5;
             let ids = |keep: Vec<usize>| keep.into_iter().map(|i| docs[i].id.to_string()).collect::<Vec<_>>();
 
             // Streaming: a document is dropped iff it matches an earlier document.
-            let streaming = MinHashConfig { streaming: true, ..base.clone() };
-            let (kept, _, _) = run(&streaming, docs.clone(), 7);
+            let streaming = with(ClusterOptions { streaming: true, ..Default::default() }, base.clone());
+            let (kept, _) = run(&streaming, docs.clone(), 7);
             prop_assert_eq!(kept, ids((0..docs.len()).filter(|&i| !(0..i).any(|j| similar(i, j))).collect()));
 
             // Otherwise clusters are transitive (union-find over all verified pairs).
-            let shortest = MinHashConfig { keeper: KeeperPolicy::Shortest, ..base.clone() };
-            let (mut kept, _, _) = run(&shortest, docs.clone(), 7);
+            let shortest = with(ClusterOptions { keeper: KeeperPolicy::Shortest, ..Default::default() }, base.clone());
+            let (mut kept, _) = run(&shortest, docs.clone(), 7);
             let mut uf = UnionFind::default();
             for i in 0..docs.len() {
                 uf.find(i as u32);
@@ -880,14 +480,15 @@ mod tests {
 
         #[test]
         fn survivors_do_not_depend_on_input_order_or_batching(docs in corpus(), seed in 0u64..1000, batch in 1usize..9) {
-            let config = MinHashConfig { preset: Some(Preset::News), keeper: KeeperPolicy::Longest, ngram: Some(2), ..Default::default() };
-            let (mut a, _, _) = run(&config, docs.clone(), 5);
+            let config = with(ClusterOptions { keeper: KeeperPolicy::Longest, ..Default::default() },
+                MinHashConfig { preset: Some(Preset::News), ngram: Some(2), ..Default::default() });
+            let (mut a, _) = run(&config, docs.clone(), 5);
             let mut shuffled = docs.clone();
             let mut rng = millstone_testkit::news::Rng::new(seed);
             for i in (1..shuffled.len()).rev() {
                 shuffled.swap(i, rng.below(i + 1));
             }
-            let (mut b, _, _) = run(&config, shuffled, batch);
+            let (mut b, _) = run(&config, shuffled, batch);
             a.sort();
             b.sort();
             prop_assert_eq!(a, b);
@@ -896,9 +497,9 @@ mod tests {
         #[test]
         fn running_on_its_own_output_removes_nothing(docs in corpus()) {
             let config = MinHashConfig { preset: Some(Preset::Web), ngram: Some(2), ..Default::default() };
-            let (kept, _, _) = run(&config, docs.clone(), 4);
+            let (kept, _) = run(&config, docs.clone(), 4);
             let survivors: Vec<Document> = docs.into_iter().filter(|d| kept.contains(&d.id.to_string())).collect();
-            let (again, dropped, _) = run(&config, survivors, 4);
+            let (again, dropped) = run(&config, survivors, 4);
             prop_assert!(dropped.is_empty());
             prop_assert_eq!(again, kept);
         }

@@ -1,0 +1,478 @@
+//! The clustering machinery shared by the near-duplicate stages (`dedup.minhash`,
+//! `dedup.simhash`): candidate verification against a threshold, deterministic clusters
+//! (union-find whose root is the smallest member, or greedy leaders when streaming), keeper
+//! policies, annotation, drop decisions, cluster reports and the spill file that lets keepers
+//! be chosen after the last document.
+//!
+//! A stage supplies a [`NearIndex`]: how to find candidates for a signature and how similar a
+//! candidate is. Everything else lives here once.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use millstone_core::schemars::{self, JsonSchema};
+use millstone_core::{
+    Barrier, Batch, Document, DropReason, Emit, FieldError, SpillFile, StageError, Transform,
+};
+use serde::Deserialize;
+
+use crate::report::{ClusterReport, ReportRow};
+use crate::unionfind::UnionFind;
+
+/// Which document of a cluster survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeeperPolicy {
+    /// The first in input order.
+    #[default]
+    First,
+    /// The longest text.
+    Longest,
+    /// The shortest text.
+    Shortest,
+    /// The smallest value of `keeper_field` (e.g. the earliest `date`).
+    Min,
+    /// The largest value of `keeper_field`.
+    Max,
+    /// The first whose `keeper_field` appears earliest in `priority` (preferred sources).
+    Priority,
+}
+
+/// Drop the duplicates, or only mark them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Drop every cluster member but the keeper (reason `near_duplicate`).
+    #[default]
+    Drop,
+    /// Keep everything; set `meta.dup_cluster`, `meta.dup_of`, `meta.dup_similarity`.
+    Annotate,
+}
+
+/// The cluster and keeper settings every near-duplicate stage shares (flattened into its YAML).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+pub struct ClusterOptions {
+    /// Which member of a cluster survives: first, longest, shortest, min, max, priority.
+    #[serde(default)]
+    pub keeper: KeeperPolicy,
+    /// Meta field for keeper `min`, `max` and `priority`.
+    #[serde(default)]
+    pub keeper_field: Option<String>,
+    /// Preferred values of `keeper_field`, best first (keeper `priority`).
+    #[serde(default)]
+    pub priority: Vec<String>,
+    /// `drop` or `annotate`.
+    #[serde(default)]
+    pub action: Action,
+    /// Write a cluster report (one JSONL row per document) here.
+    #[serde(default)]
+    pub report: Option<PathBuf>,
+    /// Where the spill file goes; default: the system temp folder.
+    #[serde(default)]
+    pub spill_dir: Option<PathBuf>,
+    /// Decide as documents arrive, without a spill file: a document joins the cluster of its
+    /// best earlier match and is dropped; keepers are always the first of their cluster and
+    /// clusters are not merged transitively. For crawl-scale runs where disk spill is unwanted.
+    #[serde(default)]
+    pub streaming: bool,
+}
+
+impl ClusterOptions {
+    /// Field errors of these options.
+    pub fn validate(&self, errors: &mut Vec<FieldError>) {
+        if matches!(self.keeper, KeeperPolicy::Min | KeeperPolicy::Max | KeeperPolicy::Priority)
+            && self.keeper_field.is_none()
+        {
+            errors.push(FieldError::new("keeper_field", "is required for keeper min, max and priority"));
+        }
+        if self.streaming && self.keeper != KeeperPolicy::First {
+            errors.push(FieldError::new(
+                "streaming",
+                "works only with keeper `first` (other keepers need whole clusters)",
+            ));
+        }
+        if self.keeper == KeeperPolicy::Priority && self.priority.is_empty() {
+            errors.push(FieldError::new("priority", "must list at least one preferred value"));
+        }
+    }
+
+    /// The key extractor for the prepare step.
+    pub(crate) fn key_extractor(&self) -> KeyExtractor {
+        KeyExtractor {
+            policy: self.keeper,
+            field: self.keeper_field.clone(),
+            priority: self.priority.clone(),
+        }
+    }
+}
+
+/// A keeper's ordering key, extracted in parallel.
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+pub(crate) enum KeeperKey {
+    None,
+    Number(f64),
+    Text(Box<str>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct KeyExtractor {
+    policy: KeeperPolicy,
+    field: Option<String>,
+    priority: Vec<String>,
+}
+
+impl KeyExtractor {
+    pub(crate) fn key(&self, doc: &Document) -> KeeperKey {
+        let value = || self.field.as_ref().and_then(|f| doc.meta.get(f));
+        match self.policy {
+            KeeperPolicy::First => KeeperKey::None,
+            KeeperPolicy::Longest | KeeperPolicy::Shortest => {
+                KeeperKey::Number(doc.text.chars().count() as f64)
+            }
+            KeeperPolicy::Min | KeeperPolicy::Max => match value() {
+                Some(serde_json::Value::Number(n)) => n.as_f64().map_or(KeeperKey::None, KeeperKey::Number),
+                Some(serde_json::Value::String(s)) => KeeperKey::Text(s.as_str().into()),
+                _ => KeeperKey::None,
+            },
+            KeeperPolicy::Priority => {
+                let rank = value()
+                    .and_then(|v| v.as_str())
+                    .and_then(|s| self.priority.iter().position(|p| p == s))
+                    .unwrap_or(self.priority.len());
+                KeeperKey::Number(rank as f64)
+            }
+        }
+    }
+}
+
+/// A similarity index: finds candidates for a signature and scores them.
+pub trait NearIndex: Send + 'static {
+    /// What the parallel prepare step computes per document.
+    type Signature: Send + Sync + 'static;
+    /// Earlier documents that may be similar, newest first, without repeats.
+    fn candidates(&self, signature: &Self::Signature) -> Vec<u32>;
+    /// Similarity of the document with `signature` to earlier document `other`.
+    fn similarity(&self, signature: &Self::Signature, other: u32) -> f64;
+    /// Adds the next document (numbered 0, 1, 2, ...).
+    fn insert(&mut self, signature: &Self::Signature);
+    /// Whether the document can be compared at all (an empty text cannot).
+    fn comparable(&self, _signature: &Self::Signature) -> bool {
+        true
+    }
+    /// Heap bytes held.
+    fn retained_bytes(&self) -> usize;
+    /// Stage counters (parameters chosen, etc.).
+    fn summary(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
+}
+
+/// What the prepare step hands to the barrier.
+pub(crate) struct Prepared<S> {
+    pub(crate) signature: S,
+    pub(crate) keeper_key: KeeperKey,
+}
+
+/// The parallel part of a near-duplicate stage: the signature and the keeper key.
+pub(crate) struct PrepareStep<S, F> {
+    pub(crate) signature: F,
+    pub(crate) keeper: KeyExtractor,
+    pub(crate) _marker: std::marker::PhantomData<fn() -> S>,
+}
+
+impl<S, F> Transform for PrepareStep<S, F>
+where
+    S: Send + Sync + 'static,
+    F: Fn(&Document) -> S + Send + Sync,
+{
+    fn apply(&self, mut doc: Document, out: &mut Emit) -> Result<(), StageError> {
+        let prepared = Prepared { signature: (self.signature)(&doc), keeper_key: self.keeper.key(&doc) };
+        doc.scratch = Some(Arc::new(prepared));
+        out.keep(doc);
+        Ok(())
+    }
+}
+
+/// Document ids in one buffer: 8 bytes of offset plus the id's bytes per document.
+#[derive(Debug, Default)]
+struct IdArena {
+    bytes: String,
+    ends: Vec<u64>,
+}
+
+impl IdArena {
+    fn push(&mut self, id: &str) {
+        self.bytes.push_str(id);
+        self.ends.push(self.bytes.len() as u64);
+    }
+    fn get(&self, i: u32) -> &str {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.bytes[start..self.ends[i] as usize]
+    }
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+    fn retained_bytes(&self) -> usize {
+        self.bytes.capacity() + self.ends.capacity() * 8
+    }
+}
+
+pub(crate) const NEAR_DUPLICATE: DropReason = DropReason("near_duplicate");
+const NO_MATCH: u32 = u32::MAX;
+
+/// The sequential part of a near-duplicate stage.
+pub struct NearDedup<I: NearIndex> {
+    index: I,
+    threshold: f64,
+    options: ClusterOptions,
+    overwrite: bool,
+    ids: IdArena,
+    /// Keeper keys; empty for keeper `first`, which needs none.
+    keys: Vec<KeeperKey>,
+    best: Vec<(f32, u32)>,
+    clusters: UnionFind,
+    keeper_of: Vec<u32>,
+    cluster_sizes: Vec<u32>,
+    spill: Option<SpillFile>,
+    drained: u32,
+    pairs_verified: u64,
+    pairs_matched: u64,
+}
+
+impl<I: NearIndex> NearDedup<I> {
+    /// A barrier over `index`, matching at `threshold`.
+    pub(crate) fn new(index: I, threshold: f64, options: ClusterOptions, overwrite: bool) -> Self {
+        NearDedup {
+            index,
+            threshold,
+            options,
+            overwrite,
+            ids: IdArena::default(),
+            keys: Vec::new(),
+            best: Vec::new(),
+            clusters: UnionFind::default(),
+            keeper_of: Vec::new(),
+            cluster_sizes: Vec::new(),
+            spill: None,
+            drained: 0,
+            pairs_verified: 0,
+            pairs_matched: 0,
+        }
+    }
+
+    fn streaming(&self) -> bool {
+        self.options.streaming
+    }
+
+    /// Indexes one document and returns its best verified match (similarity, earlier doc).
+    fn add(&mut self, id: &str, prepared: &Prepared<I::Signature>) -> (u32, Option<(f64, u32)>) {
+        let n = self.ids.len() as u32;
+        let mut best: Option<(f64, u32)> = None;
+        self.clusters.find(n);
+        if self.index.comparable(&prepared.signature) {
+            for candidate in self.index.candidates(&prepared.signature) {
+                // A candidate already in this document's cluster adds nothing (this keeps big
+                // clusters of copies cheap: one lookup instead of a comparison).
+                if !self.streaming() && self.clusters.find(candidate) == self.clusters.find(n) {
+                    continue;
+                }
+                self.pairs_verified += 1;
+                let score = self.index.similarity(&prepared.signature, candidate);
+                if score < self.threshold {
+                    continue;
+                }
+                self.pairs_matched += 1;
+                if !self.streaming() {
+                    self.clusters.union(n, candidate);
+                }
+                let earlier = &mut self.best[candidate as usize];
+                if earlier.1 == NO_MATCH || score as f32 > earlier.0 {
+                    *earlier = (score as f32, n);
+                }
+                if best.is_none_or(|(s, c)| score > s || (score == s && candidate < c)) {
+                    best = Some((score, candidate));
+                }
+            }
+        }
+        self.index.insert(&prepared.signature);
+        if self.streaming() {
+            // Greedy leader clustering: join the cluster of the best earlier match; a document
+            // that matches nothing leads its own cluster. Emitted decisions never change.
+            let keeper = best.map_or(n, |(_, c)| self.keeper_of[c as usize]);
+            self.keeper_of.push(keeper);
+        }
+        self.ids.push(id);
+        if self.options.keeper != KeeperPolicy::First {
+            self.keys.push(prepared.keeper_key.clone());
+        }
+        self.best.push(best.map_or((1.0, NO_MATCH), |(s, c)| (s as f32, c)));
+        (n, best)
+    }
+
+    /// Whether `a` beats `b` as a cluster keeper.
+    fn better(&self, a: u32, b: u32) -> bool {
+        let larger_wins = match self.options.keeper {
+            KeeperPolicy::First => return a < b,
+            KeeperPolicy::Longest | KeeperPolicy::Max => true,
+            KeeperPolicy::Shortest | KeeperPolicy::Min | KeeperPolicy::Priority => false,
+        };
+        match compare_keys(&self.keys[a as usize], &self.keys[b as usize], larger_wins) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal => self.ids.get(a) < self.ids.get(b),
+        }
+    }
+
+    fn compute_keepers(&mut self) {
+        let n = self.ids.len();
+        if !self.streaming() {
+            let mut keeper: Vec<u32> = (0..n as u32).collect();
+            for i in 0..n as u32 {
+                let root = self.clusters.find(i);
+                if self.better(i, keeper[root as usize]) {
+                    keeper[root as usize] = i;
+                }
+            }
+            self.keeper_of = (0..n as u32).map(|i| keeper[self.clusters.find(i) as usize]).collect();
+        }
+        self.cluster_sizes = vec![0; n];
+        for &k in &self.keeper_of {
+            self.cluster_sizes[k as usize] += 1;
+        }
+    }
+
+    /// Whether document `i` shares its cluster with another document.
+    fn in_cluster(&self, i: u32) -> bool {
+        self.cluster_sizes[self.keeper_of[i as usize] as usize] > 1
+    }
+
+    fn annotate(&self, doc: &mut Document, i: u32, keeper: u32) {
+        let keeper_id = self.ids.get(keeper).to_string();
+        doc.meta.insert("dup_cluster".into(), keeper_id.clone().into());
+        if keeper != i {
+            doc.meta.insert("dup_of".into(), keeper_id.into());
+            let similarity = self.best[i as usize].0;
+            doc.meta
+                .insert("dup_similarity".into(), serde_json::json!((similarity as f64 * 1e4).round() / 1e4));
+        }
+    }
+
+    fn write_report(&mut self) -> Result<(), StageError> {
+        let Some(path) = self.options.report.clone() else { return Ok(()) };
+        let mut report = ClusterReport::create(&path, self.overwrite)?;
+        for i in 0..self.ids.len() as u32 {
+            let keeper = self.keeper_of[i as usize];
+            let reason = match (keeper == i, self.in_cluster(i)) {
+                (true, false) => "unique",
+                (true, true) => "keeper",
+                (false, _) => NEAR_DUPLICATE.0,
+            };
+            let similarity =
+                if keeper == i { 1.0 } else { (self.best[i as usize].0 as f64 * 1e4).round() / 1e4 };
+            report.row(&ReportRow {
+                id: self.ids.get(i),
+                cluster: self.ids.get(keeper),
+                keeper: self.ids.get(keeper),
+                similarity,
+                reason,
+            })?;
+        }
+        report.commit()?;
+        Ok(())
+    }
+
+    fn decide(&self, mut doc: Document, i: u32, out: &mut Emit) {
+        let keeper = self.keeper_of[i as usize];
+        if self.in_cluster(i) || keeper != i {
+            self.annotate(&mut doc, i, keeper);
+        }
+        if keeper != i && self.options.action == Action::Drop {
+            out.drop(doc, NEAR_DUPLICATE);
+        } else {
+            out.keep(doc);
+        }
+    }
+}
+
+fn compare_keys(a: &KeeperKey, b: &KeeperKey, larger_wins: bool) -> std::cmp::Ordering {
+    use std::cmp::Ordering::*;
+    match (a, b) {
+        (KeeperKey::None, KeeperKey::None) => Equal,
+        (KeeperKey::None, _) => Less,
+        (_, KeeperKey::None) => Greater,
+        _ => {
+            let ord = a.partial_cmp(b).unwrap_or(Equal);
+            if larger_wins {
+                ord
+            } else {
+                ord.reverse()
+            }
+        }
+    }
+}
+
+impl<I: NearIndex> Barrier for NearDedup<I> {
+    fn process(&mut self, batch: Batch, out: &mut Emit) -> Result<(), StageError> {
+        for mut doc in batch.docs {
+            let prepared =
+                doc.take_scratch::<Prepared<I::Signature>>().ok_or_else(|| StageError::Document {
+                    id: doc.id.clone(),
+                    message: "signature missing (the stage's prepare step did not run)".into(),
+                })?;
+            let (i, best) = self.add(&doc.id, &prepared);
+            if self.streaming() {
+                let keeper = self.keeper_of[i as usize];
+                if best.is_some() {
+                    self.annotate(&mut doc, i, keeper);
+                    match self.options.action {
+                        Action::Drop => out.drop(doc, NEAR_DUPLICATE),
+                        Action::Annotate => out.keep(doc),
+                    }
+                } else {
+                    out.keep(doc);
+                }
+            } else {
+                if self.spill.is_none() {
+                    self.spill = Some(SpillFile::create(self.options.spill_dir.as_deref())?);
+                }
+                self.spill.as_mut().expect("created above").push(doc)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _out: &mut Emit) -> Result<(), StageError> {
+        self.compute_keepers();
+        self.write_report()
+    }
+
+    fn drain(&mut self, out: &mut Emit, max_docs: usize) -> Result<bool, StageError> {
+        let Some(mut spill) = self.spill.take() else { return Ok(false) };
+        for _ in 0..max_docs {
+            let Some(doc) = spill.read_next()? else { return Ok(false) };
+            let i = self.drained;
+            self.drained += 1;
+            self.decide(doc, i, out);
+        }
+        self.spill = Some(spill);
+        Ok(true)
+    }
+
+    fn retained_bytes(&self) -> usize {
+        self.index.retained_bytes()
+            + self.ids.retained_bytes()
+            + self.keys.capacity() * std::mem::size_of::<KeeperKey>()
+            + self.best.capacity() * 8
+            + self.clusters.retained_bytes()
+            + self.keeper_of.capacity() * 4
+            + self.cluster_sizes.capacity() * 4
+    }
+
+    fn summary(&self) -> Vec<(&'static str, u64)> {
+        let mut counters = self.index.summary();
+        counters.push(("pairs_verified", self.pairs_verified));
+        counters.push(("pairs_matched", self.pairs_matched));
+        counters
+    }
+}
