@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `dedup.exact` | documents whose normalised text (or a meta field) is identical |
 //! | `dedup.minhash` | near duplicates: MinHash-LSH, verified Jaccard/containment, keeper policy |
+//! | `dedup.simhash` | near duplicates: 64-bit SimHash within a Hamming distance, block tables |
 //!
 //! ```
 //! use millstone_dedup::{ExactHasher, Normalization};
@@ -24,6 +25,7 @@ pub mod near;
 pub mod normalize;
 pub mod report;
 pub mod shingle;
+pub mod simhash;
 pub mod unionfind;
 
 use millstone_core::Registry;
@@ -33,12 +35,14 @@ pub use lsh::LshIndex;
 pub use minhash::{MinHasher, Signature, Similarity};
 pub use near::MinHashConfig;
 pub use normalize::Normalization;
+pub use simhash::SimHasher;
 pub use unionfind::UnionFind;
 
 /// Registers every stage of this crate.
 pub fn register(registry: &mut Registry) {
     registry.register::<ExactConfig>();
     registry.register::<MinHashConfig>();
+    registry.register::<simhash::SimHashConfig>();
 }
 
 /// Errors of this crate.
