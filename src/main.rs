@@ -202,7 +202,14 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             let mut failed = false;
             for path in pipelines {
                 match load_plan(&path, &registry, &options) {
-                    Ok(plan) => eprintln!("{}: ok ({} stages)", path.display(), plan.stages.len()),
+                    Ok(plan) => {
+                        eprintln!("{}: ok ({} stages)", path.display(), plan.stages.len());
+                        for stage in &plan.stages {
+                            for note in &stage.notes {
+                                eprintln!("  {}: {note}", stage.id);
+                            }
+                        }
+                    }
                     Err(millstone_config::Error::Invalid(d)) => {
                         eprintln!("{d}");
                         failed = true;

@@ -249,14 +249,7 @@ impl Boilerplate {
 
 /// `text` without the byte ranges of `spans` (sorted, non-overlapping).
 pub fn remove_spans(text: &str, spans: &[Span]) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut pos = 0;
-    for span in spans {
-        out.push_str(&text[pos..span.start]);
-        pos = span.end;
-    }
-    out.push_str(&text[pos..]);
-    out
+    millstone_core::text::remove_ranges(text, spans.iter().map(Span::range))
 }
 
 impl Map for Boilerplate {

@@ -438,10 +438,16 @@ impl Checker {
             overwrite: options.overwrite,
             threads,
         };
-        match info.build(&serde_json::Value::Object(fields), &cx) {
-            Ok(stage) if ok => {
-                Some(PlannedStage { id, type_name: info.type_name, on_error, keep_dropped, stage })
-            }
+        let fields = serde_json::Value::Object(fields);
+        match info.build(&fields, &cx) {
+            Ok(stage) if ok => Some(PlannedStage {
+                id,
+                type_name: info.type_name,
+                on_error,
+                keep_dropped,
+                stage,
+                notes: info.notes(&fields),
+            }),
             Ok(_) => None,
             Err(problems) => {
                 for problem in problems {

@@ -134,6 +134,8 @@ pub struct PlannedStage {
     pub keep_dropped: bool,
     /// The built stage.
     pub stage: Stage,
+    /// What `millstone validate` reports about the stage (memory, derived parameters).
+    pub notes: Vec<String>,
 }
 
 /// A validated, built pipeline, ready to run.

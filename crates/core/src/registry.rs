@@ -56,6 +56,11 @@ pub trait StageConfig: DeserializeOwned + JsonSchema + Debug + Send + Sync + 'st
     }
     /// Builds the runtime stage. Must not write files: sinks create outputs when they first write.
     fn build(&self, cx: &BuildContext) -> Result<Stage, BuildError>;
+    /// What `millstone validate` should tell about this configuration (memory it will take,
+    /// parameters it derived). Pure.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A problem found while turning a stage's configuration into a stage.
@@ -75,6 +80,7 @@ pub enum ConfigProblem {
 }
 
 type BuildFn = fn(&serde_json::Value, &BuildContext) -> Result<Stage, Vec<ConfigProblem>>;
+type NotesFn = fn(&serde_json::Value) -> Vec<String>;
 
 /// Everything the runner and the CLI know about a registered stage type.
 #[derive(Clone)]
@@ -91,6 +97,7 @@ pub struct StageInfo {
     pub drop_reasons: &'static [(&'static str, &'static str)],
     schema: fn() -> serde_json::Value,
     build: BuildFn,
+    notes: NotesFn,
 }
 
 impl Debug for StageInfo {
@@ -109,6 +116,9 @@ impl StageInfo {
             drop_reasons: C::DROP_REASONS,
             schema: || serde_json::to_value(schemars::schema_for!(C)).unwrap_or_default(),
             build: build_from_value::<C>,
+            notes: |fields| {
+                serde_json::from_value::<C>(fields.clone()).map(|c| c.notes()).unwrap_or_default()
+            },
         }
     }
 
@@ -125,6 +135,11 @@ impl StageInfo {
         names.sort();
         names.dedup();
         names
+    }
+
+    /// The stage's notes for `millstone validate` (empty if the fields do not deserialize).
+    pub fn notes(&self, fields: &serde_json::Value) -> Vec<String> {
+        (self.notes)(fields)
     }
 
     /// Deserializes, validates and builds the stage from its fields (runner keys removed).

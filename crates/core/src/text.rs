@@ -73,3 +73,37 @@ mod tests {
         assert_eq!(covered, s.len());
     }
 }
+
+/// Paragraphs: maximal runs of non-blank lines, as byte ranges without the final line break;
+/// a blank (empty or whitespace-only) line separates paragraphs.
+pub fn paragraph_ranges(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut lines = line_ranges(text).peekable();
+    std::iter::from_fn(move || {
+        let (start, mut end) = loop {
+            let (s, e, _) = lines.next()?;
+            if !text[s..e].trim().is_empty() {
+                break (s, e);
+            }
+        };
+        while let Some(&(s, e, _)) = lines.peek() {
+            if text[s..e].trim().is_empty() {
+                break;
+            }
+            end = e;
+            lines.next();
+        }
+        Some(start..end)
+    })
+}
+
+/// `text` without the given byte ranges (sorted, non-overlapping, on char boundaries).
+pub fn remove_ranges(text: &str, ranges: impl IntoIterator<Item = std::ops::Range<usize>>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    for range in ranges {
+        out.push_str(&text[pos..range.start]);
+        pos = range.end;
+    }
+    out.push_str(&text[pos..]);
+    out
+}

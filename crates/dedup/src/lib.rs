@@ -7,6 +7,7 @@
 //! | `dedup.exact` | documents whose normalised text (or a meta field) is identical |
 //! | `dedup.minhash` | near duplicates: MinHash-LSH, verified Jaccard/containment, keeper policy |
 //! | `dedup.simhash` | near duplicates: 64-bit SimHash within a Hamming distance, block tables |
+//! | `dedup.bloom` | bounded-memory approximate exact dedup of documents or paragraphs (BFF) |
 //!
 //! ```
 //! use millstone_dedup::{ExactHasher, Normalization};
@@ -16,6 +17,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod bloom;
 pub mod cluster;
 pub mod eval;
 pub mod exact;
@@ -30,6 +32,7 @@ pub mod unionfind;
 
 use millstone_core::Registry;
 
+pub use bloom::BloomFilter;
 pub use exact::{ExactConfig, ExactHasher};
 pub use lsh::LshIndex;
 pub use minhash::{MinHasher, Signature, Similarity};
@@ -43,6 +46,7 @@ pub fn register(registry: &mut Registry) {
     registry.register::<ExactConfig>();
     registry.register::<MinHashConfig>();
     registry.register::<simhash::SimHashConfig>();
+    registry.register::<bloom::BloomConfig>();
 }
 
 /// Errors of this crate.

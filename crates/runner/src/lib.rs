@@ -26,7 +26,7 @@
 //! let plan = Plan {
 //!     name: "demo".into(), runtime: RuntimeSettings::default(), config_hash: String::new(),
 //!     stages: vec![PlannedStage { id: "src".into(), type_name: "test.memory", on_error: ErrorPolicy::Skip,
-//!                                 keep_dropped: false, stage: Stage::Source(Box::new(Memory(vec!["a", "b"]))) }],
+//!                                 keep_dropped: false, stage: Stage::Source(Box::new(Memory(vec!["a", "b"]))), notes: vec![] }],
 //! };
 //! let report = run(plan, &RunOptions::default()).unwrap();
 //! assert_eq!(report.totals.written, 2);
@@ -984,6 +984,7 @@ mod tests {
                     on_error: ErrorPolicy::Skip,
                     keep_dropped: false,
                     stage: Stage::Source(Box::new(Numbers(50))),
+                    notes: vec![],
                 },
                 PlannedStage {
                     id: "explode".into(),
@@ -991,6 +992,7 @@ mod tests {
                     on_error: policy,
                     keep_dropped: false,
                     stage: Stage::transform(PanicOn("part2-13")),
+                    notes: vec![],
                 },
             ],
         }

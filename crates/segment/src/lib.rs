@@ -63,26 +63,7 @@ pub fn line_ranges(text: &str) -> impl Iterator<Item = Range<usize>> + '_ {
         .map(|(start, end, _)| start..end)
 }
 
-/// Paragraphs: maximal runs of non-blank lines; a blank (empty or whitespace-only) line separates.
-pub fn paragraph_ranges(text: &str) -> impl Iterator<Item = Range<usize>> + '_ {
-    let mut lines = millstone_core::text::line_ranges(text).peekable();
-    std::iter::from_fn(move || {
-        let (start, mut end) = loop {
-            let (s, e, _) = lines.next()?;
-            if !text[s..e].trim().is_empty() {
-                break (s, e);
-            }
-        };
-        while let Some(&(s, e, _)) = lines.peek() {
-            if text[s..e].trim().is_empty() {
-                break;
-            }
-            end = e;
-            lines.next();
-        }
-        Some(start..end)
-    })
-}
+pub use millstone_core::text::paragraph_ranges;
 
 /// A segmenter over a range function, shared by the line and paragraph stages.
 pub struct Segmenter {
