@@ -51,29 +51,6 @@ pub fn line_ranges(text: &str) -> impl Iterator<Item = (usize, usize, usize)> + 
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn boundaries() {
-        let s = "aé😀";
-        assert_eq!(floor_char_boundary(s, 2), 1);
-        assert_eq!(ceil_char_boundary(s, 2), 3);
-        assert_eq!(ceil_char_boundary(s, 4), 7);
-        assert_eq!(floor_char_boundary(s, 100), s.len());
-    }
-
-    #[test]
-    fn lines_with_all_terminators() {
-        let s = "a\r\nb\rc\n\nd";
-        let lines: Vec<_> = line_ranges(s).map(|(a, b, _)| &s[a..b]).collect();
-        assert_eq!(lines, ["a", "b", "c", "", "d"]);
-        let covered: usize = line_ranges(s).map(|(a, _, c)| c - a).sum();
-        assert_eq!(covered, s.len());
-    }
-}
-
 /// Paragraphs: maximal runs of non-blank lines, as byte ranges without the final line break;
 /// a blank (empty or whitespace-only) line separates paragraphs.
 pub fn paragraph_ranges(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
@@ -106,4 +83,27 @@ pub fn remove_ranges(text: &str, ranges: impl IntoIterator<Item = std::ops::Rang
     }
     out.push_str(&text[pos..]);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boundaries() {
+        let s = "aé😀";
+        assert_eq!(floor_char_boundary(s, 2), 1);
+        assert_eq!(ceil_char_boundary(s, 2), 3);
+        assert_eq!(ceil_char_boundary(s, 4), 7);
+        assert_eq!(floor_char_boundary(s, 100), s.len());
+    }
+
+    #[test]
+    fn lines_with_all_terminators() {
+        let s = "a\r\nb\rc\n\nd";
+        let lines: Vec<_> = line_ranges(s).map(|(a, b, _)| &s[a..b]).collect();
+        assert_eq!(lines, ["a", "b", "c", "", "d"]);
+        let covered: usize = line_ranges(s).map(|(a, _, c)| c - a).sum();
+        assert_eq!(covered, s.len());
+    }
 }
