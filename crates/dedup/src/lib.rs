@@ -7,6 +7,7 @@
 //! | `dedup.exact` | documents whose normalised text (or a meta field) is identical |
 //! | `dedup.minhash` | near duplicates: MinHash-LSH, verified Jaccard/containment, keeper policy |
 //! | `dedup.simhash` | near duplicates: 64-bit SimHash within a Hamming distance, block tables |
+//! | `dedup.exact_segments` | repeated paragraphs/lines: keep first, CCNet remove-all, per-source scope |
 //! | `dedup.bloom` | bounded-memory approximate exact dedup of documents or paragraphs (BFF) |
 //!
 //! ```
@@ -26,6 +27,7 @@ pub mod minhash;
 pub mod near;
 pub mod normalize;
 pub mod report;
+pub mod segments;
 pub mod shingle;
 pub mod simhash;
 pub mod unionfind;
@@ -47,6 +49,7 @@ pub fn register(registry: &mut Registry) {
     registry.register::<MinHashConfig>();
     registry.register::<simhash::SimHashConfig>();
     registry.register::<bloom::BloomConfig>();
+    registry.register::<segments::SegmentsConfig>();
 }
 
 /// Errors of this crate.

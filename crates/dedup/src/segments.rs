@@ -1,0 +1,444 @@
+//! `dedup.exact_segments`: paragraph- or line-level exact dedup across the corpus (CCNet).
+//!
+//! * `keep_first` (default): a segment's first copy stays; later copies are removed (or marked).
+//!   Streams, unless `scope_field` is set.
+//! * `remove_all`: every segment that occurs in two or more documents is removed everywhere
+//!   (CCNet's behaviour). Needs two passes: documents wait in a spill file.
+//! * `scope_field` (e.g. `site`): a segment that recurs in at least `scope_min_docs` documents
+//!   of the *same* source is that source's boilerplate and goes everywhere in it; a segment
+//!   shared across *different* sources (syndication, quotations) keeps its first copy.
+//!
+//! Memory: one 16-byte hash (plus a 4-byte count in two-pass modes) per distinct segment.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use millstone_core::schemars::{self, JsonSchema};
+use millstone_core::text::{line_ranges, paragraph_ranges, remove_ranges};
+use millstone_core::{
+    Barrier, Batch, BuildContext, BuildError, Document, DropReason, Emit, FieldError, Span, SpillFile, Stage,
+    StageConfig, StageError, StageKind, Transform,
+};
+use serde::Deserialize;
+use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
+
+use crate::normalize::Normalization;
+use crate::report::{ClusterReport, ReportRow};
+
+/// What a segment is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SegmentUnit {
+    /// Blank-line separated paragraphs.
+    #[default]
+    Paragraphs,
+    /// Non-empty lines.
+    Lines,
+}
+
+/// Which copies of a repeated segment go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SegmentMode {
+    /// Keep the first copy, remove later ones.
+    #[default]
+    KeepFirst,
+    /// Remove every copy of a segment that occurs in two or more documents.
+    RemoveAll,
+}
+
+/// Remove the duplicate segments, or only mark them with `duplicate` spans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SegmentAction {
+    /// Rewrite the text without them.
+    #[default]
+    Remove,
+    /// Keep the text; add spans labelled `duplicate`.
+    Mark,
+}
+
+/// Configuration of `dedup.exact_segments`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentsConfig {
+    /// `paragraphs` or `lines`.
+    #[serde(default)]
+    pub unit: SegmentUnit,
+    /// `keep_first` or `remove_all`.
+    #[serde(default)]
+    pub mode: SegmentMode,
+    /// `remove` or `mark`.
+    #[serde(default)]
+    pub action: SegmentAction,
+    /// Which differences to ignore.
+    #[serde(default)]
+    pub normalize: Normalization,
+    /// Segments shorter than this many characters are never touched.
+    #[serde(default = "default_min_length")]
+    pub min_length: usize,
+    /// Meta field naming the source (site); enables per-source boilerplate removal.
+    #[serde(default)]
+    pub scope_field: Option<String>,
+    /// With `scope_field`: a segment in at least this many documents of one source is boilerplate.
+    #[serde(default = "default_scope_min_docs")]
+    pub scope_min_docs: u32,
+    /// Drop a document left with fewer characters than this.
+    #[serde(default = "default_min_remaining")]
+    pub min_remaining_chars: usize,
+    /// Write a report (one JSONL row per document: how much of it was removed).
+    #[serde(default)]
+    pub report: Option<PathBuf>,
+    /// Where the spill file goes (two-pass modes); default: the system temp folder.
+    #[serde(default)]
+    pub spill_dir: Option<PathBuf>,
+}
+
+fn default_min_length() -> usize {
+    20
+}
+fn default_scope_min_docs() -> u32 {
+    3
+}
+fn default_min_remaining() -> usize {
+    1
+}
+
+impl StageConfig for SegmentsConfig {
+    const TYPE: &'static str = "dedup.exact_segments";
+    const KIND: StageKind = StageKind::Barrier;
+    const SUMMARY: &'static str =
+        "Paragraph/line exact dedup across the corpus (keep first or CCNet remove-all, per-source scope)";
+    const EXAMPLE: &'static str =
+        "type: dedup.exact_segments\nunit: paragraphs\nmode: keep_first\nscope_field: site\nmin_length: 30\n";
+    const DROP_REASONS: &'static [(&'static str, &'static str)] = &[(
+        "all_segments_duplicate",
+        "nothing (or less than min_remaining_chars) was left after segment dedup",
+    )];
+
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        if self.scope_field.is_some() && self.scope_min_docs < 2 {
+            return Err(vec![FieldError::new("scope_min_docs", "must be at least 2")]);
+        }
+        Ok(())
+    }
+
+    fn build(&self, cx: &BuildContext) -> Result<Stage, BuildError> {
+        let segmenter = Segmenter { config: self.clone() };
+        Ok(Stage::Barrier {
+            prepare: Some(Arc::new(segmenter.clone())),
+            barrier: Box::new(SegmentDedup {
+                segmenter,
+                overwrite: cx.overwrite,
+                first_seen: HashSet::new(),
+                counts: HashMap::new(),
+                scoped: HashMap::new(),
+                spill: None,
+                report: None,
+                segments_removed: 0,
+            }),
+        })
+    }
+}
+
+/// A segment: its byte range and the hash of its normalised text.
+#[derive(Debug, Clone)]
+struct Segment {
+    range: std::ops::Range<usize>,
+    hash: u128,
+}
+
+struct Segments {
+    source: Option<u64>,
+    list: Vec<Segment>,
+}
+
+#[derive(Debug, Clone)]
+struct Segmenter {
+    config: SegmentsConfig,
+}
+
+impl Segmenter {
+    fn two_pass(&self) -> bool {
+        self.config.mode == SegmentMode::RemoveAll || self.config.scope_field.is_some()
+    }
+
+    fn segments(&self, doc: &Document) -> Segments {
+        let text = &doc.text;
+        let ranges: Vec<std::ops::Range<usize>> = match self.config.unit {
+            SegmentUnit::Paragraphs => paragraph_ranges(text).collect(),
+            SegmentUnit::Lines => line_ranges(text)
+                .filter(|&(s, e, _)| !text[s..e].trim().is_empty())
+                .map(|(s, e, _)| s..e)
+                .collect(),
+        };
+        let list = ranges
+            .into_iter()
+            .filter(|r| text[r.clone()].trim().chars().count() >= self.config.min_length)
+            .map(|range| Segment {
+                hash: xxh3_128(self.config.normalize.apply(&text[range.clone()]).as_bytes()),
+                range,
+            })
+            .collect();
+        let source =
+            self.config.scope_field.as_ref().and_then(|f| doc.meta.get(f)).map(|v| match v.as_str() {
+                Some(s) => xxh3_64(s.as_bytes()),
+                None => xxh3_64(v.to_string().as_bytes()),
+            });
+        Segments { source, list }
+    }
+}
+
+impl Transform for Segmenter {
+    fn apply(&self, mut doc: Document, out: &mut Emit) -> Result<(), StageError> {
+        doc.scratch = Some(Arc::new(self.segments(&doc)));
+        out.keep(doc);
+        Ok(())
+    }
+}
+
+fn scoped_key(source: u64, hash: u128) -> u128 {
+    hash ^ (u128::from(source) << 64 | u128::from(source.rotate_left(29)))
+}
+
+struct SegmentDedup {
+    segmenter: Segmenter,
+    overwrite: bool,
+    first_seen: HashSet<u128>,
+    counts: HashMap<u128, u32>,
+    scoped: HashMap<u128, u32>,
+    spill: Option<SpillFile>,
+    report: Option<ClusterReport>,
+    segments_removed: u64,
+}
+
+impl SegmentDedup {
+    /// Decides about one document's segments and emits it.
+    fn decide(&mut self, mut doc: Document, segments: &Segments, out: &mut Emit) -> Result<(), StageError> {
+        let config = &self.segmenter.config;
+        let mut removed: Vec<std::ops::Range<usize>> = Vec::new();
+        for segment in &segments.list {
+            let boilerplate = segments.source.is_some_and(|source| {
+                self.scoped.get(&scoped_key(source, segment.hash)).copied().unwrap_or(0)
+                    >= config.scope_min_docs
+            });
+            let duplicate = boilerplate
+                || match config.mode {
+                    SegmentMode::RemoveAll => self.counts.get(&segment.hash).copied().unwrap_or(0) >= 2,
+                    SegmentMode::KeepFirst => !self.first_seen.insert(segment.hash),
+                };
+            if duplicate {
+                // Take the line breaks after the segment too, so no empty lines pile up.
+                let rest = &doc.text[segment.range.end..];
+                let breaks = rest.len() - rest.trim_start_matches(['\r', '\n']).len();
+                removed.push(segment.range.start..segment.range.end + breaks);
+            }
+        }
+        self.segments_removed += removed.len() as u64;
+        let before = doc.text.len();
+        match config.action {
+            SegmentAction::Remove if !removed.is_empty() => {
+                doc.text = remove_ranges(&doc.text, removed.iter().cloned());
+                doc.spans.clear();
+            }
+            SegmentAction::Mark => {
+                doc.spans.extend(removed.iter().map(|r| Span::new(r.start, r.end, "duplicate")));
+                doc.spans.sort_by_key(|s| (s.start, s.end));
+            }
+            SegmentAction::Remove => {}
+        }
+        let removed_bytes: usize = removed.iter().map(|r| r.len()).sum();
+        let remaining = match config.action {
+            SegmentAction::Remove => doc.text.trim().chars().count(),
+            SegmentAction::Mark => before.saturating_sub(removed_bytes),
+        };
+        let keep = remaining >= config.min_remaining_chars;
+        if let Some(report) = &mut self.report {
+            let reason = match (removed.is_empty(), keep) {
+                (true, _) => "unchanged",
+                (false, true) => "segments_removed",
+                (false, false) => "all_segments_duplicate",
+            };
+            let kept_fraction = 1.0 - removed_bytes as f64 / before.max(1) as f64;
+            report.row(&ReportRow {
+                id: &doc.id,
+                cluster: &doc.id,
+                keeper: &doc.id,
+                similarity: (kept_fraction * 1e4).round() / 1e4,
+                reason,
+            })?;
+        }
+        if !removed.is_empty() {
+            out.count("segments_removed", removed.len() as u64);
+        }
+        if keep {
+            out.keep(doc);
+        } else {
+            out.drop(doc, DropReason("all_segments_duplicate"));
+        }
+        Ok(())
+    }
+
+    fn open_report(&mut self) -> Result<(), StageError> {
+        if self.report.is_none() {
+            if let Some(path) = &self.segmenter.config.report {
+                self.report = Some(ClusterReport::create(path, self.overwrite)?);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Barrier for SegmentDedup {
+    fn process(&mut self, batch: Batch, out: &mut Emit) -> Result<(), StageError> {
+        for mut doc in batch.docs {
+            let segments = match doc.take_scratch::<Segments>() {
+                Some(s) => s,
+                None => Arc::new(self.segmenter.segments(&doc)),
+            };
+            if self.segmenter.two_pass() {
+                let mut distinct: Vec<u128> = segments.list.iter().map(|s| s.hash).collect();
+                distinct.sort_unstable();
+                distinct.dedup();
+                for hash in distinct {
+                    *self.counts.entry(hash).or_default() += 1;
+                    if let Some(source) = segments.source {
+                        *self.scoped.entry(scoped_key(source, hash)).or_default() += 1;
+                    }
+                }
+                if self.spill.is_none() {
+                    self.spill = Some(SpillFile::create(self.segmenter.config.spill_dir.as_deref())?);
+                }
+                self.spill.as_mut().expect("created above").push(doc)?;
+            } else {
+                self.open_report()?;
+                self.decide(doc, &segments, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _out: &mut Emit) -> Result<(), StageError> {
+        self.open_report()
+    }
+
+    fn drain(&mut self, out: &mut Emit, max_docs: usize) -> Result<bool, StageError> {
+        if let Some(mut spill) = self.spill.take() {
+            for _ in 0..max_docs {
+                match spill.read_next()? {
+                    Some(doc) => {
+                        let segments = self.segmenter.segments(&doc);
+                        self.decide(doc, &segments, out)?;
+                    }
+                    None => return self.close_report(),
+                }
+            }
+            self.spill = Some(spill);
+            return Ok(true);
+        }
+        self.close_report()
+    }
+
+    fn retained_bytes(&self) -> usize {
+        self.first_seen.capacity() * 17 + (self.counts.capacity() + self.scoped.capacity()) * 21
+    }
+
+    fn summary(&self) -> Vec<(&'static str, u64)> {
+        vec![("distinct_segments", self.first_seen.len().max(self.counts.len()) as u64)]
+    }
+}
+
+impl SegmentDedup {
+    fn close_report(&mut self) -> Result<bool, StageError> {
+        if let Some(report) = self.report.take() {
+            report.commit()?;
+        }
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn config() -> SegmentsConfig {
+        serde_json::from_value(serde_json::json!({"min_length": 5})).unwrap()
+    }
+
+    fn run(config: SegmentsConfig, docs: Vec<Document>) -> Vec<Document> {
+        let Stage::Barrier { prepare: Some(p), mut barrier } =
+            config.build(&BuildContext::for_tests()).unwrap()
+        else {
+            panic!()
+        };
+        let mut prepared = Emit::new(false);
+        for d in docs {
+            p.apply(d, &mut prepared).unwrap();
+        }
+        let mut out = Emit::new(false);
+        barrier.process(Batch::new(0, prepared.into_parts().0), &mut out).unwrap();
+        barrier.finish(&mut out).unwrap();
+        while barrier.drain(&mut out, 2).unwrap() {}
+        out.into_parts().0
+    }
+
+    fn docs() -> Vec<Document> {
+        vec![
+            Document::new("a", "Story A opening.\n\nShared quotation paragraph.\n\nSite footer text.")
+                .with_meta("site", "x"),
+            Document::new("b", "Story B opening.\n\nSite footer text.").with_meta("site", "x"),
+            Document::new("c", "Story C opening.\n\nSite footer text.").with_meta("site", "x"),
+            Document::new("d", "Story D opening.\n\nShared quotation paragraph.").with_meta("site", "y"),
+        ]
+    }
+
+    fn texts(out: &[Document]) -> Vec<String> {
+        out.iter().map(|d| d.text.replace("\n\n", " | ").trim().to_string()).collect()
+    }
+
+    #[test]
+    fn keep_first_remove_all_and_scope() {
+        assert_eq!(
+            texts(&run(config(), docs())),
+            [
+                "Story A opening. | Shared quotation paragraph. | Site footer text.",
+                "Story B opening. |",
+                "Story C opening. |",
+                "Story D opening. |"
+            ]
+        );
+        let remove_all = SegmentsConfig { mode: SegmentMode::RemoveAll, ..config() };
+        assert_eq!(
+            texts(&run(remove_all, docs())),
+            ["Story A opening. |", "Story B opening. |", "Story C opening. |", "Story D opening. |"]
+        );
+        // Scoped: the footer (3 docs of site x) is boilerplate everywhere on x; the quotation
+        // shared across sites keeps its first copy.
+        let scoped = SegmentsConfig { scope_field: Some("site".into()), ..config() };
+        assert_eq!(
+            texts(&run(scoped, docs())),
+            [
+                "Story A opening. | Shared quotation paragraph. |",
+                "Story B opening. |",
+                "Story C opening. |",
+                "Story D opening. |"
+            ]
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(100))]
+        #[test]
+        fn output_is_idempotent_and_marks_are_valid(docs in millstone_testkit::documents(20)) {
+            let once = run(config(), docs.clone());
+            let twice = run(config(), once.clone());
+            prop_assert_eq!(texts(&once), texts(&twice));
+            let marked = run(SegmentsConfig { action: SegmentAction::Mark, min_remaining_chars: 0, ..config() }, docs);
+            for d in &marked {
+                millstone_testkit::assert_spans_valid(d);
+            }
+        }
+    }
+}
