@@ -70,7 +70,8 @@ fn bench(c: &mut Criterion) {
         let mut group = c.benchmark_group(type_name);
         group.throughput(Throughput::Bytes(bytes));
         group.sample_size(10);
-        let label = if yaml.is_empty() { "default".to_string() } else { yaml.replace(": ", "_") };
+        let label =
+            if yaml.is_empty() { "default".to_string() } else { yaml.replace(": ", "_").replace('\n', "_") };
         group.bench_function(format!("stage_{label}_8MiB"), |b| {
             b.iter(|| run_barrier(common::build(type_name, yaml), &docs))
         });

@@ -8,6 +8,7 @@
 //! | `dedup.minhash` | near duplicates: MinHash-LSH, verified Jaccard/containment, keeper policy |
 //! | `dedup.simhash` | near duplicates: 64-bit SimHash within a Hamming distance, block tables |
 //! | `dedup.exact_segments` | repeated paragraphs/lines: keep first, CCNet remove-all, per-source scope |
+//! | `dedup.substring` | spans repeated from earlier documents (suffix array), first copy kept |
 //! | `dedup.bloom` | bounded-memory approximate exact dedup of documents or paragraphs (BFF) |
 //!
 //! ```
@@ -30,6 +31,7 @@ pub mod report;
 pub mod segments;
 pub mod shingle;
 pub mod simhash;
+pub mod substring;
 pub mod unionfind;
 
 use millstone_core::Registry;
@@ -50,6 +52,7 @@ pub fn register(registry: &mut Registry) {
     registry.register::<simhash::SimHashConfig>();
     registry.register::<bloom::BloomConfig>();
     registry.register::<segments::SegmentsConfig>();
+    registry.register::<substring::SubstringConfig>();
 }
 
 /// Errors of this crate.
