@@ -100,7 +100,7 @@ impl StageConfig for SubstringConfig {
 /// let texts = ["a long shared sentence here. first doc", "second doc: a long shared sentence here."];
 /// let spans = repeated_spans(&texts, 20);
 /// assert!(spans[0].is_empty());
-/// assert_eq!(&texts[1][spans[1][0].clone()], " a long shared sentence here.");
+/// assert_eq!(&texts[1][spans[1][0].clone()], "a long shared sentence here.");
 /// ```
 pub fn repeated_spans<S: AsRef<str>>(texts: &[S], min_length: usize) -> Vec<Vec<std::ops::Range<usize>>> {
     let mut corpus = Vec::new();
@@ -151,7 +151,7 @@ fn spans_in_corpus(corpus: &[u8], starts: &[usize], min_length: usize) -> Vec<Ve
     let doc_of = |p: usize| starts.partition_point(|&s| s <= p) - 1;
     // Blocks of suffixes sharing >= min_length bytes: all but the earliest are later copies.
     let mut block: Vec<usize> = Vec::new();
-    let mut flush = |block: &mut Vec<usize>, result: &mut Vec<Vec<std::ops::Range<usize>>>| {
+    let flush = |block: &mut Vec<usize>, result: &mut Vec<Vec<std::ops::Range<usize>>>| {
         if block.len() > 1 {
             let first = *block.iter().min().expect("non-empty");
             for &p in block.iter().filter(|&&p| p != first) {
