@@ -64,9 +64,17 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
-    for (type_name, yaml) in
-        [("dedup.exact", ""), ("dedup.minhash", "preset: web"), ("dedup.minhash", "preset: news")]
-    {
+    for (type_name, yaml) in [
+        ("dedup.exact", ""),
+        ("dedup.minhash", "preset: web"),
+        ("dedup.minhash", "preset: news"),
+        ("dedup.simhash", "max_distance: 3"),
+        ("dedup.bloom", "expected_items: 100000"),
+        ("dedup.bloom", "unit: paragraph\nexpected_items: 2000000"),
+        ("dedup.exact_segments", "unit: paragraphs"),
+        ("dedup.exact_segments", "scope_field: site"),
+        ("dedup.substring", "min_length: 100"),
+    ] {
         let mut group = c.benchmark_group(type_name);
         group.throughput(Throughput::Bytes(bytes));
         group.sample_size(10);
