@@ -8,6 +8,7 @@
 //! | `clean.normalize_whitespace` | one space between words, no trailing blanks, at most one empty line, LF line ends |
 //! | `clean.strip_boilerplate` | drops share/subscribe/cookie/related/byline lines and cuts comment sections |
 //! | `clean.length` | keeps documents within char/word/line bounds |
+//! | `clean.gopher_quality`, `clean.gopher_repetition`, `clean.c4`, `clean.fineweb` | the field's quality rules, published thresholds, one drop reason per rule |
 //! | `clean.repeated_lines` | removes lines that recur across documents of one source (site footers) |
 //!
 //! ```
@@ -24,6 +25,7 @@
 pub mod boilerplate;
 pub mod length;
 pub mod normalize;
+pub mod quality;
 pub mod repeated;
 
 use millstone_core::Registry;
@@ -35,6 +37,10 @@ pub fn register(registry: &mut Registry) {
     registry.register::<boilerplate::BoilerplateConfig>();
     registry.register::<length::LengthConfig>();
     registry.register::<repeated::RepeatedLinesConfig>();
+    registry.register::<quality::GopherQualityConfig>();
+    registry.register::<quality::GopherRepetitionConfig>();
+    registry.register::<quality::C4Config>();
+    registry.register::<quality::FineWebConfig>();
 }
 
 /// Errors of this crate.
