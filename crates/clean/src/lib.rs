@@ -4,11 +4,13 @@
 //!
 //! | type | does |
 //! |---|---|
-//! | `clean.normalize_unicode` | NFC/NFKC, removes control/format characters, optional quote and dash folding |
+//! | `clean.normalize_unicode` | NFC/NFKC, mojibake repair, removes control/format characters, optional quote and dash folding |
 //! | `clean.normalize_whitespace` | one space between words, no trailing blanks, at most one empty line, LF line ends |
 //! | `clean.strip_boilerplate` | drops share/subscribe/cookie/related/byline lines and cuts comment sections |
 //! | `clean.length` | keeps documents within char/word/line bounds |
 //! | `clean.gopher_quality`, `clean.gopher_repetition`, `clean.c4`, `clean.fineweb` | the field's quality rules, published thresholds, one drop reason per rule |
+//! | `clean.language` | language identification (whatlang), keep listed languages |
+//! | `clean.pii` | redact e-mails, phones, IPs, card numbers, IBANs |
 //! | `clean.repeated_lines` | removes lines that recur across documents of one source (site footers) |
 //!
 //! ```
@@ -23,8 +25,10 @@
 #![deny(missing_docs)]
 
 pub mod boilerplate;
+pub mod language;
 pub mod length;
 pub mod normalize;
+pub mod pii;
 pub mod quality;
 pub mod repeated;
 
@@ -41,6 +45,8 @@ pub fn register(registry: &mut Registry) {
     registry.register::<quality::GopherRepetitionConfig>();
     registry.register::<quality::C4Config>();
     registry.register::<quality::FineWebConfig>();
+    registry.register::<language::LanguageConfig>();
+    registry.register::<pii::PiiConfig>();
 }
 
 /// Errors of this crate.

@@ -32,6 +32,91 @@ pub struct UnicodeConfig {
     /// Fold curly quotes to straight ones and dashes to `-`.
     #[serde(default)]
     pub fold_punctuation: bool,
+    /// Repair mojibake: UTF-8 that was decoded as Windows-1252 / Latin-1 (`â€™` -> `’`, `Ã©` -> `é`).
+    #[serde(default = "yes")]
+    pub fix_mojibake: bool,
+}
+
+/// The Windows-1252 byte for a character, if it has one (Latin-1 plus the 0x80-0x9F specials).
+fn cp1252_byte(c: char) -> Option<u8> {
+    let special = match c {
+        '€' => 0x80,
+        '‚' => 0x82,
+        'ƒ' => 0x83,
+        '„' => 0x84,
+        '…' => 0x85,
+        '†' => 0x86,
+        '‡' => 0x87,
+        'ˆ' => 0x88,
+        '‰' => 0x89,
+        'Š' => 0x8A,
+        '‹' => 0x8B,
+        'Œ' => 0x8C,
+        'Ž' => 0x8E,
+        '‘' => 0x91,
+        '’' => 0x92,
+        '“' => 0x93,
+        '”' => 0x94,
+        '•' => 0x95,
+        '–' => 0x96,
+        '—' => 0x97,
+        '˜' => 0x98,
+        '™' => 0x99,
+        'š' => 0x9A,
+        '›' => 0x9B,
+        'œ' => 0x9C,
+        'ž' => 0x9E,
+        'Ÿ' => 0x9F,
+        _ => 0,
+    };
+    if special != 0 {
+        return Some(special);
+    }
+    let code = c as u32;
+    ((0x80..=0xFF).contains(&code)).then_some(code as u8)
+}
+
+/// Repairs UTF-8 sequences that were decoded as Windows-1252 or Latin-1: a lead character
+/// (`Â`-`ô`) followed by the right number of continuation characters whose bytes form a valid
+/// UTF-8 character is replaced by that character. Anything else is left alone.
+///
+/// ```
+/// use millstone_clean::normalize::fix_mojibake;
+/// assert_eq!(fix_mojibake("It\u{e2}\u{20ac}\u{2122}s caf\u{c3}\u{a9} time"), "It’s café time");
+/// assert_eq!(fix_mojibake("Ã  la carte"), "Ã  la carte");
+/// ```
+pub fn fix_mojibake(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let continuation = match cp1252_byte(c) {
+            Some(0xC2..=0xDF) => 1,
+            Some(0xE0..=0xEF) => 2,
+            Some(0xF0..=0xF4) => 3,
+            _ => 0,
+        };
+        if continuation > 0 && i + continuation < chars.len() {
+            let mut bytes = vec![cp1252_byte(c).expect("checked")];
+            for &next in &chars[i + 1..=i + continuation] {
+                match cp1252_byte(next) {
+                    Some(b @ 0x80..=0xBF) => bytes.push(b),
+                    _ => break,
+                }
+            }
+            if bytes.len() == continuation + 1 {
+                if let Ok(decoded) = std::str::from_utf8(&bytes) {
+                    out.push_str(decoded);
+                    i += continuation + 1;
+                    continue;
+                }
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
 }
 
 fn yes() -> bool {
@@ -43,7 +128,8 @@ impl StageConfig for UnicodeConfig {
     const KIND: StageKind = StageKind::Transform;
     const SUMMARY: &'static str =
         "Unicode NFC/NFKC, remove control/format characters, fold quotes and dashes";
-    const EXAMPLE: &'static str = "type: clean.normalize_unicode\nform: nfc\nremove_controls: true\n";
+    const EXAMPLE: &'static str =
+        "type: clean.normalize_unicode\nform: nfc\nremove_controls: true\nfix_mojibake: true\n";
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
         Ok(Stage::transform(MapStage(UnicodeNormalizer { config: self.clone() })))
     }
@@ -104,6 +190,13 @@ impl UnicodeNormalizer {
     }
 
     fn pass(&self, text: &str) -> String {
+        let repaired;
+        let text = if self.config.fix_mojibake && text.chars().any(|c| ('\u{c2}'..='\u{f4}').contains(&c)) {
+            repaired = fix_mojibake(text);
+            repaired.as_str()
+        } else {
+            text
+        };
         let filtered = if self.config.remove_controls || self.config.fold_punctuation {
             let chars: Vec<char> = text.chars().collect();
             let mut out = String::with_capacity(text.len());
@@ -223,7 +316,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn unicode(form: Form, fold: bool) -> UnicodeNormalizer {
-        UnicodeNormalizer::new(UnicodeConfig { form, remove_controls: true, fold_punctuation: fold })
+        UnicodeNormalizer::new(UnicodeConfig {
+            form,
+            remove_controls: true,
+            fold_punctuation: fold,
+            fix_mojibake: true,
+        })
     }
 
     #[test]
@@ -233,6 +331,11 @@ mod tests {
         assert_eq!(n.normalize("👩\u{200D}🚀"), "👩\u{200D}🚀");
         assert_eq!(unicode(Form::Nfkc, false).normalize("ﬁne ＡＢＣ"), "fine ABC");
         assert_eq!(unicode(Form::Nfc, true).normalize("“Hi” – it’s"), "\"Hi\" - it's");
+        assert_eq!(
+            unicode(Form::Nfc, false)
+                .normalize("Lavrov\u{e2}\u{20ac}\u{2122}s \u{e2}\u{20ac}\u{153}plan\u{e2}\u{20ac}\u{9d}"),
+            "Lavrov’s “plan”"
+        );
     }
 
     #[test]
