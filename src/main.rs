@@ -99,6 +99,22 @@ enum EvalCommand {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Score main-content extraction (`clean.html_to_text`) on a WCXB-style benchmark: bag-of-words
+    /// precision/recall/F1 of lowercase `\w+` tokens per page, macro mean, per page type.
+    Extract {
+        /// Folder of `NNNN.html.gz` pages.
+        #[arg(long)]
+        html: PathBuf,
+        /// Folder of `NNNN.json.gz` ground truth (`ground_truth.main_content`).
+        #[arg(long)]
+        truth: PathBuf,
+        /// Score only the first N pages.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Worker threads.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Score a pairwise similarity on labelled sentence pairs (MRPC format: label, id1, id2,
     /// text1, text2): the threshold is chosen on `--train`, accuracy and F1 reported on `--test`.
     Pairs {
@@ -142,8 +158,9 @@ const EXIT_INVALID: u8 = 2;
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MILLSTONE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("MILLSTONE_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,html5ever=error,markup5ever=error")
+            }),
         )
         .with_writer(std::io::stderr)
         .with_target(false)
@@ -278,6 +295,9 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Eval(EvalCommand::Dedup { labels, pipeline, stage, overrides, sweep, threads }) => {
             eval::dedup(&registry, &labels, &pipeline, stage, overrides, sweep, threads)
+        }
+        Command::Eval(EvalCommand::Extract { html, truth, limit, threads }) => {
+            eval::extract(&html, &truth, limit, threads)
         }
         Command::Eval(EvalCommand::Pairs { train, test, unit, ngram, similarity, permutations }) => {
             eval::pairs(&train, &test, &unit, ngram, &similarity, permutations)

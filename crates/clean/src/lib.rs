@@ -9,6 +9,7 @@
 //! | `clean.strip_boilerplate` | drops share/subscribe/cookie/related/byline lines and cuts comment sections |
 //! | `clean.length` | keeps documents within char/word/line bounds |
 //! | `clean.gopher_quality`, `clean.gopher_repetition`, `clean.c4`, `clean.fineweb` | the field's quality rules, published thresholds, one drop reason per rule |
+//! | `clean.html_to_text` | main-content extraction from HTML (rs-trafilatura), metadata into meta |
 //! | `clean.language` | language identification (whatlang), keep listed languages |
 //! | `clean.pii` | redact e-mails, phones, IPs, card numbers, IBANs |
 //! | `clean.repeated_lines` | removes lines that recur across documents of one source (site footers) |
@@ -25,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod boilerplate;
+pub mod html;
 pub mod language;
 pub mod length;
 pub mod normalize;
@@ -47,6 +49,7 @@ pub fn register(registry: &mut Registry) {
     registry.register::<quality::FineWebConfig>();
     registry.register::<language::LanguageConfig>();
     registry.register::<pii::PiiConfig>();
+    registry.register::<html::HtmlConfig>();
 }
 
 /// Errors of this crate.

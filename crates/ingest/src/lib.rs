@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `ingest.jsonl` | JSON Lines, plain, `.gz` or `.zst`; byte-range shards for big plain files |
 //! | `ingest.text_dir` | a folder of text files, one document per file |
+//! | `ingest.html` | HTML files (plain/gz/zst), charset-aware; pair with `clean.html_to_text` |
 //!
 //! Bad input never stops a run by itself: an invalid UTF-8 record, a line that is not JSON, a
 //! missing text field, an empty file or a too-large document is reported as a bad record with
@@ -29,6 +30,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod html;
 pub mod input;
 pub mod jsonl;
 pub mod text_dir;
@@ -44,6 +46,7 @@ pub use millstone_core::Document;
 pub fn register(registry: &mut Registry) {
     registry.register::<jsonl::JsonlConfig>();
     registry.register::<text_dir::TextDirConfig>();
+    registry.register::<html::HtmlSourceConfig>();
 }
 
 /// Errors of this crate.
