@@ -231,6 +231,9 @@ pub fn pairs(
     Ok(ExitCode::SUCCESS)
 }
 
+/// One page's type, HTML size and (precision, recall, F1).
+type PageScore = (String, usize, (f64, f64, f64));
+
 fn read_gz(path: &Path) -> anyhow::Result<String> {
     use std::io::Read;
     let mut text = String::new();
@@ -285,7 +288,7 @@ pub fn extract(
     let token = regex::Regex::new(r"\w+")?;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.unwrap_or(0)).build()?;
     let started = std::time::Instant::now();
-    let results: Vec<anyhow::Result<(String, usize, (f64, f64, f64))>> = pool.install(|| {
+    let results: Vec<anyhow::Result<PageScore>> = pool.install(|| {
         pages
             .par_iter()
             .map(|page| {

@@ -53,7 +53,7 @@ pub fn decode_html(bytes: &[u8]) -> String {
         let rest = head[i + 8..].trim_start_matches(['"', '\'']);
         let end =
             rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')).unwrap_or(rest.len());
-        encoding_rs::Encoding::for_label(rest[..end].as_bytes())
+        encoding_rs::Encoding::for_label(&rest.as_bytes()[..end])
     });
     let (text, _, _) = declared.unwrap_or(encoding_rs::WINDOWS_1252).decode(bytes);
     text.into_owned()
