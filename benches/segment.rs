@@ -8,12 +8,23 @@ fn bench(c: &mut Criterion) {
     let texts = common::news_texts(8 << 20);
     let docs = common::documents(&texts);
     let bytes: usize = texts.iter().map(String::len).sum();
-    for type_name in ["segment.lines", "segment.paragraphs"] {
-        let stage = common::build(type_name, "");
+    for (type_name, yaml) in [
+        ("segment.lines", ""),
+        ("segment.paragraphs", ""),
+        ("segment.sentences", ""),
+        ("segment.chunks", "unit: words\nsize: 200\noverlap: 20"),
+        ("segment.chunks", "unit: tokens\nsize: 512\noverlap: 64"),
+    ] {
+        let stage = common::build(type_name, yaml);
         let mut group = c.benchmark_group(type_name);
         group.throughput(Throughput::Bytes(bytes as u64));
         group.sample_size(10);
-        group.bench_function("annotate_8MiB", |b| b.iter(|| common::apply_all(&stage, &docs)));
+        let label = if yaml.is_empty() {
+            "annotate_8MiB".to_string()
+        } else {
+            format!("annotate_{}_8MiB", yaml.split('\n').next().unwrap_or("").replace(": ", "_"))
+        };
+        group.bench_function(label, |b| b.iter(|| common::apply_all(&stage, &docs)));
         group.finish();
     }
 }

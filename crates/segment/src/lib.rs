@@ -1,6 +1,7 @@
 //! # millstone-segment
 //!
-//! Segmenters find byte ranges of a document's text — lines, paragraphs — and either annotate
+//! Segmenters find byte ranges of a document's text — lines, paragraphs, sentences, chunks —
+//! and either annotate
 //! the document with [`Span`]s (`mode: annotate`, the default) or emit one document per segment
 //! (`mode: explode`, with `parent_id`, `index`, `start`, `end` in meta).
 //!
@@ -16,6 +17,9 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod chunks;
+pub mod sentences;
+
 use std::ops::Range;
 
 use millstone_core::schemars::{self, JsonSchema};
@@ -29,6 +33,8 @@ use serde::Deserialize;
 pub fn register(registry: &mut Registry) {
     registry.register::<LinesConfig>();
     registry.register::<ParagraphsConfig>();
+    registry.register::<SentencesConfig>();
+    registry.register::<ChunksConfig>();
 }
 
 /// Errors of this crate.
@@ -65,11 +71,13 @@ pub fn line_ranges(text: &str) -> impl Iterator<Item = Range<usize>> + '_ {
 
 pub use millstone_core::text::paragraph_ranges;
 
-/// A segmenter over a range function, shared by the line and paragraph stages.
+type RangeFn = std::sync::Arc<dyn Fn(&str) -> Vec<Range<usize>> + Send + Sync>;
+
+/// A segmenter over a range function, shared by every segment stage.
 pub struct Segmenter {
     label: &'static str,
     mode: Mode,
-    ranges: fn(&str) -> Vec<Range<usize>>,
+    ranges: RangeFn,
 }
 
 impl Segmenter {
@@ -110,8 +118,12 @@ impl Transform for Annotator {
     }
 }
 
-fn build(label: &'static str, mode: Mode, ranges: fn(&str) -> Vec<Range<usize>>) -> Stage {
-    let segmenter = Segmenter { label, mode, ranges };
+fn build(
+    label: &'static str,
+    mode: Mode,
+    ranges: impl Fn(&str) -> Vec<Range<usize>> + Send + Sync + 'static,
+) -> Stage {
+    let segmenter = Segmenter { label, mode, ranges: std::sync::Arc::new(ranges) };
     match segmenter.mode {
         Mode::Annotate => Stage::transform(Annotator(segmenter)),
         Mode::Explode => Stage::transform(SplitStage(segmenter)),
@@ -157,6 +169,118 @@ impl StageConfig for ParagraphsConfig {
     }
 }
 
+/// Configuration of `segment.sentences`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SentencesConfig {
+    /// `annotate` (spans labelled `sentence`) or `explode` (a document per sentence).
+    #[serde(default)]
+    pub mode: Mode,
+    /// Abbreviation list: `en`, `de`, `fr` or `es`.
+    #[serde(default = "default_language")]
+    pub language: String,
+    /// A single line break ends a sentence (headings, list items); `false` treats it as wrapping.
+    #[serde(default = "yes")]
+    pub newline_boundary: bool,
+}
+
+fn default_language() -> String {
+    "en".into()
+}
+fn yes() -> bool {
+    true
+}
+
+const LANGUAGES: [&str; 4] = ["en", "de", "fr", "es"];
+
+impl StageConfig for SentencesConfig {
+    const TYPE: &'static str = "segment.sentences";
+    const KIND: StageKind = StageKind::Transform;
+    const SUMMARY: &'static str =
+        "Sentences (UAX #29 plus abbreviation, initials, decimals, quotes, list rules)";
+    const EXAMPLE: &'static str = "type: segment.sentences\nlanguage: en\nnewline_boundary: true\n";
+
+    fn validate(&self) -> Result<(), Vec<millstone_core::FieldError>> {
+        if !LANGUAGES.contains(&self.language.as_str()) {
+            return Err(vec![millstone_core::FieldError::new("language", "must be one of en, de, fr, es")]);
+        }
+        Ok(())
+    }
+
+    fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
+        let language: &'static str = LANGUAGES.iter().copied().find(|l| *l == self.language).unwrap_or("en");
+        let newline_boundary = self.newline_boundary;
+        Ok(build("sentence", self.mode, move |t| {
+            sentences::sentence_ranges(t, &sentences::SentenceOptions { language, newline_boundary })
+        }))
+    }
+}
+
+/// Configuration of `segment.chunks`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChunksConfig {
+    /// `annotate` (spans labelled `chunk`) or `explode` (a document per chunk, a chunk table).
+    #[serde(default)]
+    pub mode: Mode,
+    /// `chars`, `words`, `sentences` or `tokens`.
+    #[serde(default)]
+    pub unit: chunks::ChunkUnit,
+    /// Units per chunk.
+    pub size: usize,
+    /// Units shared by consecutive chunks.
+    #[serde(default)]
+    pub overlap: usize,
+    /// Tokenizer for `unit: tokens`.
+    #[serde(default)]
+    pub encoding: chunks::Encoding,
+    /// End chunks at a sentence boundary when one is in the second half of the window.
+    #[serde(default = "yes")]
+    pub respect_sentences: bool,
+    /// Abbreviation list for sentence boundaries.
+    #[serde(default = "default_language")]
+    pub language: String,
+}
+
+impl StageConfig for ChunksConfig {
+    const TYPE: &'static str = "segment.chunks";
+    const KIND: StageKind = StageKind::Transform;
+    const SUMMARY: &'static str =
+        "Windows of chars, words, sentences or tiktoken tokens with size and overlap";
+    const EXAMPLE: &'static str =
+        "type: segment.chunks\nunit: tokens\nencoding: cl100k_base\nsize: 512\noverlap: 64\nmode: explode\n";
+
+    fn validate(&self) -> Result<(), Vec<millstone_core::FieldError>> {
+        let mut errors = Vec::new();
+        if self.size == 0 {
+            errors.push(millstone_core::FieldError::new("size", "must be at least 1"));
+        }
+        if self.overlap >= self.size.max(1) {
+            errors.push(millstone_core::FieldError::new("overlap", "must be smaller than size"));
+        }
+        if !LANGUAGES.contains(&self.language.as_str()) {
+            errors.push(millstone_core::FieldError::new("language", "must be one of en, de, fr, es"));
+        }
+        errors.is_empty().then_some(()).ok_or(errors)
+    }
+
+    fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
+        let language: &'static str = LANGUAGES.iter().copied().find(|l| *l == self.language).unwrap_or("en");
+        let c = self.clone();
+        Ok(build("chunk", self.mode, move |t| {
+            chunks::chunk_ranges(
+                t,
+                c.unit,
+                c.encoding,
+                c.size,
+                c.overlap,
+                c.respect_sentences,
+                &sentences::SentenceOptions { language, newline_boundary: true },
+            )
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,8 +310,11 @@ mod tests {
 
     #[test]
     fn explode_carries_offsets() {
-        let seg =
-            Segmenter { label: "paragraph", mode: Mode::Explode, ranges: |t| paragraph_ranges(t).collect() };
+        let seg = Segmenter {
+            label: "paragraph",
+            mode: Mode::Explode,
+            ranges: std::sync::Arc::new(|t: &str| paragraph_ranges(t).collect()),
+        };
         let mut out = Vec::new();
         seg.split(Document::new("p", "one\n\ntwo"), &mut out).unwrap();
         assert_eq!(out.len(), 2);
@@ -208,7 +335,10 @@ mod tests {
             for l in &lines {
                 prop_assert_eq!(paras.iter().filter(|p| p.start <= l.start && l.end <= p.end).count(), 1);
             }
-            let seg = Segmenter { label: "paragraph", mode: Mode::Annotate, ranges: |t| paragraph_ranges(t).collect() };
+            let seg = Segmenter { label: "paragraph", mode: Mode::Annotate, ranges: std::sync::Arc::new(|t: &str| paragraph_ranges(t).collect()) };
+            // Sentences: ordered, non-overlapping, on char boundaries, only whitespace between them.
+            let sentences = sentences::sentence_ranges(&text, &sentences::SentenceOptions::default());
+            check_partition(&text, &sentences);
             let doc = seg.annotate(Document::new("x", text.clone()));
             millstone_testkit::assert_spans_valid(&doc);
             // Annotating twice gives the same spans.
