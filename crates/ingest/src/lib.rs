@@ -7,6 +7,8 @@
 //! |---|---|
 //! | `ingest.jsonl` | JSON Lines, plain, `.gz` or `.zst`; byte-range shards for big plain files |
 //! | `ingest.text_dir` | a folder of text files, one document per file |
+//! | `ingest.csv` | CSV/TSV with a header row; other columns become metadata |
+//! | `ingest.warc` | WARC/WET (Common Crawl layout, gzip per record): conversion and response records |
 //! | `ingest.html` | HTML files (plain/gz/zst), charset-aware; pair with `clean.html_to_text` |
 //!
 //! Bad input never stops a run by itself: an invalid UTF-8 record, a line that is not JSON, a
@@ -30,10 +32,12 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod csv;
 pub mod html;
 pub mod input;
 pub mod jsonl;
 pub mod text_dir;
+pub mod warc;
 
 use millstone_core::{Registry, StageError};
 use schemars::JsonSchema;
@@ -47,6 +51,8 @@ pub fn register(registry: &mut Registry) {
     registry.register::<jsonl::JsonlConfig>();
     registry.register::<text_dir::TextDirConfig>();
     registry.register::<html::HtmlSourceConfig>();
+    registry.register::<csv::CsvConfig>();
+    registry.register::<warc::WarcConfig>();
 }
 
 /// Errors of this crate.
