@@ -29,6 +29,16 @@ pub struct JsonlSinkConfig {
     /// Compression level (gzip 0-9, zstd 1-22); default: the codec's default.
     #[serde(default)]
     pub level: Option<i32>,
+    /// Metadata fields to write (default: all).
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
+    /// Rename fields on output (`{text: content, url: source_url}`).
+    #[serde(default)]
+    pub rename: std::collections::BTreeMap<String, String>,
+    /// Start a new file after this many (uncompressed) bytes; `path` must contain `{part}`,
+    /// which becomes 00000, 00001, ...
+    #[serde(default)]
+    pub max_file_bytes: Option<millstone_core::ByteSize>,
 }
 
 impl JsonlSinkConfig {
@@ -39,6 +49,9 @@ impl JsonlSinkConfig {
             include_spans: false,
             include_provenance: false,
             level: None,
+            fields: None,
+            rename: Default::default(),
+            max_file_bytes: None,
         }
     }
 }
@@ -53,6 +66,9 @@ impl StageConfig for JsonlSinkConfig {
         let mut errors = Vec::new();
         if self.path.as_os_str().is_empty() || self.path.file_name().is_none() {
             errors.push(FieldError::new("path", "must name a file"));
+        }
+        if self.max_file_bytes.is_some() && !self.path.to_string_lossy().contains("{part}") {
+            errors.push(FieldError::new("path", "must contain `{part}` when max_file_bytes is set"));
         }
         if let Some(level) = self.level {
             let range = match codec(&self.path) {
@@ -120,23 +136,40 @@ pub struct JsonlSink {
     writer: Option<Writer>,
     buffer: Vec<u8>,
     docs: u64,
+    /// Finished parts, committed together when the run succeeds.
+    finished: Vec<AtomicFile>,
+    part: usize,
+    part_bytes: u64,
 }
 
 impl JsonlSink {
     /// A sink with this configuration.
     pub fn new(config: JsonlSinkConfig, overwrite: bool) -> Self {
-        JsonlSink { config, overwrite, writer: None, buffer: Vec::with_capacity(1 << 20), docs: 0 }
+        JsonlSink {
+            config,
+            overwrite,
+            writer: None,
+            buffer: Vec::with_capacity(1 << 20),
+            docs: 0,
+            finished: Vec::new(),
+            part: 0,
+            part_bytes: 0,
+        }
     }
 
     fn io(&self, source: std::io::Error) -> StageError {
         Error::Io { path: self.config.path.display().to_string(), source }.into()
     }
 
+    fn part_path(&self) -> PathBuf {
+        PathBuf::from(self.config.path.to_string_lossy().replace("{part}", &format!("{:05}", self.part)))
+    }
+
     fn open(&mut self) -> Result<(), StageError> {
         if self.writer.is_some() {
             return Ok(());
         }
-        let file = AtomicFile::create(&self.config.path, self.overwrite).map_err(|e| self.io(e))?;
+        let file = AtomicFile::create(&self.part_path(), self.overwrite).map_err(|e| self.io(e))?;
         let writer = match codec(&self.config.path) {
             Codec::Plain => Writer::Plain(file),
             Codec::Gzip => Writer::Gzip(flate2::write::GzEncoder::new(
@@ -152,6 +185,36 @@ impl JsonlSink {
         self.writer = Some(writer);
         Ok(())
     }
+}
+
+fn write_document_as(
+    out: &mut Vec<u8>,
+    doc: &Document,
+    layout: &JsonlEncoder,
+) -> Result<(), serde_json::Error> {
+    if layout.fields.is_none() && layout.rename.is_empty() {
+        return write_document(out, doc, layout.include_spans, layout.include_provenance);
+    }
+    let name = |k: &str| layout.rename.get(k).cloned().unwrap_or_else(|| k.to_string());
+    let mut ser = serde_json::Serializer::new(&mut *out);
+    let mut map = ser.serialize_map(None)?;
+    map.serialize_entry(&name("id"), &*doc.id)?;
+    map.serialize_entry(&name("text"), &doc.text)?;
+    for (key, value) in &doc.meta {
+        let wanted = layout.fields.as_ref().is_none_or(|f| f.contains(key));
+        if wanted && key != "id" && key != "text" && key != "spans" {
+            map.serialize_entry(&name(key), value)?;
+        }
+    }
+    if layout.include_spans {
+        map.serialize_entry(&name("spans"), &doc.spans)?;
+    }
+    if layout.include_provenance {
+        map.serialize_entry(&name("source"), &doc.provenance.to_string())?;
+    }
+    map.end()?;
+    out.push(b'\n');
+    Ok(())
 }
 
 /// Serialises one document as a JSON object line into `out`.
@@ -182,16 +245,18 @@ pub fn write_document(
 }
 
 /// Serialises batches for [`JsonlSink`]; the runner runs it on worker threads.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct JsonlEncoder {
     include_spans: bool,
     include_provenance: bool,
+    fields: Option<std::collections::BTreeSet<String>>,
+    rename: std::collections::BTreeMap<String, String>,
 }
 
 impl JsonlEncoder {
     fn encode_into(&self, out: &mut Vec<u8>, batch: &Batch) -> Result<(), StageError> {
         for doc in &batch.docs {
-            write_document(out, doc, self.include_spans, self.include_provenance).map_err(|e| {
+            write_document_as(out, doc, self).map_err(|e| {
                 StageError::from(Error::Serialize { id: doc.id.to_string(), message: e.to_string() })
             })?;
         }
@@ -212,10 +277,21 @@ impl JsonlSink {
         JsonlEncoder {
             include_spans: self.config.include_spans,
             include_provenance: self.config.include_provenance,
+            fields: self.config.fields.as_ref().map(|f| f.iter().cloned().collect()),
+            rename: self.config.rename.clone(),
         }
     }
 
     fn write_bytes(&mut self, bytes: &[u8], docs: usize) -> Result<(), StageError> {
+        if let (Some(max), true) = (self.config.max_file_bytes, self.part_bytes > 0) {
+            if self.part_bytes + bytes.len() as u64 > max.0 {
+                let writer = self.writer.take().expect("a part is open");
+                self.finished.push(writer.finish().map_err(|e| self.io(e))?);
+                self.part += 1;
+                self.part_bytes = 0;
+            }
+        }
+        self.part_bytes += bytes.len() as u64;
         self.open()?;
         let writer = self.writer.as_mut().expect("opened above");
         if let Err(e) = writer.inner().write_all(bytes) {
@@ -247,10 +323,15 @@ impl Sink for JsonlSink {
     fn finish(&mut self) -> Result<SinkSummary, StageError> {
         self.open()?;
         let writer = self.writer.take().expect("opened above");
-        let file = writer.finish().map_err(|e| self.io(e))?;
-        let path = file.commit().map_err(|e| self.io(e))?;
-        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        Ok(SinkSummary { files: vec![path], docs: self.docs, bytes })
+        let last = writer.finish().map_err(|e| self.io(e))?;
+        let mut files = Vec::new();
+        let mut bytes = 0;
+        for file in std::mem::take(&mut self.finished).into_iter().chain([last]) {
+            let path = file.commit().map_err(|e| self.io(e))?;
+            bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            files.push(path);
+        }
+        Ok(SinkSummary { files, docs: self.docs, bytes })
     }
 }
 
@@ -293,6 +374,27 @@ mod tests {
         round_trip("o.jsonl");
         round_trip("o.jsonl.gz");
         round_trip("o.jsonl.zst");
+    }
+
+    #[test]
+    fn rotates_files_and_selects_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = JsonlSinkConfig::to(&dir.path().join("part-{part}.jsonl"));
+        config.max_file_bytes = Some(millstone_core::ByteSize(100));
+        config.fields = Some(vec!["url".into()]);
+        config.rename.insert("text".into(), "content".into());
+        let mut sink = JsonlSink::new(config, false);
+        for i in 0..5 {
+            let doc =
+                Document::new(format!("d{i}"), "x".repeat(60)).with_meta("url", "u").with_meta("drop", 1);
+            let batch = Batch::new(i, vec![doc]);
+            let bytes = sink.encoder().unwrap().encode(&batch).unwrap();
+            sink.write_encoded(&batch, bytes).unwrap();
+        }
+        let summary = sink.finish().unwrap();
+        assert_eq!(summary.files.len(), 5);
+        let first = std::fs::read_to_string(dir.path().join("part-00000.jsonl")).unwrap();
+        assert_eq!(first, format!("{{\"id\":\"d0\",\"content\":\"{}\",\"url\":\"u\"}}\n", "x".repeat(60)));
     }
 
     #[test]

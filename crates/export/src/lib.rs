@@ -7,7 +7,9 @@
 //!
 //! | type | writes |
 //! |---|---|
-//! | `export.jsonl` | JSON Lines, plain / `.gz` / `.zst` by extension |
+//! | `export.jsonl` | JSON Lines, plain / `.gz` / `.zst`, size rotation (`{part}`), field selection and renaming |
+//! | `export.csv` | CSV/TSV with chosen metadata columns |
+//! | `export.text_dir` | one `.txt` per document |
 //!
 //! ```
 //! use millstone_export::jsonl::{JsonlSink, JsonlSinkConfig};
@@ -22,12 +24,15 @@
 #![deny(missing_docs)]
 
 pub mod jsonl;
+pub mod table;
 
 use millstone_core::{Registry, StageError};
 
 /// Registers every sink of this crate.
 pub fn register(registry: &mut Registry) {
     registry.register::<jsonl::JsonlSinkConfig>();
+    registry.register::<table::CsvSinkConfig>();
+    registry.register::<table::TextDirSinkConfig>();
 }
 
 /// Errors of this crate.

@@ -1,0 +1,274 @@
+//! `export.csv` (one row per document: id, text, chosen metadata columns) and `export.text_dir`
+//! (one `.txt` file per document, named by its id). Both appear only when the run succeeds:
+//! the CSV through a temporary file, the folder through a temporary sibling folder renamed into
+//! place.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use millstone_core::schemars::{self, JsonSchema};
+use millstone_core::{
+    AtomicFile, Batch, BuildContext, BuildError, FieldError, Sink, SinkSummary, Stage, StageConfig,
+    StageError, StageKind,
+};
+use serde::Deserialize;
+
+/// Configuration of `export.csv`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CsvSinkConfig {
+    /// Output file (`.tsv` writes tab-separated values).
+    pub path: PathBuf,
+    /// Metadata columns after `id` and `text` (values written as JSON unless they are strings).
+    #[serde(default)]
+    pub columns: Vec<String>,
+}
+
+impl StageConfig for CsvSinkConfig {
+    const TYPE: &'static str = "export.csv";
+    const KIND: StageKind = StageKind::Sink;
+    const SUMMARY: &'static str = "Write CSV/TSV: id, text and chosen metadata columns, atomically";
+    const EXAMPLE: &'static str = "type: export.csv\npath: out/docs.csv\ncolumns: [title, url, lang]\n";
+
+    fn build(&self, cx: &BuildContext) -> Result<Stage, BuildError> {
+        Ok(Stage::Sink(Box::new(CsvSink {
+            config: self.clone(),
+            overwrite: cx.overwrite,
+            writer: None,
+            docs: 0,
+        })))
+    }
+}
+
+struct CsvSink {
+    config: CsvSinkConfig,
+    overwrite: bool,
+    writer: Option<csv::Writer<AtomicFile>>,
+    docs: u64,
+}
+
+impl CsvSink {
+    fn io(&self, e: impl std::fmt::Display) -> StageError {
+        StageError::other(format!("{}: {e}", self.config.path.display()))
+    }
+}
+
+impl Sink for CsvSink {
+    fn write(&mut self, batch: &Batch) -> Result<(), StageError> {
+        if self.writer.is_none() {
+            let file = AtomicFile::create(&self.config.path, self.overwrite).map_err(|e| self.io(e))?;
+            let tsv = self.config.path.extension().is_some_and(|e| e == "tsv");
+            let mut writer =
+                csv::WriterBuilder::new().delimiter(if tsv { b'\t' } else { b',' }).from_writer(file);
+            let mut header = vec!["id".to_string(), "text".to_string()];
+            header.extend(self.config.columns.iter().cloned());
+            writer.write_record(&header).map_err(|e| self.io(e))?;
+            self.writer = Some(writer);
+        }
+        let writer = self.writer.as_mut().expect("created above");
+        for doc in &batch.docs {
+            let mut row = vec![doc.id.to_string(), doc.text.clone()];
+            for column in &self.config.columns {
+                row.push(match doc.meta.get(column) {
+                    None => String::new(),
+                    Some(serde_json::Value::String(s)) => s.clone(),
+                    Some(other) => other.to_string(),
+                });
+            }
+            writer
+                .write_record(&row)
+                .map_err(|e| StageError::other(format!("{}: {e}", self.config.path.display())))?;
+        }
+        self.docs += batch.docs.len() as u64;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<SinkSummary, StageError> {
+        if self.writer.is_none() {
+            self.write(&Batch::default())?;
+        }
+        let writer = self.writer.take().expect("created above");
+        let file = writer.into_inner().map_err(|e| self.io(e.error()))?;
+        let path = file.commit().map_err(|e| self.io(e))?;
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        Ok(SinkSummary { files: vec![path], docs: self.docs, bytes })
+    }
+}
+
+/// Configuration of `export.text_dir`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextDirSinkConfig {
+    /// Output folder; each document becomes `<id>.txt` (ids with `/` make sub-folders).
+    pub path: PathBuf,
+}
+
+impl StageConfig for TextDirSinkConfig {
+    const TYPE: &'static str = "export.text_dir";
+    const KIND: StageKind = StageKind::Sink;
+    const SUMMARY: &'static str = "Write one .txt file per document into a folder, atomically";
+    const EXAMPLE: &'static str = "type: export.text_dir\npath: out/texts\n";
+
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        if self.path.file_name().is_none() {
+            return Err(vec![FieldError::new("path", "must name a folder")]);
+        }
+        Ok(())
+    }
+
+    fn build(&self, cx: &BuildContext) -> Result<Stage, BuildError> {
+        Ok(Stage::Sink(Box::new(TextDirSink {
+            config: self.clone(),
+            overwrite: cx.overwrite,
+            temp: None,
+            names: HashSet::new(),
+            docs: 0,
+            bytes: 0,
+        })))
+    }
+}
+
+struct TextDirSink {
+    config: TextDirSinkConfig,
+    overwrite: bool,
+    temp: Option<PathBuf>,
+    names: HashSet<String>,
+    docs: u64,
+    bytes: u64,
+}
+
+/// A safe relative file name for an id: path separators kept, `..` and odd characters replaced.
+fn file_name(id: &str) -> String {
+    let cleaned: Vec<String> = id
+        .split(['/', '\\'])
+        .filter(|part| !part.is_empty() && *part != "." && *part != "..")
+        .map(|part| {
+            part.chars().map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+        })
+        .collect();
+    if cleaned.is_empty() {
+        "_".into()
+    } else {
+        cleaned.join("/")
+    }
+}
+
+impl Sink for TextDirSink {
+    fn write(&mut self, batch: &Batch) -> Result<(), StageError> {
+        let io = |p: &std::path::Path, e| StageError::io(p.display(), e);
+        if self.temp.is_none() {
+            if !self.overwrite && self.config.path.exists() {
+                return Err(StageError::other(format!(
+                    "{} exists; pass --overwrite to replace it",
+                    self.config.path.display()
+                )));
+            }
+            let name = self.config.path.file_name().expect("validated").to_string_lossy().into_owned();
+            let temp = self.config.path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+            std::fs::create_dir_all(&temp).map_err(|e| io(&temp, e))?;
+            self.temp = Some(temp);
+        }
+        let temp = self.temp.clone().expect("created above");
+        for doc in &batch.docs {
+            let mut name = file_name(&doc.id);
+            let mut n = 1;
+            while !self.names.insert(name.clone()) {
+                n += 1;
+                name = format!("{}~{n}", file_name(&doc.id));
+            }
+            let path = temp.join(format!("{name}.txt"));
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+            }
+            std::fs::write(&path, &doc.text).map_err(|e| io(&path, e))?;
+            self.bytes += doc.text.len() as u64;
+        }
+        self.docs += batch.docs.len() as u64;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<SinkSummary, StageError> {
+        if self.temp.is_none() {
+            self.write(&Batch::default())?;
+        }
+        let temp = self.temp.take().expect("created above");
+        if self.config.path.exists() {
+            std::fs::remove_dir_all(&self.config.path)
+                .map_err(|e| StageError::io(self.config.path.display(), e))?;
+        }
+        std::fs::rename(&temp, &self.config.path)
+            .map_err(|e| StageError::io(self.config.path.display(), e))?;
+        Ok(SinkSummary { files: vec![self.config.path.clone()], docs: self.docs, bytes: self.bytes })
+    }
+}
+
+impl Drop for TextDirSink {
+    fn drop(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            let _ = std::fs::remove_dir_all(temp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use millstone_core::Document;
+
+    #[test]
+    fn csv_round_trips_through_ingest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.csv");
+        let mut sink = CsvSink {
+            config: CsvSinkConfig { path: path.clone(), columns: vec!["url".into()] },
+            overwrite: false,
+            writer: None,
+            docs: 0,
+        };
+        sink.write(&Batch::new(
+            0,
+            vec![Document::new("a", "text, with \"quotes\"\nand a line").with_meta("url", "u")],
+        ))
+        .unwrap();
+        sink.finish().unwrap();
+        let source = millstone_ingest::csv::CsvSource::new(
+            serde_json::from_value(serde_json::json!({"path": path.display().to_string()})).unwrap(),
+        );
+        let mut docs = Vec::new();
+        for shard in millstone_core::Source::shards(&source).unwrap() {
+            millstone_core::Source::read(&source, &shard, &mut |i| {
+                if let millstone_core::SourceItem::Doc(d) = i {
+                    docs.push(d)
+                }
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
+        }
+        assert_eq!(docs[0].text, "text, with \"quotes\"\nand a line");
+        assert_eq!(docs[0].meta["url"], "u");
+    }
+
+    #[test]
+    fn text_dir_names_files_safely_and_appears_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("texts");
+        let mut sink = TextDirSink {
+            config: TextDirSinkConfig { path: out.clone() },
+            overwrite: false,
+            temp: None,
+            names: HashSet::new(),
+            docs: 0,
+            bytes: 0,
+        };
+        sink.write(&Batch::new(
+            0,
+            vec![Document::new("site/a", "A"), Document::new("../evil", "B"), Document::new("site/a", "C")],
+        ))
+        .unwrap();
+        assert!(!out.exists());
+        sink.finish().unwrap();
+        assert_eq!(std::fs::read_to_string(out.join("site/a.txt")).unwrap(), "A");
+        assert_eq!(std::fs::read_to_string(out.join("evil.txt")).unwrap(), "B");
+        assert_eq!(std::fs::read_to_string(out.join("site/a~2.txt")).unwrap(), "C");
+    }
+}
