@@ -47,6 +47,10 @@ enum Command {
         /// Never show a progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Skip the run (or shard) if its completion marker shows it finished with the same
+        /// configuration; otherwise run it, replacing its outputs.
+        #[arg(long)]
+        resume: bool,
     },
     /// Check pipeline files without running them; prints every problem.
     Validate {
@@ -141,6 +145,21 @@ enum EvalCommand {
 
 mod eval;
 
+fn write_marker(
+    path: &std::path::Path,
+    config_hash: &str,
+    report: &millstone_runner::RunReport,
+) -> anyhow::Result<()> {
+    let dir = path.parent().context("marker path has a folder")?;
+    std::fs::create_dir_all(dir)?;
+    let temp = dir.join(format!(".marker.tmp-{}", std::process::id()));
+    let body =
+        serde_json::json!({"config_hash": config_hash, "totals": report.totals, "shard": report.shard});
+    std::fs::write(&temp, serde_json::to_string_pretty(&body)? + "\n")?;
+    std::fs::rename(&temp, path)?;
+    Ok(())
+}
+
 fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     let (i, n) = s.split_once('/').ok_or("expected i/N, e.g. 0/4")?;
     let i: usize = i.trim().parse().map_err(|_| "i must be a number")?;
@@ -178,8 +197,8 @@ fn main() -> ExitCode {
 fn execute(command: Command) -> anyhow::Result<ExitCode> {
     let registry = millstone::builtin_registry();
     match command {
-        Command::Run { pipeline, threads, report, overrides, shard, overwrite, fail_fast, quiet } => {
-            let options = LoadOptions { overrides, threads, overwrite };
+        Command::Run { pipeline, threads, report, overrides, shard, overwrite, fail_fast, quiet, resume } => {
+            let options = LoadOptions { overrides, threads, overwrite: overwrite || resume, shard };
             let mut plan = match load_plan(&pipeline, &registry, &options) {
                 Ok(plan) => plan,
                 Err(millstone_config::Error::Invalid(diagnostics)) => {
@@ -192,6 +211,19 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 }
             };
             plan.runtime.fail_fast |= fail_fast;
+            let (i, n) = shard.unwrap_or((0, 1));
+            let marker = plan.runtime.out_dir.join("_markers").join(format!("shard-{i:05}-of-{n:05}.json"));
+            if resume {
+                let done = std::fs::read_to_string(&marker)
+                    .ok()
+                    .and_then(|m| serde_json::from_str::<serde_json::Value>(&m).ok())
+                    .is_some_and(|m| m["config_hash"] == plan.config_hash.as_str());
+                if done {
+                    eprintln!("shard {i}/{n} already complete ({}); skipping", marker.display());
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+            let config_hash = plan.config_hash.clone();
             let run_options =
                 millstone_runner::RunOptions { shard, progress: !quiet && std::io::stderr().is_terminal() };
             let outcome = millstone_runner::run(plan, &run_options)
@@ -212,10 +244,13 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                     "document counts do not add up (see the report): this is a bug in a stage or the runner"
                 );
             }
+            // The marker is written last: outputs are committed by then, so a run killed at any
+            // point either has its marker and complete outputs, or is redone by --resume.
+            write_marker(&marker, &config_hash, &outcome).context("writing the completion marker")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { pipelines, overrides } => {
-            let options = LoadOptions { overrides, threads: None, overwrite: true };
+            let options = LoadOptions { overrides, threads: None, overwrite: true, shard: None };
             let mut failed = false;
             for path in pipelines {
                 match load_plan(&path, &registry, &options) {

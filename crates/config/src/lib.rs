@@ -71,6 +71,8 @@ pub struct LoadOptions {
     pub threads: Option<usize>,
     /// `--overwrite`: existing outputs may be replaced.
     pub overwrite: bool,
+    /// `--shard i/n`: substituted into `{shard}` in output paths.
+    pub shard: Option<(usize, usize)>,
 }
 
 /// Keys of a stage entry that belong to the runner, not to the stage.
@@ -437,6 +439,7 @@ impl Checker {
             out_dir: runtime.out_dir.clone(),
             overwrite: options.overwrite,
             threads,
+            shard: options.shard,
         };
         let fields = serde_json::Value::Object(fields);
         match info.build(&fields, &cx) {

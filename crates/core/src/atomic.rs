@@ -27,6 +27,7 @@ impl AtomicFile {
             std::fs::create_dir_all(parent)?;
         }
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        remove_stale_temps(target, &name);
         let temp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
         let file = File::create(&temp)?;
         Ok(AtomicFile { target: target.to_path_buf(), temp, file: Some(file) })
@@ -45,6 +46,26 @@ impl AtomicFile {
         }
         std::fs::rename(&self.temp, &self.target)?;
         Ok(self.target.clone())
+    }
+}
+
+/// Removes temporaries of `target` left by writers that were killed (their process is gone), so
+/// a resumed run leaves a clean folder. Only checked where `/proc` exists (Linux).
+fn remove_stale_temps(target: &Path, name: &str) {
+    let Some(dir) = target.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p }) else {
+        return;
+    };
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 

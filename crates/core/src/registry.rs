@@ -21,17 +21,26 @@ pub struct BuildContext {
     pub overwrite: bool,
     /// Worker threads the run will use.
     pub threads: usize,
+    /// `(i, n)` when the run processes shard set i of n; sinks put `i` into `{shard}` in paths.
+    pub shard: Option<(usize, usize)>,
 }
 
 impl BuildContext {
     /// A context for tests and library use: out dir `out`, no overwrite protection, 1 thread.
     pub fn for_tests() -> Self {
-        BuildContext { stage_id: "test".into(), out_dir: "out".into(), overwrite: true, threads: 1 }
+        BuildContext {
+            stage_id: "test".into(),
+            out_dir: "out".into(),
+            overwrite: true,
+            threads: 1,
+            shard: None,
+        }
     }
-    /// Resolves a configured output path (kept as given: relative paths are relative to the
-    /// working directory, as on the command line).
+    /// Resolves a configured output path: `{shard}` becomes the shard number (`00000` when the
+    /// run is not sharded); relative paths stay relative to the working directory.
     pub fn output_path(&self, path: &Path) -> PathBuf {
-        path.to_path_buf()
+        let shard = format!("{:05}", self.shard.map_or(0, |(i, _)| i));
+        PathBuf::from(path.to_string_lossy().replace("{shard}", &shard))
     }
 }
 

@@ -87,7 +87,9 @@ impl StageConfig for JsonlSinkConfig {
     }
 
     fn build(&self, cx: &BuildContext) -> Result<Stage, BuildError> {
-        Ok(Stage::Sink(Box::new(JsonlSink::new(self.clone(), cx.overwrite))))
+        let mut config = self.clone();
+        config.path = cx.output_path(&self.path);
+        Ok(Stage::Sink(Box::new(JsonlSink::new(config, cx.overwrite))))
     }
 }
 

@@ -32,7 +32,7 @@ impl StageConfig for CsvSinkConfig {
 
     fn build(&self, cx: &BuildContext) -> Result<Stage, BuildError> {
         Ok(Stage::Sink(Box::new(CsvSink {
-            config: self.clone(),
+            config: CsvSinkConfig { path: cx.output_path(&self.path), ..self.clone() },
             overwrite: cx.overwrite,
             writer: None,
             docs: 0,
@@ -118,7 +118,7 @@ impl StageConfig for TextDirSinkConfig {
 
     fn build(&self, cx: &BuildContext) -> Result<Stage, BuildError> {
         Ok(Stage::Sink(Box::new(TextDirSink {
-            config: self.clone(),
+            config: TextDirSinkConfig { path: cx.output_path(&self.path) },
             overwrite: cx.overwrite,
             temp: None,
             names: HashSet::new(),
