@@ -32,6 +32,25 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+    for (type_name, name) in [("export.csv", "out.csv"), ("export.text_dir", "texts")] {
+        let mut group = c.benchmark_group(type_name);
+        group.throughput(Throughput::Bytes(bytes as u64));
+        group.sample_size(10);
+        let path = dir.path().join(name);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let Stage::Sink(mut sink) = common::build(type_name, &format!("path: {}", path.display()))
+                else {
+                    panic!()
+                };
+                for batch in &batches {
+                    sink.write(batch).unwrap();
+                }
+                sink.finish().unwrap()
+            })
+        });
+        group.finish();
+    }
 }
 
 criterion_group!(benches, bench);

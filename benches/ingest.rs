@@ -45,6 +45,35 @@ fn bench(c: &mut Criterion) {
     }
     group.finish();
 
+    // CSV and WARC/WET versions of the same texts.
+    let csv_path = dir.path().join("in.csv");
+    let mut writer = csv::Writer::from_path(&csv_path).unwrap();
+    writer.write_record(["id", "text", "url"]).unwrap();
+    for (i, t) in texts.iter().enumerate() {
+        writer.write_record([format!("doc-{i}"), t.clone(), format!("https://example.org/{i}")]).unwrap();
+    }
+    writer.flush().unwrap();
+    let mut warc = Vec::new();
+    for (i, t) in texts.iter().enumerate() {
+        warc.extend_from_slice(
+            format!("WARC/1.0\r\nWARC-Type: conversion\r\nWARC-Target-URI: https://example.org/{i}\r\nWARC-Record-ID: <urn:uuid:{i}>\r\nContent-Length: {}\r\n\r\n", t.len()).as_bytes(),
+        );
+        warc.extend_from_slice(t.as_bytes());
+        warc.extend_from_slice(b"\r\n\r\n");
+    }
+    let warc_path = dir.path().join("in.warc.wet");
+    std::fs::write(&warc_path, &warc).unwrap();
+    for (type_name, path, bytes) in
+        [("ingest.csv", &csv_path, body.len()), ("ingest.warc", &warc_path, warc.len())]
+    {
+        let mut group = c.benchmark_group(type_name);
+        group.throughput(Throughput::Bytes(bytes as u64));
+        group.sample_size(10);
+        let stage = common::build(type_name, &format!("path: {}", path.display()));
+        group.bench_function("32MiB", |b| b.iter(|| read_all(&stage)));
+        group.finish();
+    }
+
     let mut group = c.benchmark_group("ingest.text_dir");
     group.throughput(Throughput::Bytes(folder_bytes as u64));
     group.sample_size(10);

@@ -338,6 +338,45 @@ mod tests {
         items
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn byte_range_shards_read_exactly_the_sequential_documents(
+            lines in proptest::collection::vec((0usize..3000, proptest::bool::weighted(0.1)), 1..60),
+            shard_bytes in 4096u64..20_000,
+            crlf in proptest::bool::ANY,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("x.jsonl");
+            let mut body = String::new();
+            for (i, (len, broken)) in lines.iter().enumerate() {
+                if *broken {
+                    body.push_str("{not json");
+                } else {
+                    body.push_str(&format!("{{\"id\":\"{i}\",\"text\":\"{}\"}}", "é".repeat(*len / 2)));
+                }
+                body.push_str(if crlf { "\r\n" } else { "\n" });
+            }
+            std::fs::write(&path, &body).unwrap();
+            let describe = |source: &JsonlSource| {
+                let mut out = Vec::new();
+                for shard in source.shards().unwrap() {
+                    source.read(&shard, &mut |i| {
+                        out.push(match i {
+                            SourceItem::Doc(d) => format!("doc {} {} {}", d.id, d.text.len(), d.provenance),
+                            SourceItem::Bad(b) => format!("bad {}", b.provenance),
+                        });
+                        ControlFlow::Continue(())
+                    }).unwrap();
+                }
+                out
+            };
+            let sequential = describe(&JsonlSource::new(vec![path.display().to_string()]).with_shard_bytes(1 << 30));
+            let sharded = describe(&JsonlSource::new(vec![path.display().to_string()]).with_shard_bytes(shard_bytes));
+            proptest::prop_assert_eq!(sequential, sharded);
+        }
+    }
+
     #[test]
     fn reports_each_bad_line_with_its_number() {
         let dir = tempfile::tempdir().unwrap();
