@@ -13,6 +13,12 @@ fn bench(c: &mut Criterion) {
         ("clean.normalize_whitespace", ""),
         ("clean.strip_boilerplate", ""),
         ("clean.length", "min_words: 50"),
+        ("clean.gopher_quality", ""),
+        ("clean.gopher_repetition", ""),
+        ("clean.c4", ""),
+        ("clean.fineweb", ""),
+        ("clean.pii", ""),
+        ("clean.language", ""),
     ] {
         let stage = common::build(type_name, yaml);
         let mut group = c.benchmark_group(type_name);
@@ -21,6 +27,23 @@ fn bench(c: &mut Criterion) {
         group.bench_function("news_8MiB", |b| b.iter(|| common::apply_all(&stage, &docs)));
         group.finish();
     }
+    // html_to_text on generated pages (the news texts wrapped in page furniture).
+    let pages: Vec<String> = texts
+        .iter()
+        .take(2000)
+        .map(|t| {
+            let body: String = t.split("\n\n").map(|p| format!("<p>{p}</p>")).collect();
+            format!("<html><head><title>News</title></head><body><nav><a href=/>Home</a><a href=/a>About</a></nav><article>{body}</article><footer>Share this. Cookie policy.</footer></body></html>")
+        })
+        .collect();
+    let page_docs = common::documents(&pages);
+    let page_bytes: usize = pages.iter().map(String::len).sum();
+    let stage = common::build("clean.html_to_text", "");
+    let mut group = c.benchmark_group("clean.html_to_text");
+    group.throughput(Throughput::Bytes(page_bytes as u64));
+    group.sample_size(10);
+    group.bench_function("2000_pages", |b| b.iter(|| common::apply_all(&stage, &page_docs)));
+    group.finish();
 }
 
 criterion_group!(benches, bench);
