@@ -97,8 +97,11 @@ pub fn words(text: &str) -> Vec<&str> {
                 _ => break,
             }
         }
-        let lower = rest.to_lowercase().replace('’', "'");
-        if let Some(c) = CONTRACTIONS.iter().find(|c| lower.ends_with(*c) && lower.len() > c.len()) {
+        let has_apostrophe = rest.contains(['\'', '’']);
+        let lower = if has_apostrophe { rest.to_lowercase().replace('’', "'") } else { String::new() };
+        if let Some(c) =
+            CONTRACTIONS.iter().find(|c| has_apostrophe && lower.ends_with(*c) && lower.len() > c.len())
+        {
             let split = rest.len() - rest[rest.len() - c.len().min(rest.len())..].len();
             if rest.is_char_boundary(split) {
                 out.push(&rest[..split]);
@@ -147,6 +150,26 @@ pub fn python_lines(text: &str) -> Vec<&str> {
     }
     lines
 }
+
+/// Hasher for keys that are already well-mixed 64-bit hashes.
+#[derive(Default)]
+struct PreHashed(u64);
+
+impl std::hash::Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type PreHashedBuild = std::hash::BuildHasherDefault<PreHashed>;
 
 fn chars(s: &str) -> usize {
     s.chars().count()
@@ -464,35 +487,42 @@ impl GopherRepetition {
             return drop("dup_line_char_frac");
         }
         let words = words(text);
+        let word_chars: Vec<usize> = words.iter().map(|w| chars(w)).collect();
+        // n-grams are compared by combining 64-bit hashes of their words: no allocation, one
+        // hash per word. (datatrove compares duplicate n-grams as concatenated strings, so
+        // "ab"+"c" equals "a"+"bc" there; here token boundaries count. See the parity test.)
+        let word_hashes: Vec<u64> = words.iter().map(|w| xxhash_rust::xxh3::xxh3_64(w.as_bytes())).collect();
+        let gram_hash = |i: usize, n: usize, _spaced: bool| {
+            word_hashes[i..i + n]
+                .iter()
+                .fold(n as u64, |h, &w| (h.rotate_left(23) ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        };
         for &(n, fraction) in &c.top_n_grams {
             if words.len() < n {
                 continue;
             }
             // The most frequent n-gram; ties go to the one seen first.
-            let mut counts: HashMap<String, (usize, usize)> = HashMap::new();
-            for (i, gram) in words.windows(n).enumerate() {
-                counts.entry(gram.join(" ")).or_insert((0, i)).0 += 1;
+            let mut counts: HashMap<u64, (usize, usize), PreHashedBuild> = HashMap::default();
+            for i in 0..=words.len() - n {
+                counts.entry(gram_hash(i, n, true)).or_insert((0, i)).0 += 1;
             }
-            let (gram, (count, _)) = counts
-                .iter()
-                .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1)))
-                .expect("non-empty");
-            if (chars(gram) * count) as f64 / length > fraction {
+            let &(count, first) =
+                counts.values().max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1))).expect("non-empty");
+            let gram_chars = word_chars[first..first + n].iter().sum::<usize>() + n - 1;
+            if (gram_chars * count) as f64 / length > fraction {
                 return drop(TOP_REASONS[n]);
             }
         }
         for &(n, fraction) in &c.dup_n_grams {
-            let mut seen = HashSet::new();
+            let mut seen: HashSet<u64, PreHashedBuild> = HashSet::default();
             let mut repeated = 0usize;
             let mut i = 0;
             while i + n <= words.len() {
-                let gram: String = words[i..i + n].concat();
-                if seen.contains(&gram) {
-                    repeated += chars(&gram);
-                    i += n;
-                } else {
-                    seen.insert(gram);
+                if seen.insert(gram_hash(i, n, false)) {
                     i += 1;
+                } else {
+                    repeated += word_chars[i..i + n].iter().sum::<usize>();
+                    i += n;
                 }
             }
             if repeated as f64 / length > fraction {
