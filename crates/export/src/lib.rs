@@ -8,6 +8,7 @@
 //! | type | writes |
 //! |---|---|
 //! | `export.jsonl` | JSON Lines, plain / `.gz` / `.zst`, size rotation (`{part}`), field selection and renaming |
+//! | `export.parquet` | Parquet, zstd, row groups, typed metadata columns |
 //! | `export.csv` | CSV/TSV with chosen metadata columns |
 //! | `export.text_dir` | one `.txt` per document |
 //!
@@ -24,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod jsonl;
+pub mod parquet;
 pub mod table;
 
 use millstone_core::{Registry, StageError};
@@ -32,6 +34,7 @@ use millstone_core::{Registry, StageError};
 pub fn register(registry: &mut Registry) {
     registry.register::<jsonl::JsonlSinkConfig>();
     registry.register::<table::CsvSinkConfig>();
+    registry.register::<parquet::ParquetSinkConfig>();
     registry.register::<table::TextDirSinkConfig>();
 }
 

@@ -9,6 +9,7 @@
 //! | `ingest.text_dir` | a folder of text files, one document per file |
 //! | `ingest.csv` | CSV/TSV with a header row; other columns become metadata |
 //! | `ingest.warc` | WARC/WET (Common Crawl layout, gzip per record): conversion and response records |
+//! | `ingest.parquet` | Parquet, row groups as shards, column projection |
 //! | `ingest.html` | HTML files (plain/gz/zst), charset-aware; pair with `clean.html_to_text` |
 //!
 //! Bad input never stops a run by itself: an invalid UTF-8 record, a line that is not JSON, a
@@ -36,6 +37,7 @@ pub mod csv;
 pub mod html;
 pub mod input;
 pub mod jsonl;
+pub mod parquet;
 pub mod text_dir;
 pub mod warc;
 
@@ -53,6 +55,7 @@ pub fn register(registry: &mut Registry) {
     registry.register::<html::HtmlSourceConfig>();
     registry.register::<csv::CsvConfig>();
     registry.register::<warc::WarcConfig>();
+    registry.register::<parquet::ParquetConfig>();
 }
 
 /// Errors of this crate.

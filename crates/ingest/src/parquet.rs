@@ -1,0 +1,202 @@
+//! `ingest.parquet`: Parquet files read with the arrow/parquet crates; every row group is a
+//! shard (so one big file uses every core), only the needed columns are read (projection),
+//! one column is the text, one the id, the chosen others become metadata.
+
+use std::fs::File;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::DataType;
+use millstone_core::schemars::{self, JsonSchema};
+use millstone_core::{
+    BuildContext, BuildError, Document, Location, Provenance, RecordError, Shard, Source, SourceItem, Stage,
+    StageConfig, StageError, StageKind,
+};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use serde::Deserialize;
+
+use crate::{input, Paths};
+
+/// Configuration of `ingest.parquet`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParquetConfig {
+    /// Files or globs.
+    pub path: Paths,
+    /// Column holding the text.
+    #[serde(default = "default_text")]
+    pub text_column: String,
+    /// Column holding the id; when absent, `<file name>#<row>`.
+    #[serde(default = "default_id")]
+    pub id_column: String,
+    /// Metadata columns to read (default: all others).
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
+    /// Rows per record batch.
+    #[serde(default = "default_batch_rows")]
+    pub batch_rows: usize,
+}
+
+fn default_text() -> String {
+    "text".into()
+}
+fn default_id() -> String {
+    "id".into()
+}
+fn default_batch_rows() -> usize {
+    4096
+}
+
+impl StageConfig for ParquetConfig {
+    const TYPE: &'static str = "ingest.parquet";
+    const KIND: StageKind = StageKind::Source;
+    const SUMMARY: &'static str =
+        "Read Parquet (row groups as shards, column projection); other columns become metadata";
+    const EXAMPLE: &'static str =
+        "type: ingest.parquet\npath: data/*.parquet\ntext_column: text\ncolumns: [url, date]\n";
+
+    fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
+        Ok(Stage::Source(Box::new(ParquetSource { config: self.clone() })))
+    }
+}
+
+/// The `ingest.parquet` source.
+pub struct ParquetSource {
+    config: ParquetConfig,
+}
+
+impl ParquetSource {
+    /// A source from a configuration.
+    pub fn new(config: ParquetConfig) -> Self {
+        ParquetSource { config }
+    }
+}
+
+fn parquet_error(path: &std::path::Path, e: impl std::fmt::Display) -> StageError {
+    StageError::other(format!("{}: {e}", path.display()))
+}
+
+/// A cell as JSON: strings, numbers, booleans and nulls natively, anything else as its text.
+fn cell(array: &dyn Array, row: usize) -> serde_json::Value {
+    if array.is_null(row) {
+        return serde_json::Value::Null;
+    }
+    match array.data_type() {
+        DataType::Utf8 => array.as_string::<i32>().value(row).into(),
+        DataType::LargeUtf8 => array.as_string::<i64>().value(row).into(),
+        DataType::Utf8View => array.as_string_view().value(row).into(),
+        DataType::Boolean => array.as_boolean().value(row).into(),
+        _ => {
+            let text = arrow_cast::display::ArrayFormatter::try_new(array, &Default::default())
+                .map(|f| f.value(row).to_string())
+                .unwrap_or_default();
+            match array.data_type() {
+                t if t.is_integer() || t.is_floating() => serde_json::from_str(&text).unwrap_or(text.into()),
+                _ => text.into(),
+            }
+        }
+    }
+}
+
+impl Source for ParquetSource {
+    fn shards(&self) -> Result<Vec<Shard>, StageError> {
+        let mut shards = Vec::new();
+        for path in input::expand(&self.config.path.to_vec())? {
+            let file = File::open(&path).map_err(|e| StageError::io(path.display(), e))?;
+            let builder =
+                ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(&path, e))?;
+            let mut first_row = 0u64;
+            for (i, group) in builder.metadata().row_groups().iter().enumerate() {
+                shards.push(Shard {
+                    path: path.clone(),
+                    range: Some(i as u64..i as u64 + 1),
+                    first_line: first_row,
+                });
+                first_row += group.num_rows() as u64;
+            }
+        }
+        Ok(shards)
+    }
+
+    fn read(
+        &self,
+        shard: &Shard,
+        emit: &mut dyn FnMut(SourceItem) -> ControlFlow<()>,
+    ) -> Result<(), StageError> {
+        let path = &shard.path;
+        let label: Arc<str> = path.display().to_string().into();
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let file = File::open(path).map_err(|e| StageError::io(path.display(), e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(path, e))?;
+        let schema = builder.schema().clone();
+        let Ok(text_at) = schema.index_of(&self.config.text_column) else {
+            let _ = emit(SourceItem::Bad(RecordError {
+                provenance: Provenance::file(label.clone()),
+                message: format!("no column `{}`", self.config.text_column),
+            }));
+            return Ok(());
+        };
+        let wanted: Vec<usize> = (0..schema.fields().len())
+            .filter(|&i| {
+                let name = schema.field(i).name();
+                i == text_at
+                    || *name == self.config.id_column
+                    || self.config.columns.as_ref().is_none_or(|c| c.contains(name))
+            })
+            .collect();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
+        let group = shard.range.as_ref().map_or(0, |r| r.start as usize);
+        let reader = builder
+            .with_projection(mask)
+            .with_row_groups(vec![group])
+            .with_batch_size(self.config.batch_rows.max(1))
+            .build()
+            .map_err(|e| parquet_error(path, e))?;
+        let mut row_number = shard.first_line;
+        for batch in reader {
+            let batch: RecordBatch = batch.map_err(|e| StageError::Record {
+                provenance: Provenance { source: label.clone(), location: Location::Record(row_number) },
+                message: format!("cannot decode row group {group}: {e}"),
+            })?;
+            let text_col =
+                batch.column(batch.schema().index_of(&self.config.text_column).expect("projected"));
+            let id_col =
+                batch.schema().index_of(&self.config.id_column).ok().map(|i| batch.column(i).clone());
+            let names: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+            for row in 0..batch.num_rows() {
+                let provenance = Provenance { source: label.clone(), location: Location::Record(row_number) };
+                row_number += 1;
+                let item = match cell(text_col.as_ref(), row) {
+                    serde_json::Value::String(text) => {
+                        let id = match id_col.as_ref().map(|c| cell(c.as_ref(), row)) {
+                            Some(serde_json::Value::String(s)) => s,
+                            Some(v) if !v.is_null() => v.to_string(),
+                            _ => format!("{file_name}#{}", row_number - 1),
+                        };
+                        let mut doc = Document::new(id, text).with_provenance(provenance);
+                        for (i, name) in names.iter().enumerate() {
+                            if *name != self.config.text_column && *name != self.config.id_column {
+                                doc.meta.insert(name.clone(), cell(batch.column(i).as_ref(), row));
+                            }
+                        }
+                        SourceItem::Doc(doc)
+                    }
+                    other => SourceItem::Bad(RecordError {
+                        provenance,
+                        message: format!(
+                            "text column `{}` holds {other}, not a string",
+                            self.config.text_column
+                        ),
+                    }),
+                };
+                if emit(item).is_break() {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+}
