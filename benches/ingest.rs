@@ -63,9 +63,27 @@ fn bench(c: &mut Criterion) {
     }
     let warc_path = dir.path().join("in.warc.wet");
     std::fs::write(&warc_path, &warc).unwrap();
-    for (type_name, path, bytes) in
-        [("ingest.csv", &csv_path, body.len()), ("ingest.warc", &warc_path, warc.len())]
+    // Parquet written by the sink, in row groups of 4096 documents.
+    let parquet_path = dir.path().join("in.parquet");
     {
+        let millstone_core::Stage::Sink(mut sink) = common::build(
+            "export.parquet",
+            &format!("path: {}\nrow_group_rows: 4096\ncolumns: [url]", parquet_path.display()),
+        ) else {
+            panic!()
+        };
+        let docs = common::documents(&texts);
+        for chunk in docs.chunks(4096) {
+            sink.write(&millstone_core::Batch::new(0, chunk.to_vec())).unwrap();
+        }
+        sink.finish().unwrap();
+    }
+    let text_bytes: usize = texts.iter().map(String::len).sum();
+    for (type_name, path, bytes) in [
+        ("ingest.csv", &csv_path, body.len()),
+        ("ingest.warc", &warc_path, warc.len()),
+        ("ingest.parquet", &parquet_path, text_bytes),
+    ] {
         let mut group = c.benchmark_group(type_name);
         group.throughput(Throughput::Bytes(bytes as u64));
         group.sample_size(10);
