@@ -16,6 +16,8 @@ pub enum Compression {
     Gzip,
     /// Zstandard.
     Zstd,
+    /// bzip2 (also multi-stream).
+    Bzip2,
 }
 
 impl Compression {
@@ -24,6 +26,7 @@ impl Compression {
         match path.extension().and_then(|e| e.to_str()) {
             Some("gz") | Some("gzip") => return Ok(Compression::Gzip),
             Some("zst") | Some("zstd") => return Ok(Compression::Zstd),
+            Some("bz2") => return Ok(Compression::Bzip2),
             _ => {}
         }
         let mut magic = [0u8; 4];
@@ -32,6 +35,7 @@ impl Compression {
         Ok(match &magic[..n] {
             [0x1f, 0x8b, ..] => Compression::Gzip,
             [0x28, 0xb5, 0x2f, 0xfd] => Compression::Zstd,
+            [b'B', b'Z', b'h', ..] => Compression::Bzip2,
             _ => Compression::None,
         })
     }
@@ -51,6 +55,10 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, Error> {
         Compression::Zstd => {
             Box::new(BufReader::with_capacity(1 << 20, zstd::stream::read::Decoder::new(file).map_err(io)?))
         }
+        Compression::Bzip2 => Box::new(BufReader::with_capacity(
+            1 << 20,
+            bzip2::read::MultiBzDecoder::new(BufReader::new(file)),
+        )),
     })
 }
 
@@ -109,6 +117,13 @@ pub fn decode(bytes: Vec<u8>, policy: InvalidUtf8) -> Decoded {
             match policy {
                 InvalidUtf8::Lossy => {
                     Decoded::Text { text: String::from_utf8_lossy(e.as_bytes()).into_owned(), repaired: true }
+                }
+                InvalidUtf8::Detect => {
+                    let bytes = e.as_bytes();
+                    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+                    detector.feed(bytes, true);
+                    let (text, _, _) = detector.guess(None, chardetng::Utf8Detection::Deny).decode(bytes);
+                    Decoded::Text { text: text.into_owned(), repaired: true }
                 }
                 InvalidUtf8::Skip | InvalidUtf8::Fail => Decoded::Invalid { offset },
             }

@@ -102,6 +102,9 @@ pub enum InvalidUtf8 {
     Skip,
     /// Replace bad bytes with U+FFFD and keep the document (counted in `invalid_utf8_repaired`).
     Lossy,
+    /// Guess the legacy encoding (chardetng: windows-125x, ISO-8859-x, Shift_JIS, GBK...) and
+    /// decode with it (marked `invalid_utf8_repaired`).
+    Detect,
     /// Same as `skip` here; combine with `on_error: fail` to stop the run.
     Fail,
 }

@@ -199,6 +199,48 @@ mod tests {
     }
 
     #[test]
+    fn detects_legacy_encodings_and_reads_bz2() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("latin.txt"),
+            b"Le caf\xe9 est ouvert depuis l'\xe9t\xe9 dernier, \xe0 c\xf4t\xe9 de la gare.",
+        )
+        .unwrap();
+        let mut source = TextDirSource::new(dir.path());
+        source.config.invalid_utf8 = InvalidUtf8::Detect;
+        let shard = &source.shards().unwrap()[0];
+        let mut items = Vec::new();
+        source
+            .read(shard, &mut |i| {
+                items.push(i);
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert!(
+            matches!(&items[0], SourceItem::Doc(d) if d.text.starts_with("Le café est ouvert depuis l'été")),
+            "{items:?}"
+        );
+
+        let path = dir.path().join("x.jsonl.bz2");
+        let mut enc = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+        std::io::Write::write_all(&mut enc, b"{\"text\":\"from bzip2\"}\n").unwrap();
+        std::fs::write(&path, enc.finish().unwrap()).unwrap();
+        let source = crate::jsonl::JsonlSource::new(vec![path.display().to_string()]);
+        let mut texts = Vec::new();
+        for shard in source.shards().unwrap() {
+            source
+                .read(&shard, &mut |i| {
+                    if let SourceItem::Doc(d) = i {
+                        texts.push(d.text)
+                    }
+                    ControlFlow::Continue(())
+                })
+                .unwrap();
+        }
+        assert_eq!(texts, ["from bzip2"]);
+    }
+
+    #[test]
     fn missing_folder_is_an_error() {
         let err = TextDirSource::new("/definitely/not/here").shards().unwrap_err();
         assert!(err.to_string().contains("/definitely/not/here"));
