@@ -7,6 +7,16 @@ use millstone_core::{
 use serde::Deserialize;
 use unicode_normalization::{is_nfc_quick, is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
+/// Puts `text` into `doc` if it differs (spans no longer apply then), counting the change.
+fn replace_text(mut doc: Document, text: String, out: &mut Emit) -> Document {
+    if text != doc.text {
+        out.count("docs_changed", 1);
+        doc.spans.clear();
+        doc.text = text;
+    }
+    doc
+}
+
 /// A Unicode normalisation form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -223,14 +233,9 @@ impl UnicodeNormalizer {
 }
 
 impl Map for UnicodeNormalizer {
-    fn map(&self, mut doc: Document, out: &mut Emit) -> Result<Document, StageError> {
+    fn map(&self, doc: Document, out: &mut Emit) -> Result<Document, StageError> {
         let normalized = self.normalize(&doc.text);
-        if normalized != doc.text {
-            out.count("docs_changed", 1);
-            doc.spans.clear();
-            doc.text = normalized;
-        }
-        Ok(doc)
+        Ok(replace_text(doc, normalized, out))
     }
 }
 
@@ -299,14 +304,9 @@ impl WhitespaceNormalizer {
 }
 
 impl Map for WhitespaceNormalizer {
-    fn map(&self, mut doc: Document, out: &mut Emit) -> Result<Document, StageError> {
+    fn map(&self, doc: Document, out: &mut Emit) -> Result<Document, StageError> {
         let normalized = self.normalize(&doc.text);
-        if normalized != doc.text {
-            out.count("docs_changed", 1);
-            doc.spans.clear();
-            doc.text = normalized;
-        }
-        Ok(doc)
+        Ok(replace_text(doc, normalized, out))
     }
 }
 

@@ -232,20 +232,7 @@ mod tests {
             mode: Mode::Remove,
             spill_dir: None,
         };
-        let Stage::Barrier { prepare: Some(prepare), mut barrier } =
-            config.build(&BuildContext::for_tests()).unwrap()
-        else {
-            panic!()
-        };
-        let mut prepared = Emit::new(false);
-        for d in docs {
-            prepare.apply(d, &mut prepared).unwrap();
-        }
-        let mut out = Emit::new(false);
-        barrier.process(Batch::new(0, prepared.into_parts().0), &mut out).unwrap();
-        barrier.finish(&mut out).unwrap();
-        while barrier.drain(&mut out, 2).unwrap() {}
-        out.into_parts().0
+        millstone_testkit::run_barrier(config.build(&BuildContext::for_tests()).unwrap(), docs, 64).0
     }
 
     #[test]

@@ -296,18 +296,7 @@ mod tests {
     }
 
     fn run(config: BloomConfig, docs: Vec<Document>) -> Vec<Document> {
-        let Stage::Barrier { prepare: Some(p), mut barrier } =
-            config.build(&BuildContext::for_tests()).unwrap()
-        else {
-            panic!()
-        };
-        let mut prepared = Emit::new(false);
-        for d in docs {
-            p.apply(d, &mut prepared).unwrap();
-        }
-        let mut out = Emit::new(false);
-        barrier.process(Batch::new(0, prepared.into_parts().0), &mut out).unwrap();
-        out.into_parts().0
+        millstone_testkit::run_barrier(config.build(&BuildContext::for_tests()).unwrap(), docs, 64).0
     }
 
     fn config(unit: BloomUnit) -> BloomConfig {

@@ -300,44 +300,14 @@ impl NearIndex for MinHashIndex {
 mod tests {
     use super::*;
     use crate::unionfind::UnionFind;
-    use millstone_core::{Batch, Emit};
     use proptest::prelude::*;
 
     /// Runs the stage on `docs` in batches of `batch` and returns (kept ids, dropped ids).
     fn run(config: &MinHashConfig, docs: Vec<Document>, batch: usize) -> (Vec<String>, Vec<String>) {
-        let Stage::Barrier { prepare: Some(prepare), mut barrier } =
-            config.build(&BuildContext::for_tests()).unwrap()
-        else {
-            panic!("not a barrier with a prepare step")
-        };
-        let mut kept = Vec::new();
-        let mut dropped = Vec::new();
-        let mut collect = |emit: Emit| {
-            let (k, d, _) = emit.into_parts();
-            kept.extend(k.into_iter().map(|d| d.id.to_string()));
-            dropped.extend(d.into_iter().map(|(_, d)| d.unwrap().id.to_string()));
-        };
-        for chunk in docs.chunks(batch.max(1)) {
-            let mut prepared = Emit::new(false);
-            for d in chunk {
-                prepare.apply(d.clone(), &mut prepared).unwrap();
-            }
-            let mut out = Emit::new(true);
-            barrier.process(Batch::new(0, prepared.into_parts().0), &mut out).unwrap();
-            collect(out);
-        }
-        let mut out = Emit::new(true);
-        barrier.finish(&mut out).unwrap();
-        collect(out);
-        loop {
-            let mut out = Emit::new(true);
-            let more = barrier.drain(&mut out, 3).unwrap();
-            collect(out);
-            if !more {
-                break;
-            }
-        }
-        (kept, dropped)
+        let (kept, dropped) =
+            millstone_testkit::run_barrier(config.build(&BuildContext::for_tests()).unwrap(), docs, batch);
+        let ids = |d: Vec<Document>| d.into_iter().map(|d| d.id.to_string()).collect();
+        (ids(kept), ids(dropped))
     }
 
     fn words(seed: u64, n: usize) -> String {

@@ -340,7 +340,6 @@ impl Sink for JsonlSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use millstone_core::{Source, SourceItem};
 
     fn round_trip(name: &str) {
         let dir = tempfile::tempdir().unwrap();
@@ -354,17 +353,7 @@ mod tests {
         let summary = sink.finish().unwrap();
         assert_eq!(summary.docs, 2);
         let source = millstone_ingest::jsonl::JsonlSource::new(vec![path.display().to_string()]);
-        let mut back = Vec::new();
-        for shard in source.shards().unwrap() {
-            source
-                .read(&shard, &mut |i| {
-                    if let SourceItem::Doc(d) = i {
-                        back.push(d)
-                    }
-                    std::ops::ControlFlow::Continue(())
-                })
-                .unwrap();
-        }
+        let back = millstone_testkit::read_docs(&source);
         assert_eq!(back.len(), 2);
         for (a, b) in docs.iter().zip(&back) {
             assert_eq!((&a.id, &a.text, &a.meta), (&b.id, &b.text, &b.meta));

@@ -184,7 +184,7 @@ impl Sink for ParquetSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use millstone_core::{Document, Source, SourceItem};
+    use millstone_core::{Document, Source};
 
     #[test]
     fn round_trips_through_ingest_parquet_with_row_group_shards() {
@@ -212,17 +212,7 @@ mod tests {
         );
         let shards = source.shards().unwrap();
         assert!(shards.len() >= 3, "row groups become shards: {}", shards.len());
-        let mut back = Vec::new();
-        for shard in shards {
-            source
-                .read(&shard, &mut |i| {
-                    if let SourceItem::Doc(d) = i {
-                        back.push(d)
-                    }
-                    std::ops::ControlFlow::Continue(())
-                })
-                .unwrap();
-        }
+        let back = millstone_testkit::read_docs(&source);
         assert_eq!(back.len(), 7);
         for (a, b) in docs.iter().zip(&back) {
             assert_eq!((&a.id, &a.text, &a.meta), (&b.id, &b.text, &b.meta));

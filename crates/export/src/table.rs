@@ -234,16 +234,7 @@ mod tests {
         let source = millstone_ingest::csv::CsvSource::new(
             serde_json::from_value(serde_json::json!({"path": path.display().to_string()})).unwrap(),
         );
-        let mut docs = Vec::new();
-        for shard in millstone_core::Source::shards(&source).unwrap() {
-            millstone_core::Source::read(&source, &shard, &mut |i| {
-                if let millstone_core::SourceItem::Doc(d) = i {
-                    docs.push(d)
-                }
-                std::ops::ControlFlow::Continue(())
-            })
-            .unwrap();
-        }
+        let docs = millstone_testkit::read_docs(&source);
         assert_eq!(docs[0].text, "text, with \"quotes\"\nand a line");
         assert_eq!(docs[0].meta["url"], "u");
     }

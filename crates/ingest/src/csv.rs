@@ -171,15 +171,7 @@ mod tests {
             id_column: "id".into(),
             delimiter: None,
         });
-        let mut items = Vec::new();
-        for shard in source.shards().unwrap() {
-            source
-                .read(&shard, &mut |i| {
-                    items.push(i);
-                    ControlFlow::Continue(())
-                })
-                .unwrap();
-        }
+        let items = millstone_testkit::read_all(&source);
         assert!(matches!(&items[0], SourceItem::Doc(d) if d.text == "Hello, world" && d.meta["site"] == "x"));
         assert!(matches!(&items[1], SourceItem::Doc(d) if d.text == "multi\nline"));
         assert!(

@@ -326,16 +326,7 @@ mod tests {
     use std::io::Write;
 
     fn collect(source: &JsonlSource) -> Vec<SourceItem> {
-        let mut items = Vec::new();
-        for shard in source.shards().unwrap() {
-            source
-                .read(&shard, &mut |i| {
-                    items.push(i);
-                    ControlFlow::Continue(())
-                })
-                .unwrap();
-        }
-        items
+        millstone_testkit::read_all(source)
     }
 
     proptest::proptest! {

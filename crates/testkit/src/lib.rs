@@ -91,3 +91,68 @@ pub fn assert_spans_valid(doc: &Document) {
         );
     }
 }
+
+/// Reads every shard of a source in order and returns all items (documents and bad records).
+pub fn read_all(source: &dyn millstone_core::Source) -> Vec<millstone_core::SourceItem> {
+    let mut items = Vec::new();
+    for shard in source.shards().expect("listing shards") {
+        source
+            .read(&shard, &mut |item| {
+                items.push(item);
+                std::ops::ControlFlow::Continue(())
+            })
+            .expect("reading a shard");
+    }
+    items
+}
+
+/// The documents among `read_all`'s items.
+pub fn read_docs(source: &dyn millstone_core::Source) -> Vec<Document> {
+    read_all(source)
+        .into_iter()
+        .filter_map(|i| if let millstone_core::SourceItem::Doc(d) = i { Some(d) } else { None })
+        .collect()
+}
+
+/// Runs a barrier stage (with its prepare step) the way the runner does — batches of
+/// `batch_size`, then `finish`, then `drain` until done — and returns the kept and dropped
+/// documents in output order.
+pub fn run_barrier(
+    stage: millstone_core::Stage,
+    docs: Vec<Document>,
+    batch_size: usize,
+) -> (Vec<Document>, Vec<Document>) {
+    use millstone_core::{Batch, Emit, Stage};
+    let Stage::Barrier { prepare, mut barrier } = stage else { panic!("not a barrier stage") };
+    let mut kept = Vec::new();
+    let mut dropped = Vec::new();
+    let mut collect = |emit: Emit| {
+        let (k, d, _) = emit.into_parts();
+        kept.extend(k);
+        dropped.extend(d.into_iter().filter_map(|(_, d)| d));
+    };
+    for (seq, chunk) in docs.chunks(batch_size.max(1)).enumerate() {
+        let mut prepared = Emit::new(false);
+        for d in chunk {
+            match &prepare {
+                Some(p) => p.apply(d.clone(), &mut prepared).expect("prepare step"),
+                None => prepared.keep(d.clone()),
+            }
+        }
+        let mut out = Emit::new(true);
+        barrier.process(Batch::new(seq as u64, prepared.into_parts().0), &mut out).expect("process");
+        collect(out);
+    }
+    let mut out = Emit::new(true);
+    barrier.finish(&mut out).expect("finish");
+    collect(out);
+    loop {
+        let mut out = Emit::new(true);
+        let more = barrier.drain(&mut out, 3).expect("drain");
+        collect(out);
+        if !more {
+            break;
+        }
+    }
+    (kept, dropped)
+}
