@@ -105,6 +105,14 @@ pub struct BoilerplateConfig {
     /// Lines longer than this are never boilerplate.
     #[serde(default = "default_max_line_chars")]
     pub max_line_chars: usize,
+    /// Also cut comment threads that have no marker line: from the first stand-alone
+    /// commenter-name paragraph (`Tom Henley`, `observer77`) that is followed closely by at
+    /// least `min_comment_names - 1` more, after at least `min_chars_before_cut` characters.
+    #[serde(default)]
+    pub unmarked_comment_threads: bool,
+    /// Name paragraphs needed to recognise an unmarked comment thread.
+    #[serde(default = "default_min_names")]
+    pub min_comment_names: usize,
 }
 
 fn yes() -> bool {
@@ -112,6 +120,9 @@ fn yes() -> bool {
 }
 fn default_min_before_cut() -> usize {
     200
+}
+fn default_min_names() -> usize {
+    3
 }
 fn default_max_line_chars() -> usize {
     300
@@ -128,6 +139,8 @@ impl Default for BoilerplateConfig {
             comment_markers: Vec::new(),
             min_chars_before_cut: default_min_before_cut(),
             max_line_chars: default_max_line_chars(),
+            unmarked_comment_threads: false,
+            min_comment_names: default_min_names(),
         }
     }
 }
@@ -242,9 +255,71 @@ impl Boilerplate {
             }
             kept_chars += line.len();
         }
+        if !comments_cut && self.config.unmarked_comment_threads {
+            if let Some(start) = self.unmarked_thread_start(text) {
+                removed.retain(|s| s.end <= start);
+                removed.push(Span::new(start, text.len(), "comments"));
+                comments_cut = true;
+            }
+        }
         let text_out = remove_spans(text, &removed);
         Cleaned { text: text_out, removed, lines_removed, comments_cut }
     }
+
+    /// Where a comment thread without a marker starts: the first commenter-name paragraph
+    /// followed by enough others, each within a few paragraphs of the previous one.
+    fn unmarked_thread_start(&self, text: &str) -> Option<usize> {
+        const MAX_GAP: usize = 8;
+        let paragraphs: Vec<std::ops::Range<usize>> = millstone_core::text::paragraph_ranges(text).collect();
+        let names: Vec<usize> =
+            (0..paragraphs.len()).filter(|&i| is_name_line(&text[paragraphs[i].clone()])).collect();
+        let needed = self.config.min_comment_names.max(2);
+        for (k, &first) in names.iter().enumerate() {
+            // A lone capitalised word may be a subheading ("Background"): it can continue a
+            // thread but not start one.
+            let opener = text[paragraphs[first].clone()].trim();
+            if !opener.contains(' ') && !opener.chars().any(|c| c == '_' || c.is_ascii_digit()) {
+                continue;
+            }
+            let before: usize = paragraphs[..first].iter().map(|r| text[r.clone()].trim().len()).sum();
+            if before < self.config.min_chars_before_cut.max(500) {
+                continue;
+            }
+            let chain = names[k..].windows(2).take_while(|w| w[1] - w[0] <= MAX_GAP).count() + 1;
+            if chain >= needed {
+                return Some(paragraphs[first].start);
+            }
+        }
+        None
+    }
+}
+
+/// A stand-alone commenter name: one short line of 1-4 words, no sentence punctuation, every
+/// word capitalised, a handle (`mick_b`, `observer77`), a name particle or a parenthesised tag.
+fn is_name_line(paragraph: &str) -> bool {
+    let line = paragraph.trim();
+    if line.contains('\n')
+        || line.chars().count() > 40
+        || line.ends_with(['.', '!', '?', ':', ';', ','])
+            && !line.ends_with("Jr.")
+            && !line.ends_with("Sr.")
+            && !line.chars().rev().nth(1).is_some_and(char::is_uppercase)
+    {
+        return false;
+    }
+    let words: Vec<&str> = line.split_whitespace().collect();
+    if words.is_empty() || words.len() > 4 {
+        return false;
+    }
+    let handle =
+        |w: &str| w.chars().any(|c| c == '_' || c.is_ascii_digit()) && w.chars().any(char::is_alphabetic);
+    let capitalised = |w: &str| w.chars().next().is_some_and(char::is_uppercase);
+    let particle = |w: &str| {
+        matches!(w, "from" | "the" | "of" | "de" | "van" | "von" | "da" | "al" | "bin" | "le" | "la" | "del")
+    };
+    let tag = |w: &str| w.starts_with('(') && w.ends_with(')');
+    (capitalised(words[0]) || handle(words[0]))
+        && words.iter().all(|w| capitalised(w) || handle(w) || particle(w) || tag(w))
 }
 
 /// `text` without the byte ranges of `spans` (sorted, non-overlapping).
@@ -323,6 +398,26 @@ mod tests {
             let c = cleaner().clean(&format!("{ARTICLE}\n{marker}\nReader text here.\n"));
             assert!(c.comments_cut, "{marker}");
         }
+    }
+
+    #[test]
+    fn unmarked_comment_threads_are_cut_only_when_names_cluster() {
+        let config = BoilerplateConfig { unmarked_comment_threads: true, ..Default::default() };
+        let b = Boilerplate::new(&config).unwrap();
+        let article = format!("{ARTICLE}\n\n{ARTICLE}\n\nBackground\n\n{ARTICLE}");
+        let thread = "Dana Whitfield\n\nThis is all a cover story, if you ask me.\n\nobserver77\n\nFollow the money.\n\nKarl von Esch (Berlin)\n\nSpot on.\n\nPriya N.\n\nMy brother works there.";
+        let c = b.clean(&format!("{article}\n\n{thread}\n"));
+        assert!(c.comments_cut);
+        assert_eq!(c.text.trim_end(), article);
+        // One subheading, or names too far apart, is not a thread.
+        let spread = format!("{article}\n\nMarta Olsen\n\n{ARTICLE}\n\n{ARTICLE}\n\n{ARTICLE}\n\n{ARTICLE}\n\n{ARTICLE}\n\n{ARTICLE}\n\n{ARTICLE}\n\nTom Henley\n\nA closing line.");
+        assert!(!b.clean(&spread).comments_cut);
+        assert!(
+            is_name_line("Terence Silvestre Jr.")
+                && is_name_line("mick_b")
+                && !is_name_line("What happens next")
+                && !is_name_line("The vote passed.")
+        );
     }
 
     #[test]
