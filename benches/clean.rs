@@ -27,6 +27,28 @@ fn bench(c: &mut Criterion) {
         group.bench_function("news_8MiB", |b| b.iter(|| common::apply_all(&stage, &docs)));
         group.finish();
     }
+    // repeated_lines is a barrier: documents carry a site so footers repeat within a source.
+    let sited: Vec<millstone_core::Document> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| d.clone().with_meta("site", format!("site-{}", i % 5)))
+        .collect();
+    let mut group = c.benchmark_group("clean.repeated_lines");
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.sample_size(10);
+    group.bench_function("news_8MiB", |b| {
+        b.iter(|| {
+            millstone_testkit::run_barrier(
+                common::build("clean.repeated_lines", "field: site"),
+                sited.clone(),
+                1024,
+            )
+            .0
+            .len()
+        })
+    });
+    group.finish();
+
     // html_to_text on generated pages (the news texts wrapped in page furniture).
     let pages: Vec<String> = texts
         .iter()

@@ -92,6 +92,22 @@ fn bench(c: &mut Criterion) {
         group.finish();
     }
 
+    let html_dir = dir.path().join("html");
+    std::fs::create_dir_all(&html_dir).unwrap();
+    let mut html_bytes = 0;
+    for (i, t) in texts.iter().take(2000).enumerate() {
+        let page =
+            format!("<html><body><article><p>{}</p></article></body></html>", t.replace("\n\n", "</p><p>"));
+        html_bytes += page.len();
+        std::fs::write(html_dir.join(format!("{i}.html")), page).unwrap();
+    }
+    let mut group = c.benchmark_group("ingest.html");
+    group.throughput(Throughput::Bytes(html_bytes as u64));
+    group.sample_size(10);
+    let stage = common::build("ingest.html", &format!("path: {}/*.html", html_dir.display()));
+    group.bench_function("2000_files", |b| b.iter(|| read_all(&stage)));
+    group.finish();
+
     let mut group = c.benchmark_group("ingest.text_dir");
     group.throughput(Throughput::Bytes(folder_bytes as u64));
     group.sample_size(10);

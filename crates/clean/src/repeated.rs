@@ -222,6 +222,7 @@ impl Barrier for RepeatedLines {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn run(docs: Vec<Document>, min_docs: u32) -> Vec<Document> {
         let config = RepeatedLinesConfig {
@@ -257,5 +258,35 @@ mod tests {
             out.iter().map(|d| d.id.to_string()).collect::<Vec<_>>(),
             ["a1", "a2", "a3", "b1", "c1", "x"]
         );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn removes_only_whole_repeated_lines_and_never_touches_sourceless_docs(
+            docs in prop::collection::vec((prop::sample::select(vec!["a", "b"]), prop::collection::vec(prop::sample::select(vec!["Shared footer line", "Unique story text here", "Another line of news", ""]), 0..6), any::<bool>()), 0..12),
+        ) {
+            let input: Vec<Document> = docs.iter().enumerate().map(|(i, (site, lines, with_site))| {
+                let d = Document::new(format!("d{i}"), lines.join("\n"));
+                if *with_site { d.with_meta("site", *site) } else { d }
+            }).collect();
+            let output = run(input.clone(), 3);
+            prop_assert_eq!(output.len(), input.len());
+            for (a, b) in input.iter().zip(&output) {
+                prop_assert_eq!(&a.id, &b.id);
+                if !a.meta.contains_key("site") {
+                    prop_assert_eq!(&a.text, &b.text);
+                }
+                // What remains is the input's lines in order, some removed, none changed.
+                let mut remaining = b.text.lines();
+                let mut next = remaining.next();
+                for line in a.text.lines() {
+                    if next == Some(line) {
+                        next = remaining.next();
+                    }
+                }
+                prop_assert!(next.is_none(), "output has a line that is not from the input: {:?}", next);
+            }
+        }
     }
 }

@@ -219,4 +219,21 @@ mod tests {
         }
         assert_eq!(back[6].provenance.to_string(), format!("{} (record 6)", path.display()));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+        #[test]
+        fn parquet_round_trips_arbitrary_text(texts in proptest::collection::vec(millstone_testkit::text(), 1..12), rows in 1usize..5) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("o.parquet");
+            let config: ParquetSinkConfig = serde_json::from_value(serde_json::json!({"path": path.display().to_string(), "row_group_rows": rows})).unwrap();
+            let Stage::Sink(mut sink) = config.build(&BuildContext::for_tests()).unwrap() else { panic!() };
+            let docs: Vec<Document> = texts.iter().enumerate().map(|(i, t)| Document::new(format!("d{i}"), t.clone())).collect();
+            sink.write(&Batch::new(0, docs.clone())).unwrap();
+            sink.finish().unwrap();
+            let source = millstone_ingest::parquet::ParquetSource::new(serde_json::from_value(serde_json::json!({"path": path.display().to_string()})).unwrap());
+            let back = millstone_testkit::read_docs(&source);
+            proptest::prop_assert_eq!(back.iter().map(|d| (&d.id, &d.text)).collect::<Vec<_>>(), docs.iter().map(|d| (&d.id, &d.text)).collect::<Vec<_>>());
+        }
+    }
 }

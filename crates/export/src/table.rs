@@ -262,4 +262,24 @@ mod tests {
         assert_eq!(std::fs::read_to_string(out.join("evil.txt")).unwrap(), "B");
         assert_eq!(std::fs::read_to_string(out.join("site/a~2.txt")).unwrap(), "C");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        #[test]
+        fn csv_round_trips_arbitrary_text(texts in proptest::collection::vec(millstone_testkit::text(), 1..8)) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("o.csv");
+            let mut sink = CsvSink { config: CsvSinkConfig { path: path.clone(), columns: vec!["n".into()] }, overwrite: false, writer: None, docs: 0 };
+            let docs: Vec<Document> = texts.iter().enumerate().map(|(i, t)| Document::new(format!("d{i}"), t.clone()).with_meta("n", i.to_string())).collect();
+            sink.write(&Batch::new(0, docs.clone())).unwrap();
+            sink.finish().unwrap();
+            let source = millstone_ingest::csv::CsvSource::new(serde_json::from_value(serde_json::json!({"path": path.display().to_string()})).unwrap());
+            let back = millstone_testkit::read_docs(&source);
+            proptest::prop_assert_eq!(back.len(), docs.len());
+            for (a, b) in docs.iter().zip(&back) {
+                proptest::prop_assert_eq!(&a.text, &b.text);
+                proptest::prop_assert_eq!(&a.meta, &b.meta);
+            }
+        }
+    }
 }

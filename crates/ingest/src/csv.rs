@@ -71,7 +71,7 @@ impl CsvSource {
 
 impl Source for CsvSource {
     fn shards(&self) -> Result<Vec<Shard>, StageError> {
-        Ok(input::expand(&self.config.path.to_vec())?.into_iter().map(Shard::file).collect())
+        Ok(input::file_shards(&self.config.path.to_vec())?)
     }
 
     fn read(

@@ -69,7 +69,7 @@ fn strip_extensions(name: &str) -> &str {
 
 impl Source for HtmlSource {
     fn shards(&self) -> Result<Vec<Shard>, StageError> {
-        Ok(input::expand(&self.config.path.to_vec())?.into_iter().map(Shard::file).collect())
+        Ok(input::file_shards(&self.config.path.to_vec())?)
     }
 
     fn read(

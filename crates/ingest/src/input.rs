@@ -92,6 +92,11 @@ pub fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, Error> {
     Ok(files)
 }
 
+/// One shard per file matched by `patterns` (for sources that read whole files).
+pub fn file_shards(patterns: &[String]) -> Result<Vec<millstone_core::Shard>, Error> {
+    Ok(expand(patterns)?.into_iter().map(millstone_core::Shard::file).collect())
+}
+
 /// The outcome of decoding bytes under a UTF-8 policy.
 pub enum Decoded {
     /// Valid UTF-8 (or repaired under `lossy`; `repaired` says so).

@@ -96,7 +96,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 impl Source for WarcSource {
     fn shards(&self) -> Result<Vec<Shard>, StageError> {
-        Ok(input::expand(&self.config.path.to_vec())?.into_iter().map(Shard::file).collect())
+        Ok(input::file_shards(&self.config.path.to_vec())?)
     }
 
     fn read(
