@@ -234,15 +234,19 @@ pub fn pairs(
 /// One page's type, HTML size and (precision, recall, F1).
 type PageScore = (String, usize, (f64, f64, f64));
 
-fn read_gz(path: &Path) -> anyhow::Result<String> {
+fn read_gz_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
     use std::io::Read;
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     flate2::read::MultiGzDecoder::new(
         std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?,
     )
-    .read_to_string(&mut text)
+    .read_to_end(&mut bytes)
     .with_context(|| format!("reading {}", path.display()))?;
-    Ok(text)
+    Ok(bytes)
+}
+
+fn read_gz(path: &Path) -> anyhow::Result<String> {
+    String::from_utf8(read_gz_bytes(path)?).with_context(|| format!("{} is not UTF-8", path.display()))
 }
 
 /// WCXB's page score: bag of lowercase `\w+` tokens, (precision, recall, F1).
@@ -294,12 +298,7 @@ pub fn extract(
             .map(|page| {
                 let name = page.file_name().and_then(|n| n.to_str()).unwrap_or_default();
                 let id = name.trim_end_matches(".html.gz");
-                let html = millstone_ingest::html::decode_html(&{
-                    use std::io::Read;
-                    let mut bytes = Vec::new();
-                    flate2::read::MultiGzDecoder::new(std::fs::File::open(page)?).read_to_end(&mut bytes)?;
-                    bytes
-                });
+                let html = millstone_ingest::html::decode_html(&read_gz_bytes(page)?);
                 let truth: serde_json::Value =
                     serde_json::from_str(&read_gz(&truth_dir.join(format!("{id}.json.gz")))?)?;
                 let reference = truth["ground_truth"]["main_content"].as_str().unwrap_or("");

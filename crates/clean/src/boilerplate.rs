@@ -246,8 +246,11 @@ impl Boilerplate {
                 lines_removed += 1;
                 continue;
             }
-            let literal = !self.literals.is_empty()
-                && self.literals.iter().any(|l| l.eq_ignore_ascii_case(line) || *l == line.to_lowercase());
+            // Literals are stored lowercased; lowercase the line once, only if there are any.
+            let literal = !self.literals.is_empty() && {
+                let lower = line.to_lowercase();
+                self.literals.contains(&lower)
+            };
             if short && (literal || self.lines.is_match(line)) {
                 removed.push(Span::new(start, next, "boilerplate"));
                 lines_removed += 1;

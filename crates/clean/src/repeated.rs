@@ -102,10 +102,7 @@ fn line_key(source: u64, line: &str) -> u64 {
 
 impl LineKeys {
     fn source(&self, doc: &Document) -> Option<u64> {
-        doc.meta.get(&self.field).map(|v| match v.as_str() {
-            Some(s) => xxh3_64(s.as_bytes()),
-            None => xxh3_64(v.to_string().as_bytes()),
-        })
+        doc.meta_text(&self.field).map(|s| xxh3_64(s.as_bytes()))
     }
 
     /// `(start, end_with_terminator, key)` for each candidate line.

@@ -139,6 +139,14 @@ impl Document {
         self.meta.get(key).and_then(|v| v.as_str())
     }
 
+    /// A metadata field as text: strings as they are, other values as JSON (`3`, `true`).
+    pub fn meta_text(&self, key: &str) -> Option<std::borrow::Cow<'_, str>> {
+        self.meta.get(key).map(|v| match v.as_str() {
+            Some(s) => std::borrow::Cow::Borrowed(s),
+            None => std::borrow::Cow::Owned(v.to_string()),
+        })
+    }
+
     /// Approximate heap size of the document, used for byte-based batching and memory budgets.
     pub fn approx_bytes(&self) -> usize {
         self.text.len() + self.id.len() + self.spans.len() * std::mem::size_of::<Span>() + 64

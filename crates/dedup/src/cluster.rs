@@ -384,7 +384,7 @@ impl<I: NearIndex> NearDedup<I> {
 
     fn decide(&self, mut doc: Document, i: u32, out: &mut Emit) {
         let keeper = self.keeper_of[i as usize];
-        if self.in_cluster(i) || keeper != i {
+        if self.in_cluster(i) {
             self.annotate(&mut doc, i, keeper);
         }
         if keeper != i && self.options.action == Action::Drop {

@@ -128,13 +128,20 @@ pub struct ExactDedup {
 
 const DUPLICATE: DropReason = DropReason("exact_duplicate");
 
-impl Barrier for ExactDedup {
-    fn process(&mut self, batch: Batch, out: &mut Emit) -> Result<(), StageError> {
+impl ExactDedup {
+    fn open_report(&mut self) -> Result<(), StageError> {
         if self.report.is_none() {
             if let Some(path) = &self.report_path {
                 self.report = Some(ClusterReport::create(path, self.overwrite)?);
             }
         }
+        Ok(())
+    }
+}
+
+impl Barrier for ExactDedup {
+    fn process(&mut self, batch: Batch, out: &mut Emit) -> Result<(), StageError> {
+        self.open_report()?;
         for mut doc in batch.docs {
             let hash = doc.take_scratch::<ExactHash>().map(|h| h.0).ok_or_else(|| StageError::Document {
                 id: doc.id.clone(),
@@ -181,11 +188,7 @@ impl Barrier for ExactDedup {
     }
 
     fn finish(&mut self, _out: &mut Emit) -> Result<(), StageError> {
-        if self.report.is_none() {
-            if let Some(path) = &self.report_path {
-                self.report = Some(ClusterReport::create(path, self.overwrite)?);
-            }
-        }
+        self.open_report()?;
         if let Some(report) = self.report.take() {
             report.commit()?;
         }

@@ -182,10 +182,7 @@ impl Segmenter {
             })
             .collect();
         let source =
-            self.config.scope_field.as_ref().and_then(|f| doc.meta.get(f)).map(|v| match v.as_str() {
-                Some(s) => xxh3_64(s.as_bytes()),
-                None => xxh3_64(v.to_string().as_bytes()),
-            });
+            self.config.scope_field.as_ref().and_then(|f| doc.meta_text(f)).map(|s| xxh3_64(s.as_bytes()));
         Segments { source, list }
     }
 }
