@@ -134,11 +134,6 @@ impl Document {
         self
     }
 
-    /// A metadata field as a string, if it is one.
-    pub fn meta_str(&self, key: &str) -> Option<&str> {
-        self.meta.get(key).and_then(|v| v.as_str())
-    }
-
     /// A metadata field as text: strings as they are, other values as JSON (`3`, `true`).
     pub fn meta_text(&self, key: &str) -> Option<std::borrow::Cow<'_, str>> {
         self.meta.get(key).map(|v| match v.as_str() {

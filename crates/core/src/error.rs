@@ -45,10 +45,6 @@ impl BuildError {
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         BuildError { field: Some(field.into()), message: message.into() }
     }
-    /// A build error not tied to a field.
-    pub fn new(message: impl Into<String>) -> Self {
-        BuildError { field: None, message: message.into() }
-    }
 }
 
 /// An error raised by a stage while processing data.
@@ -90,6 +86,24 @@ pub enum StageError {
         /// The panic payload, if it was a string.
         message: String,
     },
+    /// A sequential stage (barrier or sink) panicked; the runner turns the panic into this error.
+    #[error("stage panicked: {0}")]
+    Panicked(String),
+    /// A source met a record it cannot turn into a document (bad JSON, a missing field).
+    #[error("{0}")]
+    BadRecord(String),
+    /// A library error on a named file, with its source chain.
+    #[error("{path}: {source}")]
+    Path {
+        /// The file involved.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An error of a stage crate, with its source chain.
+    #[error(transparent)]
+    Crate(Box<dyn std::error::Error + Send + Sync>),
     /// A memory budget was exceeded.
     #[error("memory budget exceeded: {0}")]
     Budget(String),
@@ -102,6 +116,13 @@ impl StageError {
     /// An I/O error on `path`.
     pub fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
         StageError::Io { path: path.to_string(), source }
+    }
+    /// A library error on `path`, keeping the error as the source.
+    pub fn path(
+        path: impl std::fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StageError::Path { path: path.to_string(), source: Box::new(source) }
     }
     /// A free-form error.
     pub fn other(message: impl Into<String>) -> Self {

@@ -29,13 +29,14 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn u64(&mut self) -> Result<u64, StageError> {
-        let (head, rest) = self.bytes.split_at_checked(8).ok_or_else(|| spill_error("truncated record"))?;
+        let (head, rest) = self.bytes.split_at_checked(8).ok_or_else(|| spill_corrupt("truncated record"))?;
         self.bytes = rest;
         Ok(u64::from_le_bytes(head.try_into().expect("8 bytes")))
     }
     fn bytes(&mut self) -> Result<&'a [u8], StageError> {
         let len = self.u64()? as usize;
-        let (head, rest) = self.bytes.split_at_checked(len).ok_or_else(|| spill_error("truncated record"))?;
+        let (head, rest) =
+            self.bytes.split_at_checked(len).ok_or_else(|| spill_corrupt("truncated record"))?;
         self.bytes = rest;
         Ok(head)
     }
@@ -96,8 +97,12 @@ pub struct SpillFile {
     buffer: Vec<u8>,
 }
 
-fn spill_error(e: impl std::fmt::Display) -> StageError {
-    StageError::other(format!("spill file: {e}"))
+fn spill_error(e: impl std::error::Error + Send + Sync + 'static) -> StageError {
+    StageError::path("spill file", e)
+}
+
+fn spill_corrupt(what: &str) -> StageError {
+    StageError::path("spill file", std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string()))
 }
 
 impl SpillFile {
@@ -115,7 +120,7 @@ impl SpillFile {
 
     /// Appends a document (its scratch value is not kept).
     pub fn push(&mut self, doc: Document) -> Result<(), StageError> {
-        let writer = self.writer.as_mut().ok_or_else(|| spill_error("already being read"))?;
+        let writer = self.writer.as_mut().ok_or_else(|| spill_corrupt("already being read"))?;
         self.buffer.clear();
         encode(doc, &mut self.buffer)?;
         writer.write_all(&(self.buffer.len() as u64).to_le_bytes()).map_err(spill_error)?;
@@ -138,7 +143,7 @@ impl SpillFile {
     pub fn read_next(&mut self) -> Result<Option<Document>, StageError> {
         if let Some(mut writer) = self.writer.take() {
             writer.flush().map_err(spill_error)?;
-            let mut file = writer.into_inner().map_err(|e| spill_error(e.error()))?;
+            let mut file = writer.into_inner().map_err(|e| spill_error(e.into_error()))?;
             file.rewind().map_err(spill_error)?;
             self.reader = Some(BufReader::with_capacity(1 << 20, file));
         }

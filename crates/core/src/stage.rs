@@ -86,10 +86,6 @@ impl Emit {
     pub fn dropped_count(&self) -> usize {
         self.dropped.len()
     }
-    /// Whether dropped documents are retained.
-    pub fn retains_dropped(&self) -> bool {
-        self.retain_dropped
-    }
     /// Splits the collector into kept documents, drops and counters.
     #[allow(clippy::type_complexity)]
     pub fn into_parts(

@@ -65,7 +65,7 @@ impl From<Error> for StageError {
     fn from(e: Error) -> Self {
         match e {
             Error::Io { path, source } => StageError::Io { path, source },
-            other => StageError::Other(other.to_string()),
+            other => StageError::Crate(Box::new(other)),
         }
     }
 }

@@ -90,8 +90,8 @@ fn column_type(batch: &Batch, name: &str) -> DataType {
 }
 
 impl ParquetSink {
-    fn error(&self, e: impl std::fmt::Display) -> StageError {
-        StageError::other(format!("{}: {e}", self.config.path.display()))
+    fn error(&self, e: impl std::error::Error + Send + Sync + 'static) -> StageError {
+        StageError::path(self.config.path.display(), e)
     }
 
     fn open(&mut self, batch: &Batch) -> Result<(), StageError> {
@@ -164,9 +164,7 @@ impl Sink for ParquetSink {
         self.open(batch)?;
         let record = self.record_batch(batch)?;
         let writer = self.writer.as_mut().expect("opened above");
-        writer
-            .write(&record)
-            .map_err(|e| StageError::other(format!("{}: {e}", self.config.path.display())))?;
+        writer.write(&record).map_err(|e| StageError::path(self.config.path.display(), e))?;
         self.docs += batch.docs.len() as u64;
         Ok(())
     }

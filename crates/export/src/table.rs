@@ -48,8 +48,8 @@ struct CsvSink {
 }
 
 impl CsvSink {
-    fn io(&self, e: impl std::fmt::Display) -> StageError {
-        StageError::other(format!("{}: {e}", self.config.path.display()))
+    fn io(&self, e: impl std::error::Error + Send + Sync + 'static) -> StageError {
+        StageError::path(self.config.path.display(), e)
     }
 }
 
@@ -75,9 +75,7 @@ impl Sink for CsvSink {
                     Some(other) => other.to_string(),
                 });
             }
-            writer
-                .write_record(&row)
-                .map_err(|e| StageError::other(format!("{}: {e}", self.config.path.display())))?;
+            writer.write_record(&row).map_err(|e| StageError::path(self.config.path.display(), e))?;
         }
         self.docs += batch.docs.len() as u64;
         Ok(())
@@ -88,7 +86,7 @@ impl Sink for CsvSink {
             self.write(&Batch::default())?;
         }
         let writer = self.writer.take().expect("created above");
-        let file = writer.into_inner().map_err(|e| self.io(e.error()))?;
+        let file = writer.into_inner().map_err(|e| self.io(e.into_error()))?;
         let path = file.commit().map_err(|e| self.io(e))?;
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         Ok(SinkSummary { files: vec![path], docs: self.docs, bytes })

@@ -130,7 +130,7 @@ pub fn decode(bytes: Vec<u8>, policy: InvalidUtf8) -> Decoded {
                     let (text, _, _) = detector.guess(None, chardetng::Utf8Detection::Deny).decode(bytes);
                     Decoded::Text { text: text.into_owned(), repaired: true }
                 }
-                InvalidUtf8::Skip | InvalidUtf8::Fail => Decoded::Invalid { offset },
+                InvalidUtf8::Skip => Decoded::Invalid { offset },
             }
         }
     }

@@ -88,7 +88,7 @@ impl From<Error> for StageError {
     fn from(e: Error) -> Self {
         match e {
             Error::Io { path, source } => StageError::Io { path, source },
-            other => StageError::Other(other.to_string()),
+            other => StageError::Crate(Box::new(other)),
         }
     }
 }
@@ -105,8 +105,6 @@ pub enum InvalidUtf8 {
     /// Guess the legacy encoding (chardetng: windows-125x, ISO-8859-x, Shift_JIS, GBK...) and
     /// decode with it (marked `invalid_utf8_repaired`).
     Detect,
-    /// Same as `skip` here; combine with `on_error: fail` to stop the run.
-    Fail,
 }
 
 /// One path or a list of paths (globs allowed).

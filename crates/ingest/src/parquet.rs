@@ -75,8 +75,8 @@ impl ParquetSource {
     }
 }
 
-fn parquet_error(path: &std::path::Path, e: impl std::fmt::Display) -> StageError {
-    StageError::other(format!("{}: {e}", path.display()))
+fn parquet_error(path: &std::path::Path, e: impl std::error::Error + Send + Sync + 'static) -> StageError {
+    StageError::path(path.display(), e)
 }
 
 /// A cell as JSON: strings, numbers, booleans and nulls natively, anything else as its text.

@@ -12,7 +12,7 @@ use millstone_core::{
 use serde::Deserialize;
 
 use crate::input::{self, Decoded};
-use crate::{Error, InvalidUtf8};
+use crate::InvalidUtf8;
 
 /// Configuration of `ingest.text_dir`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -97,10 +97,7 @@ impl Source for TextDirSource {
             ));
         }
         let pattern = self.config.path.join(&self.config.glob).display().to_string();
-        let files = input::expand(&[pattern]).map_err(|e| match e {
-            Error::NoMatch(p) => StageError::other(format!("no files match `{p}`")),
-            other => other.into(),
-        })?;
+        let files = input::expand(&[pattern])?;
         Ok(files.into_iter().map(Shard::file).collect())
     }
 

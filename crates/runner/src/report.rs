@@ -1,6 +1,8 @@
 //! The run report: per-stage statistics, totals and the conservation check.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use millstone_core::{SinkSummary, StageKind, StageStats};
 use serde::Serialize;
@@ -66,8 +68,67 @@ pub struct RunReport {
     pub side_files: Vec<PathBuf>,
 }
 
+/// Everything a finished run knows, for [`RunReport::assemble`].
+pub(crate) struct Assembly {
+    pub pipeline: String,
+    pub config_hash: String,
+    pub threads: usize,
+    pub shard: Option<(usize, usize)>,
+    pub shards_read: usize,
+    pub elapsed: Duration,
+    pub ids: Vec<String>,
+    pub type_names: Vec<&'static str>,
+    pub kinds: Vec<StageKind>,
+    pub stats: Vec<StageStats>,
+    pub written: u64,
+    pub sinks: BTreeMap<usize, SinkSummary>,
+    pub side_files: Vec<PathBuf>,
+}
+
 impl RunReport {
-    pub(crate) fn compute_totals(&mut self) {
+    /// The report of a finished run, with totals and the conservation check.
+    pub(crate) fn assemble(run: Assembly) -> Self {
+        let Assembly { mut sinks, .. } = run;
+        let input_bytes: u64 = run
+            .stats
+            .iter()
+            .zip(&run.kinds)
+            .filter(|(_, kind)| **kind == StageKind::Source)
+            .map(|(st, _)| st.bytes_out)
+            .sum();
+        let elapsed = run.elapsed.as_secs_f64();
+        let mb_per_sec =
+            if elapsed > 0.0 { ((input_bytes as f64 / 1e6 / elapsed) * 10.0).round() / 10.0 } else { 0.0 };
+        let stages = run
+            .stats
+            .into_iter()
+            .enumerate()
+            .map(|(index, stats)| StageReport {
+                id: run.ids[index].clone(),
+                type_name: run.type_names[index].to_string(),
+                kind: run.kinds[index],
+                stats,
+                output: sinks.remove(&index),
+            })
+            .collect();
+        let mut report = RunReport {
+            pipeline: run.pipeline,
+            config_hash: run.config_hash,
+            threads: run.threads,
+            shard: run.shard.map(|(i, n)| format!("{i}/{n}")),
+            shards_read: run.shards_read,
+            elapsed_secs: (elapsed * 1000.0).round() / 1000.0,
+            mb_per_sec,
+            totals: Totals { written: run.written, ..Default::default() },
+            conserved: false,
+            stages,
+            side_files: run.side_files,
+        };
+        report.compute_totals();
+        report
+    }
+
+    fn compute_totals(&mut self) {
         let mut totals = Totals::default();
         for stage in &self.stages {
             if stage.kind == StageKind::Source {

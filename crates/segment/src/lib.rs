@@ -94,7 +94,7 @@ impl Split for Segmenter {
     fn split(&self, doc: Document, out: &mut Vec<Document>) -> Result<(), StageError> {
         for (index, range) in (self.ranges)(&doc.text).into_iter().enumerate() {
             let text = doc.text.get(range.clone()).ok_or_else(|| {
-                StageError::other(Error::BadRange { start: range.start, end: range.end }.to_string())
+                StageError::Crate(Box::new(Error::BadRange { start: range.start, end: range.end }))
             })?;
             let mut piece = Document::new(format!("{}#{}{index}", doc.id, &self.label[..1]), text);
             piece.provenance = doc.provenance.clone();

@@ -1,0 +1,166 @@
+//! The bookkeeping of a run: per-stage statistics, the error policy and side outputs.
+//!
+//! Two functions do all of it, whichever thread a stage runs on: [`Shared::account`] turns what
+//! a stage emitted into statistics and rejects, and [`Shared::on_failure`] applies `on_error` to
+//! one failed document or record.
+
+use std::sync::Mutex;
+
+use millstone_core::{
+    DocId, Document, Emit, ErrorPolicy, ErrorSample, PlannedStage, Provenance, RuntimeSettings, StageError,
+    StageStats,
+};
+use tracing::warn;
+
+use crate::abort::Abort;
+use crate::error::Error;
+use crate::side::{SideRecord, SideWriter};
+
+/// One document or record a stage could not process.
+pub(crate) struct Failure {
+    /// The document's id; `None` for a record a source could not turn into a document.
+    pub id: Option<DocId>,
+    /// Where it came from.
+    pub provenance: Provenance,
+    /// What went wrong.
+    pub error: StageError,
+    /// The document as it entered the stage, kept for quarantine.
+    pub doc: Option<Document>,
+}
+
+/// State shared by all threads of a run.
+pub(crate) struct Shared {
+    stats: Vec<Mutex<StageStats>>,
+    pub ids: Vec<String>,
+    pub type_names: Vec<&'static str>,
+    policies: Vec<ErrorPolicy>,
+    pub keep_dropped: Vec<bool>,
+    pub side: SideWriter,
+    pub abort: Abort,
+    pub runtime: RuntimeSettings,
+}
+
+impl Shared {
+    pub(crate) fn new(stages: &[PlannedStage], runtime: RuntimeSettings) -> Self {
+        let ids: Vec<String> = stages.iter().map(|s| s.id.clone()).collect();
+        Shared {
+            stats: stages.iter().map(|_| Mutex::new(StageStats::default())).collect(),
+            type_names: stages.iter().map(|s| s.type_name).collect(),
+            policies: stages.iter().map(|s| s.on_error).collect(),
+            keep_dropped: stages.iter().map(|s| s.keep_dropped).collect(),
+            side: SideWriter::new(&runtime.out_dir, ids.clone()),
+            abort: Abort::default(),
+            runtime,
+            ids,
+        }
+    }
+
+    /// Adds a partial record to a stage's statistics.
+    pub(crate) fn merge(&self, stage: usize, stats: &StageStats) {
+        self.stats[stage].lock().unwrap_or_else(|p| p.into_inner()).merge(stats);
+    }
+
+    /// Marks a stage as one that may emit several documents per input.
+    pub(crate) fn mark_flat_map(&self, stage: usize) {
+        self.stats[stage].lock().unwrap_or_else(|p| p.into_inner()).flat_map = true;
+    }
+
+    /// Takes every stage's final statistics (the run is over).
+    pub(crate) fn take_stats(&self) -> Vec<StageStats> {
+        self.stats.iter().map(|m| std::mem::take(&mut *m.lock().unwrap_or_else(|p| p.into_inner()))).collect()
+    }
+
+    fn policy(&self, stage: usize) -> ErrorPolicy {
+        if self.runtime.fail_fast {
+            ErrorPolicy::Fail
+        } else {
+            self.policies[stage]
+        }
+    }
+
+    /// Whether failures of `stage` are quarantined (then documents are backed up before it runs).
+    pub(crate) fn quarantines(&self, stage: usize) -> bool {
+        self.policy(stage) == ErrorPolicy::Quarantine
+    }
+
+    /// Stops the run with a stage's error.
+    pub(crate) fn fail(&self, stage: usize, error: StageError) {
+        self.abort.set(Error::Stage { stage: self.ids[stage].clone(), error });
+    }
+
+    /// Writes side records; a write error stops the run. Returns whether the run goes on.
+    pub(crate) fn write_side(&self, records: Vec<SideRecord>) -> bool {
+        if let Err(e) = self.side.write(records) {
+            self.abort.set(Error::SideOutput(e));
+            return false;
+        }
+        true
+    }
+
+    /// Turns what `stage` emitted into statistics (documents and bytes out, drops by reason,
+    /// counters) and rejects records; returns the kept documents.
+    pub(crate) fn account(
+        &self,
+        stage: usize,
+        emit: Emit,
+        stats: &mut StageStats,
+        side: &mut Vec<SideRecord>,
+    ) -> Vec<Document> {
+        let (kept, dropped, counters) = emit.into_parts();
+        stats.docs_out += kept.len() as u64;
+        stats.bytes_out += kept.iter().map(|d| d.text.len() as u64).sum::<u64>();
+        for (reason, doc) in dropped {
+            *stats.dropped.entry(reason.0).or_default() += 1;
+            if let Some(doc) = doc {
+                side.push(SideRecord::Rejected { stage, reason: reason.0, doc });
+            }
+        }
+        for (name, n) in counters {
+            *stats.counters.entry(name).or_default() += n;
+        }
+        kept
+    }
+
+    /// Applies `stage`'s `on_error` to one failure: it is counted and sampled; under `fail` it
+    /// becomes the returned error, under `skip` it is logged, under `quarantine` it is written to
+    /// the stage's quarantine file.
+    pub(crate) fn on_failure(
+        &self,
+        stage: usize,
+        failure: Failure,
+        stats: &mut StageStats,
+        side: &mut Vec<SideRecord>,
+    ) -> Result<(), Error> {
+        let Failure { id, provenance, error, doc } = failure;
+        stats.failed += 1;
+        stats.sample_error(ErrorSample {
+            id: id.as_ref().map(|id| id.to_string()),
+            location: provenance.to_string(),
+            message: error.to_string(),
+        });
+        let stage_id = &self.ids[stage];
+        match (self.policy(stage), id) {
+            (ErrorPolicy::Fail, Some(id)) => {
+                Err(Error::Document { stage: stage_id.clone(), id, provenance, error })
+            }
+            (ErrorPolicy::Fail, None) => Err(Error::Record { stage: stage_id.clone(), provenance, error }),
+            (ErrorPolicy::Skip, id) => {
+                match id {
+                    Some(id) => warn!(stage = %stage_id, "document `{id}` ({provenance}) failed: {error}"),
+                    None => warn!(stage = %stage_id, "skipping {provenance}: {error}"),
+                }
+                Ok(())
+            }
+            (ErrorPolicy::Quarantine, id) => {
+                side.push(SideRecord::Quarantined {
+                    stage,
+                    id: id.map(|id| id.to_string()),
+                    provenance,
+                    error: error.to_string(),
+                    doc,
+                });
+                Ok(())
+            }
+        }
+    }
+}

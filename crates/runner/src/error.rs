@@ -1,0 +1,51 @@
+//! Why a run stopped.
+
+use millstone_core::{DocId, Provenance, StageError};
+
+/// Why a run stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A stage failed and its policy (or `fail_fast`) says stop.
+    #[error("stage `{stage}` failed: {error}")]
+    Stage {
+        /// Stage id.
+        stage: String,
+        /// The error.
+        #[source]
+        error: StageError,
+    },
+    /// A stage failed on one document and its policy (or `fail_fast`) says stop.
+    #[error("stage `{stage}` failed on document `{id}` ({provenance}): {error}")]
+    Document {
+        /// Stage id.
+        stage: String,
+        /// The document.
+        id: DocId,
+        /// Where the document came from.
+        provenance: Provenance,
+        /// The error.
+        #[source]
+        error: StageError,
+    },
+    /// A source met a record it could not read and its policy (or `fail_fast`) says stop.
+    #[error("stage `{stage}` failed at {provenance}: {error}")]
+    Record {
+        /// Stage id.
+        stage: String,
+        /// Where the record is.
+        provenance: Provenance,
+        /// The error.
+        #[source]
+        error: StageError,
+    },
+    /// The plan cannot run (no source, bad shard selection).
+    #[error("invalid plan: {0}")]
+    Plan(String),
+    /// A side file (rejects, quarantine) could not be written.
+    #[error("cannot write side output: {0}")]
+    SideOutput(#[from] std::io::Error),
+    /// The worker pool could not be created.
+    #[error("cannot start worker threads")]
+    Pool(#[source] rayon::ThreadPoolBuildError),
+}

@@ -1,0 +1,194 @@
+//! Parallel sections: consecutive transforms fused into one pool task per batch, at most
+//! `max_in_flight` batches at a time, put back in input order by ticket.
+//!
+//! A section may end with a sink's encoder, so serialisation runs on the pool too. Every task
+//! releases what it holds of the run before it reports, and the section waits for all its tasks
+//! (also when the run aborts), so no work of a run outlives it.
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use millstone_core::{Batch, BatchEncoder, Document, Emit, StageError, StageStats, Transform};
+use tracing::debug_span;
+
+use crate::abort::panic_message;
+use crate::accounting::{Failure, Shared};
+use crate::error::Error;
+use crate::side::SideRecord;
+
+/// A transform in a fused section.
+pub(crate) struct Fused {
+    /// The stage index in the plan.
+    pub stage: usize,
+    pub transform: Arc<dyn Transform>,
+    /// A barrier's prepare step: it must keep every document, so only busy time and failures
+    /// are counted (under the barrier's stage).
+    pub prepare: bool,
+}
+
+/// Fused transforms, optionally followed by the next sink's encoder (stage index, encoder).
+pub(crate) struct Section {
+    pub chain: Vec<Fused>,
+    pub encoder: Option<(usize, Arc<dyn BatchEncoder>)>,
+}
+
+/// What a section made of one batch.
+struct Outcome {
+    docs: Vec<Document>,
+    encoded: Option<Vec<u8>>,
+    side: Vec<SideRecord>,
+    stats: Vec<(usize, StageStats)>,
+}
+
+/// Runs `section` over the batches of `input` on `pool` and forwards the results in order.
+pub(crate) fn run_parallel(
+    pool: &rayon::ThreadPool,
+    section: Arc<Section>,
+    input: Receiver<Batch>,
+    out: Sender<Batch>,
+    shared: &Arc<Shared>,
+) {
+    let max_in_flight = shared.runtime.max_in_flight.max(1);
+    let (results_tx, results_rx) = unbounded::<(u64, Result<Outcome, Error>)>();
+    let mut pending: BTreeMap<u64, Result<Outcome, Error>> = BTreeMap::new();
+    let (mut next_ticket, mut next_out, mut in_flight) = (0u64, 0u64, 0usize);
+    let mut input_open = true;
+    // Once set (abort, closed output), no new batch is started and results are only drained.
+    let mut stopping = false;
+    while input_open && !stopping || in_flight > 0 {
+        let received = if input_open && !stopping && in_flight < max_in_flight {
+            crossbeam_channel::select! {
+                recv(input) -> msg => {
+                    match msg {
+                        Ok(batch) => {
+                            let ticket = next_ticket;
+                            next_ticket += 1;
+                            in_flight += 1;
+                            let (section, shared, tx) = (section.clone(), shared.clone(), results_tx.clone());
+                            pool.spawn(move || {
+                                let result = section.apply(ticket, batch, &shared);
+                                drop((section, shared));
+                                let _ = tx.send((ticket, result));
+                            });
+                        }
+                        Err(_) => input_open = false,
+                    }
+                    None
+                },
+                recv(results_rx) -> msg => msg.ok(),
+            }
+        } else {
+            results_rx.recv().ok()
+        };
+        let Some((ticket, result)) = received else { continue };
+        in_flight -= 1;
+        if stopping {
+            continue;
+        }
+        pending.insert(ticket, result);
+        while let Some(result) = pending.remove(&next_out) {
+            next_out += 1;
+            if !forward(result, next_out - 1, &out, shared) {
+                stopping = true;
+                pending.clear();
+                break;
+            }
+        }
+        stopping |= shared.abort.is_set();
+    }
+}
+
+/// Accounts one in-order result and sends its documents on; false when the run must stop.
+fn forward(result: Result<Outcome, Error>, seq: u64, out: &Sender<Batch>, shared: &Shared) -> bool {
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            shared.abort.set(error);
+            return false;
+        }
+    };
+    for (stage, stats) in &outcome.stats {
+        shared.merge(*stage, stats);
+    }
+    if !shared.write_side(outcome.side) {
+        return false;
+    }
+    outcome.docs.is_empty() || out.send(Batch { seq, docs: outcome.docs, encoded: outcome.encoded }).is_ok()
+}
+
+impl Section {
+    /// Applies each fused transform in turn to a whole batch, then the encoder.
+    fn apply(&self, ticket: u64, batch: Batch, shared: &Shared) -> Result<Outcome, Error> {
+        let mut docs = batch.docs;
+        let mut side = Vec::new();
+        let mut stats = Vec::with_capacity(self.chain.len());
+        for fused in &self.chain {
+            let _span = debug_span!("stage", id = %shared.ids[fused.stage]).entered();
+            let started = Instant::now();
+            let mut st = StageStats::default();
+            let (kept, st_side) = fused.apply(std::mem::take(&mut docs), shared, &mut st)?;
+            side.extend(st_side);
+            st.busy = started.elapsed();
+            docs = kept;
+            stats.push((fused.stage, st));
+        }
+        let mut encoded = None;
+        if let Some((sink, encoder)) = &self.encoder {
+            let batch = Batch::new(ticket, docs);
+            encoded = Some(
+                encoder
+                    .encode(&batch)
+                    .map_err(|error| Error::Stage { stage: shared.ids[*sink].clone(), error })?,
+            );
+            docs = batch.docs;
+        }
+        Ok(Outcome { docs, encoded, side, stats })
+    }
+}
+
+impl Fused {
+    /// Applies the transform to each document, catching errors and panics per document.
+    fn apply(
+        &self,
+        input: Vec<Document>,
+        shared: &Shared,
+        stats: &mut StageStats,
+    ) -> Result<(Vec<Document>, Vec<SideRecord>), Error> {
+        let mut side = Vec::new();
+        let retain_dropped = shared.keep_dropped[self.stage] && !self.prepare;
+        let mut emit = Emit::new(retain_dropped);
+        let quarantine = shared.quarantines(self.stage);
+        if !self.prepare {
+            stats.docs_in = input.len() as u64;
+            stats.bytes_in = input.iter().map(|d| d.text.len() as u64).sum();
+        }
+        for doc in input {
+            let id = doc.id.clone();
+            let provenance = doc.provenance.clone();
+            let backup = quarantine.then(|| doc.clone());
+            let error = match catch_unwind(AssertUnwindSafe(|| self.transform.apply(doc, &mut emit))) {
+                Ok(Ok(())) => continue,
+                Ok(Err(error)) => error,
+                Err(payload) => StageError::Panic {
+                    id: id.clone(),
+                    provenance: provenance.clone(),
+                    message: panic_message(&*payload),
+                },
+            };
+            if self.prepare {
+                stats.docs_in += 1;
+            }
+            let failure = Failure { id: Some(id), provenance, error, doc: backup };
+            shared.on_failure(self.stage, failure, stats, &mut side)?;
+        }
+        if self.prepare {
+            let (kept, _, _) = emit.into_parts();
+            return Ok((kept, side));
+        }
+        let kept = shared.account(self.stage, emit, stats, &mut side);
+        Ok((kept, side))
+    }
+}

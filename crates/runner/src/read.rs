@@ -1,0 +1,175 @@
+//! Reading: shards on parallel reader threads, merged back in shard order into batches.
+//!
+//! At most `threads` shards are open at once and each has a two-batch channel, so read-ahead is
+//! bounded; the merger always waits on the lowest unfinished shard, which a reader is working
+//! on, so there is no deadlock. Batches are cut per shard, so the batch sequence depends on the
+//! shard list and the batch settings only, never on the thread count.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crossbeam_channel::{bounded, Sender};
+use millstone_core::{Batch, Document, Provenance, Shard, Source, SourceItem, StageError, StageStats};
+use tracing::debug_span;
+
+use crate::accounting::{Failure, Shared};
+use crate::error::Error;
+use crate::progress::Progress;
+use crate::side::SideRecord;
+
+/// One message from a reader to the merger: a batch of one shard, with its bad records.
+struct ReaderBatch {
+    source: usize,
+    docs: Vec<Document>,
+    bad: Vec<SideRecord>,
+    stats: StageStats,
+    /// A fatal error (policy `fail`); the merger raises it when it reaches this point of the
+    /// input, so the error reported is always the first in input order.
+    fatal: Option<Error>,
+}
+
+impl ReaderBatch {
+    fn new(source: usize) -> Self {
+        ReaderBatch { source, docs: Vec::new(), bad: Vec::new(), stats: StageStats::default(), fatal: None }
+    }
+}
+
+/// Reads `shards` (each tagged with its source's stage index) and sends their documents, in
+/// shard order, as numbered batches to `out`.
+pub(crate) fn read_sources(
+    sources: &[(usize, Box<dyn Source>)],
+    shards: Vec<(usize, Shard)>,
+    threads: usize,
+    shared: &Shared,
+    out: Sender<Batch>,
+    progress: &Progress,
+) {
+    let readers = threads.min(shards.len()).max(1);
+    let mut senders = Vec::with_capacity(shards.len());
+    let mut receivers = Vec::with_capacity(shards.len());
+    for _ in 0..shards.len() {
+        let (tx, rx) = bounded::<ReaderBatch>(2);
+        senders.push(Mutex::new(Some(tx)));
+        receivers.push(rx);
+    }
+    let next_shard = AtomicUsize::new(0);
+    let source_of: BTreeMap<usize, &dyn Source> = sources.iter().map(|(i, s)| (*i, s.as_ref())).collect();
+    std::thread::scope(|scope| {
+        for r in 0..readers {
+            let (senders, shards, next_shard, source_of) = (&senders, &shards, &next_shard, &source_of);
+            std::thread::Builder::new()
+                .name(format!("millstone-reader-{r}"))
+                .spawn_scoped(scope, move || loop {
+                    let k = next_shard.fetch_add(1, Ordering::SeqCst);
+                    if k >= shards.len() || shared.abort.is_set() {
+                        break;
+                    }
+                    let Some(tx) = senders[k].lock().unwrap_or_else(|p| p.into_inner()).take() else {
+                        continue;
+                    };
+                    let (stage, shard) = &shards[k];
+                    read_one_shard(source_of[stage], *stage, shard, shared, &tx);
+                })
+                .expect("spawning a reader thread");
+        }
+        let mut seq = 0u64;
+        'merge: for rx in receivers {
+            for mut msg in rx.iter() {
+                shared.merge(msg.source, &msg.stats);
+                if let Some(fatal) = msg.fatal.take() {
+                    shared.abort.set(fatal);
+                    break 'merge;
+                }
+                if !shared.write_side(msg.bad) {
+                    break 'merge;
+                }
+                if msg.docs.is_empty() {
+                    continue;
+                }
+                progress.read(msg.docs.len() as u64, msg.stats.bytes_out);
+                if out.send(Batch::new(seq, msg.docs)).is_err() || shared.abort.is_set() {
+                    break 'merge;
+                }
+                seq += 1;
+            }
+        }
+        // Dropping the receivers unblocks readers still sending; they see the abort and stop.
+        next_shard.store(usize::MAX / 2, Ordering::SeqCst);
+    });
+}
+
+/// Reads one shard into batches of at most `batch_docs` documents / `batch_bytes` bytes.
+fn read_one_shard(
+    source: &dyn Source,
+    stage: usize,
+    shard: &Shard,
+    shared: &Shared,
+    tx: &Sender<ReaderBatch>,
+) {
+    let runtime = &shared.runtime;
+    let _span = debug_span!("stage", id = %shared.ids[stage], shard = %shard.label()).entered();
+    let mut batch = ReaderBatch::new(stage);
+    let mut batch_bytes = 0usize;
+    let mut started = Instant::now();
+    let flush = |batch: &mut ReaderBatch, started: &mut Instant| -> ControlFlow<()> {
+        let mut full = std::mem::replace(batch, ReaderBatch::new(stage));
+        full.stats.busy += started.elapsed();
+        *started = Instant::now();
+        if tx.send(full).is_err() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let fail = |batch: &mut ReaderBatch, failure: Failure| -> bool {
+        batch.stats.docs_in += 1;
+        match shared.on_failure(stage, failure, &mut batch.stats, &mut batch.bad) {
+            Ok(()) => true,
+            Err(fatal) => {
+                batch.fatal = Some(fatal);
+                false
+            }
+        }
+    };
+    let result = source.read(shard, &mut |item| {
+        if shared.abort.is_set() {
+            return ControlFlow::Break(());
+        }
+        match item {
+            SourceItem::Doc(doc) => {
+                let n = doc.text.len() as u64;
+                batch.stats.docs_in += 1;
+                batch.stats.docs_out += 1;
+                batch.stats.bytes_in += n;
+                batch.stats.bytes_out += n;
+                batch_bytes += doc.approx_bytes();
+                batch.docs.push(doc);
+            }
+            SourceItem::Bad(bad) => {
+                let failure = Failure {
+                    id: None,
+                    provenance: bad.provenance,
+                    error: StageError::BadRecord(bad.message),
+                    doc: None,
+                };
+                if !fail(&mut batch, failure) {
+                    let _ = flush(&mut batch, &mut started);
+                    return ControlFlow::Break(());
+                }
+            }
+        }
+        if batch.docs.len() >= runtime.batch_docs.max(1) || batch_bytes as u64 >= runtime.batch_bytes.0 {
+            batch_bytes = 0;
+            return flush(&mut batch, &mut started);
+        }
+        ControlFlow::Continue(())
+    });
+    if let Err(error) = result {
+        let failure = Failure { id: None, provenance: Provenance::file(shard.label()), error, doc: None };
+        fail(&mut batch, failure);
+    }
+    let _ = flush(&mut batch, &mut started);
+}
