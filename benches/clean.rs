@@ -39,7 +39,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("news_8MiB", |b| {
         b.iter(|| {
             millstone_testkit::run_barrier(
-                common::build("clean.repeated_lines", "field: site"),
+                common::build("clean.repeated_lines", "scope_field: meta.site"),
                 sited.clone(),
                 1024,
             )

@@ -72,7 +72,7 @@ fn bench(c: &mut Criterion) {
         ("dedup.bloom", "expected_items: 100000"),
         ("dedup.bloom", "unit: paragraph\nexpected_items: 2000000"),
         ("dedup.exact_segments", "unit: paragraphs"),
-        ("dedup.exact_segments", "scope_field: site"),
+        ("dedup.exact_segments", "scope_field: meta.site"),
         ("dedup.substring", "min_length: 100"),
     ] {
         let mut group = c.benchmark_group(type_name);

@@ -68,7 +68,7 @@ fn bench(c: &mut Criterion) {
     {
         let millstone_core::Stage::Sink(mut sink) = common::build(
             "export.parquet",
-            &format!("path: {}\nrow_group_rows: 4096\ncolumns: [url]", parquet_path.display()),
+            &format!("path: {}\nrow_group_rows: 4096\nfields: [url]", parquet_path.display()),
         ) else {
             panic!()
         };
@@ -104,7 +104,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("ingest.html");
     group.throughput(Throughput::Bytes(html_bytes as u64));
     group.sample_size(10);
-    let stage = common::build("ingest.html", &format!("path: {}/*.html", html_dir.display()));
+    let stage = common::build("ingest.html", &format!("paths: [\"{}/*.html\"]", html_dir.display()));
     group.bench_function("2000_files", |b| b.iter(|| read_all(&stage)));
     group.finish();
 

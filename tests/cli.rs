@@ -103,7 +103,7 @@ fn write_bad_inputs(dir: &Path) -> PathBuf {
     std::fs::write(
         &pipeline,
         format!(
-            "version: 1\nruntime: {{ out_dir: {o} }}\nstages:\n  - type: ingest.jsonl\n    path: {d}/*.jsonl\n    on_error: quarantine\n  - type: export.jsonl\n    path: {o}/out.jsonl\n",
+            "version: 1\nruntime: {{ out_dir: {o} }}\nstages:\n  - type: ingest.jsonl\n    paths: [\"{d}/*.jsonl\"]\n    on_error: quarantine\n  - type: export.jsonl\n    path: {o}/out.jsonl\n",
             d = data.display(),
             o = dir.join("out").display()
         ),

@@ -17,11 +17,11 @@
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, Document, Emit, FieldError, Map, MapStage, Span, Stage, StageConfig,
+    BuildContext, BuildError, Document, Emit, FieldError, Map, MapStage, OnMatch, Span, Stage, StageConfig,
     StageError, StageKind,
 };
 use regex::{RegexSet, RegexSetBuilder};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
@@ -66,24 +66,22 @@ pub const COMMENT_MARKERS: &[&str] = &[
     r"^(comments (are )?powered by disqus|disqus comments|please enable javascript to view the comments.*)\W*$",
 ];
 
-/// `remove` rewrites the text; `mark` only adds spans.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Delete boilerplate lines and comment sections.
-    #[default]
-    Remove,
-    /// Keep the text; add `boilerplate` and `comments` spans.
-    Mark,
+/// `on_match` values of the stages that find spans of boilerplate: `remove` rewrites the text,
+/// `annotate` only adds spans.
+pub(crate) const SPAN_ON_MATCH: &[OnMatch] = &[OnMatch::Remove, OnMatch::Annotate];
+
+pub(crate) fn remove() -> OnMatch {
+    OnMatch::Remove
 }
 
 /// Configuration of `clean.strip_boilerplate`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BoilerplateConfig {
-    /// `remove` or `mark`.
-    #[serde(default)]
-    pub mode: Mode,
+    /// `remove` (delete boilerplate lines and comment sections) or `annotate` (keep the text; add
+    /// `boilerplate` and `comments` spans).
+    #[serde(default = "remove")]
+    pub on_match: OnMatch,
     /// Use the built-in boilerplate patterns.
     #[serde(default = "yes")]
     pub builtin_patterns: bool,
@@ -131,7 +129,7 @@ fn default_max_line_chars() -> usize {
 impl Default for BoilerplateConfig {
     fn default() -> Self {
         BoilerplateConfig {
-            mode: Mode::Remove,
+            on_match: OnMatch::Remove,
             builtin_patterns: true,
             patterns: Vec::new(),
             literals: Vec::new(),
@@ -147,10 +145,12 @@ impl Default for BoilerplateConfig {
 
 impl StageConfig for BoilerplateConfig {
     const TYPE: &'static str = "clean.strip_boilerplate";
+    const ON_MATCH: &'static [OnMatch] = SPAN_ON_MATCH;
+    const RENAMED: &'static [(&'static str, &'static str)] = &[("mode", "on_match")];
     const KIND: StageKind = StageKind::Transform;
     const SUMMARY: &'static str =
         "Remove share/subscribe/cookie/related/byline lines and cut comment sections";
-    const EXAMPLE: &'static str = "type: clean.strip_boilerplate\nmode: remove\npatterns: [\"^sponsored by .*$\"]\ncomment_markers: [\"^reader reactions$\"]\n";
+    const EXAMPLE: &'static str = "type: clean.strip_boilerplate\non_match: remove\npatterns: [\"^sponsored by .*$\"]\ncomment_markers: [\"^reader reactions$\"]\n";
 
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
@@ -341,15 +341,12 @@ impl Map for Boilerplate {
         if cleaned.comments_cut {
             out.count("comment_sections_cut", 1);
         }
-        match self.config.mode {
-            Mode::Remove => {
-                doc.text = cleaned.text;
-                doc.spans.clear();
-            }
-            Mode::Mark => {
+        match self.config.on_match {
+            OnMatch::Annotate => {
                 doc.spans.extend(cleaned.removed);
                 doc.spans.sort_by_key(|s| (s.start, s.end));
             }
+            _ => doc.set_text(cleaned.text),
         }
         Ok(doc)
     }

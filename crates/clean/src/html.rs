@@ -8,18 +8,18 @@
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, Document, DropReason, Emit, FieldError, Stage, StageConfig, StageError,
-    StageKind, Transform,
+    BuildContext, BuildError, Document, DropReason, Emit, FieldError, FieldRef, Stage, StageConfig,
+    StageError, StageKind, Transform,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Configuration of `clean.html_to_text`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HtmlConfig {
-    /// Where the HTML is: `text` or `meta.<field>`.
+    /// Where the HTML is: `text` or `meta.<key>`.
     #[serde(default = "default_field")]
-    pub field: String,
+    pub field: FieldRef,
     /// Append the page's comment section.
     #[serde(default)]
     pub include_comments: bool,
@@ -37,8 +37,8 @@ pub struct HtmlConfig {
     pub favor_recall: bool,
 }
 
-fn default_field() -> String {
-    "text".into()
+fn default_field() -> FieldRef {
+    FieldRef::Text
 }
 fn yes() -> bool {
     true
@@ -55,8 +55,8 @@ impl StageConfig for HtmlConfig {
 
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
-        if self.field != "text" && !self.field.starts_with("meta.") {
-            errors.push(FieldError::new("field", "must be `text` or `meta.<field>`"));
+        if self.field == FieldRef::Id {
+            errors.push(FieldError::new("field", "must be `text` or `meta.<key>`"));
         }
         if self.favor_precision && self.favor_recall {
             errors.push(FieldError::new("favor_recall", "cannot be combined with favor_precision"));
@@ -126,11 +126,11 @@ impl HtmlExtractor {
 
 impl Transform for HtmlExtractor {
     fn apply(&self, mut doc: Document, out: &mut Emit) -> Result<(), StageError> {
-        let html = if self.config.field == "text" {
+        let html = if self.config.field == FieldRef::Text {
             std::mem::take(&mut doc.text)
         } else {
-            match doc.meta.get(&self.config.field["meta.".len()..]).and_then(|v| v.as_str()) {
-                Some(h) => h.to_string(),
+            match self.config.field.get(&doc) {
+                Some(h) => h.into_owned(),
                 None => {
                     return Err(StageError::Document {
                         id: doc.id.clone(),
@@ -151,8 +151,7 @@ impl Transform for HtmlExtractor {
                 doc.meta.entry(key.to_string()).or_insert(v.into());
             }
         }
-        doc.spans.clear();
-        doc.text = extracted.text;
+        doc.set_text(extracted.text);
         if doc.text.trim().is_empty() {
             out.drop(doc, DropReason("no_main_content"));
         } else {

@@ -7,13 +7,13 @@
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, Document, DropReason, Emit, FieldError, Stage, StageConfig, StageError,
-    StageKind, Transform,
+    BuildContext, BuildError, ByteSize, Document, DropReason, Emit, FieldError, Stage, StageConfig,
+    StageError, StageKind, Transform,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Configuration of `clean.language`.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LanguageConfig {
     /// Keep only these languages (ISO 639-3: `eng`, `deu`, `fra`, `spa`...); empty keeps all.
@@ -24,11 +24,11 @@ pub struct LanguageConfig {
     pub min_score: f64,
     /// Look at no more than this many bytes of each document (speed on long texts).
     #[serde(default = "default_max_bytes")]
-    pub max_bytes: usize,
+    pub max_bytes: ByteSize,
 }
 
-fn default_max_bytes() -> usize {
-    4096
+fn default_max_bytes() -> ByteSize {
+    ByteSize(4096)
 }
 
 impl StageConfig for LanguageConfig {
@@ -75,7 +75,7 @@ pub struct LanguageFilter {
 
 impl Transform for LanguageFilter {
     fn apply(&self, mut doc: Document, out: &mut Emit) -> Result<(), StageError> {
-        let end = millstone_core::text::floor_char_boundary(&doc.text, self.config.max_bytes);
+        let end = millstone_core::text::floor_char_boundary(&doc.text, self.config.max_bytes.0 as usize);
         let info = whatlang::detect(&doc.text[..end]);
         if let Some(info) = &info {
             doc.meta.insert("lang".into(), info.lang().code().into());
@@ -103,7 +103,7 @@ mod tests {
 
     #[test]
     fn detects_and_filters() {
-        let config = LanguageConfig { keep: vec!["eng".into()], min_score: 0.0, max_bytes: 4096 };
+        let config = LanguageConfig { keep: vec!["eng".into()], min_score: 0.0, max_bytes: ByteSize(4096) };
         let Stage::Transform(t) = config.build(&BuildContext::for_tests()).unwrap() else { panic!() };
         let mut out = Emit::new(false);
         t.apply(
@@ -121,6 +121,8 @@ mod tests {
         .unwrap();
         assert_eq!(out.kept().len(), 1);
         assert_eq!(out.kept()[0].meta["lang"], "eng");
-        assert!(LanguageConfig { keep: vec!["english".into()], ..Default::default() }.validate().is_err());
+        assert!(LanguageConfig { keep: vec!["english".into()], min_score: 0.0, max_bytes: ByteSize(4096) }
+            .validate()
+            .is_err());
     }
 }

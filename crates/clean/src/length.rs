@@ -5,10 +5,10 @@ use millstone_core::{
     BuildContext, BuildError, Document, DropReason, FieldError, Filter, FilterStage, Stage, StageConfig,
     StageError, StageKind, Verdict,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Configuration of `clean.length`; every bound is optional.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LengthConfig {
     /// Fewest characters (Unicode scalar values).

@@ -4,21 +4,20 @@ use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
     BuildContext, BuildError, Document, Emit, Map, MapStage, Stage, StageConfig, StageError, StageKind,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use unicode_normalization::{is_nfc_quick, is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// Puts `text` into `doc` if it differs (spans no longer apply then), counting the change.
 fn replace_text(mut doc: Document, text: String, out: &mut Emit) -> Document {
     if text != doc.text {
         out.count("docs_changed", 1);
-        doc.spans.clear();
-        doc.text = text;
+        doc.set_text(text);
     }
     doc
 }
 
 /// A Unicode normalisation form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Form {
     /// Canonical composition (keeps compatibility characters such as `ﬁ`).
@@ -29,7 +28,7 @@ pub enum Form {
 }
 
 /// Configuration of `clean.normalize_unicode`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnicodeConfig {
     /// Normalisation form.
@@ -240,7 +239,7 @@ impl Map for UnicodeNormalizer {
 }
 
 /// Configuration of `clean.normalize_whitespace`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WhitespaceConfig {
     /// Most consecutive empty lines to keep (1 keeps paragraph breaks).

@@ -12,10 +12,10 @@ use millstone_core::{
     BuildContext, BuildError, Document, Emit, Map, MapStage, Stage, StageConfig, StageError, StageKind,
 };
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A kind of personal data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PiiKind {
     /// E-mail address.
@@ -61,7 +61,7 @@ impl PiiKind {
 }
 
 /// How a detected item is replaced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Replacement {
     /// `<EMAIL>`.
@@ -72,7 +72,7 @@ pub enum Replacement {
 }
 
 /// Configuration of `clean.pii`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PiiConfig {
     /// Which kinds to redact (default: all).
@@ -348,8 +348,7 @@ impl Map for Redactor {
             for d in &found {
                 out.count(d.kind.counter(), 1);
             }
-            doc.text = text;
-            doc.spans.clear();
+            doc.set_text(text);
         }
         Ok(doc)
     }

@@ -15,7 +15,7 @@ use millstone_core::{
     StageConfig, StageError, StageKind, Transform, Verdict,
 };
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Characters that end a sentence (Unicode Sentence_Terminal, the common ones).
 pub fn is_terminal_punctuation(c: char) -> bool {
@@ -180,7 +180,7 @@ fn drop(reason: &'static str) -> Verdict {
 }
 
 /// Configuration of `clean.gopher_quality` (defaults: Gopher's published values).
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct GopherQualityConfig {
     /// Fewest words (not counting pure-punctuation tokens).
@@ -355,7 +355,7 @@ fn duplicates<'a>(items: impl IntoIterator<Item = &'a str>) -> (usize, usize) {
 }
 
 /// Configuration of `clean.gopher_repetition` (defaults: Gopher Table A1).
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct GopherRepetitionConfig {
     /// Largest fraction of duplicate lines.
@@ -540,7 +540,7 @@ impl Filter for GopherRepetition {
 }
 
 /// Configuration of `clean.c4` (defaults: the C4 paper and its reference code).
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct C4Config {
     /// Remove Wikipedia-style citations (`[1]`, `[edit]`, `[citation needed]`) from lines.
@@ -711,8 +711,7 @@ impl Transform for C4 {
             Ok(text) => {
                 if text != doc.text {
                     out.count("docs_changed", 1);
-                    doc.text = text;
-                    doc.spans.clear();
+                    doc.set_text(text);
                 }
                 out.keep(doc);
             }
@@ -723,7 +722,7 @@ impl Transform for C4 {
 }
 
 /// Configuration of `clean.fineweb` (defaults: the FineWeb paper).
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FineWebConfig {
     /// Smallest fraction of lines ending in terminal punctuation.

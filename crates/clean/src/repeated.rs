@@ -11,20 +11,20 @@ use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    Barrier, Batch, BuildContext, BuildError, Document, Emit, FieldError, Span, SpillFile, Stage,
-    StageConfig, StageError, StageKind, Transform,
+    Barrier, Batch, BuildContext, BuildError, Document, Emit, FieldError, FieldRef, OnMatch, Span, SpillFile,
+    Stage, StageConfig, StageError, StageKind, Transform,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::boilerplate::{remove_spans, Mode};
+use crate::boilerplate::{remove, remove_spans, SPAN_ON_MATCH};
 
 /// Configuration of `clean.repeated_lines`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RepeatedLinesConfig {
-    /// Meta field naming the source (site, domain); documents without it are left alone.
-    pub field: String,
+    /// The field naming the source (`meta.site`, `meta.domain`); documents without it are left alone.
+    pub scope_field: FieldRef,
     /// A line is boilerplate when it appears in at least this many documents of its source...
     #[serde(default = "default_min_docs")]
     pub min_docs: u32,
@@ -34,9 +34,9 @@ pub struct RepeatedLinesConfig {
     /// Only lines up to this many characters are considered (content paragraphs are long).
     #[serde(default = "default_max_line_chars")]
     pub max_line_chars: usize,
-    /// `remove` or `mark` (spans labelled `boilerplate`).
-    #[serde(default)]
-    pub mode: Mode,
+    /// `remove` (delete the lines) or `annotate` (spans labelled `boilerplate`).
+    #[serde(default = "remove")]
+    pub on_match: OnMatch,
     /// Where the spill file goes; default: the system temp folder.
     #[serde(default)]
     pub spill_dir: Option<std::path::PathBuf>,
@@ -51,10 +51,13 @@ fn default_max_line_chars() -> usize {
 
 impl StageConfig for RepeatedLinesConfig {
     const TYPE: &'static str = "clean.repeated_lines";
+    const ON_MATCH: &'static [OnMatch] = SPAN_ON_MATCH;
+    const RENAMED: &'static [(&'static str, &'static str)] =
+        &[("mode", "on_match"), ("field", "scope_field")];
     const KIND: StageKind = StageKind::Barrier;
     const SUMMARY: &'static str =
         "Remove lines that recur across documents of the same source (site boilerplate)";
-    const EXAMPLE: &'static str = "type: clean.repeated_lines\nfield: site\nmin_docs: 3\n";
+    const EXAMPLE: &'static str = "type: clean.repeated_lines\nscope_field: meta.site\nmin_docs: 3\n";
 
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
@@ -68,7 +71,7 @@ impl StageConfig for RepeatedLinesConfig {
     }
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
-        let lines = LineKeys { field: self.field.clone(), max_line_chars: self.max_line_chars };
+        let lines = LineKeys { field: self.scope_field.clone(), max_line_chars: self.max_line_chars };
         Ok(Stage::Barrier {
             prepare: Some(Arc::new(lines.clone())),
             barrier: Box::new(RepeatedLines {
@@ -86,7 +89,7 @@ impl StageConfig for RepeatedLinesConfig {
 /// Finds a document's source and the keys of its candidate lines.
 #[derive(Debug, Clone)]
 struct LineKeys {
-    field: String,
+    field: FieldRef,
     max_line_chars: usize,
 }
 
@@ -102,7 +105,7 @@ fn line_key(source: u64, line: &str) -> u64 {
 
 impl LineKeys {
     fn source(&self, doc: &Document) -> Option<u64> {
-        doc.meta_text(&self.field).map(|s| xxh3_64(s.as_bytes()))
+        self.field.get(doc).map(|s| xxh3_64(s.as_bytes()))
     }
 
     /// `(start, end_with_terminator, key)` for each candidate line.
@@ -189,15 +192,12 @@ impl Barrier for RepeatedLines {
                     self.lines_removed += spans.len() as u64;
                     out.count("docs_changed", 1);
                     out.count("lines_removed", spans.len() as u64);
-                    match self.config.mode {
-                        Mode::Remove => {
-                            doc.text = remove_spans(&doc.text, &spans);
-                            doc.spans.clear();
-                        }
-                        Mode::Mark => {
+                    match self.config.on_match {
+                        OnMatch::Annotate => {
                             doc.spans.extend(spans);
                             doc.spans.sort_by_key(|s| (s.start, s.end));
                         }
+                        _ => doc.set_text(remove_spans(&doc.text, &spans)),
                     }
                 }
             }
@@ -223,11 +223,11 @@ mod tests {
 
     fn run(docs: Vec<Document>, min_docs: u32) -> Vec<Document> {
         let config = RepeatedLinesConfig {
-            field: "site".into(),
+            scope_field: FieldRef::meta("site"),
             min_docs,
             min_fraction: 0.0,
             max_line_chars: 200,
-            mode: Mode::Remove,
+            on_match: OnMatch::Remove,
             spill_dir: None,
         };
         millstone_testkit::run_barrier(config.build(&BuildContext::for_tests()).unwrap(), docs, 64).0

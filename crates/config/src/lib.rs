@@ -126,7 +126,7 @@ pub fn parse_plan(file: &str, text: &str, registry: &Registry, options: &LoadOpt
         )
         .help("start with `version: 1`, `name: ...` and `stages:`")]));
     };
-    checker.unknown_keys(top, "", &TOP_KEYS, "pipeline key", "");
+    checker.unknown_keys(top, "", &TOP_KEYS, "pipeline key", "", &[]);
     if let Some(version) = top.get("version") {
         if version.as_u64() != Some(1) {
             checker.push(
@@ -150,7 +150,7 @@ pub fn parse_plan(file: &str, text: &str, registry: &Registry, options: &LoadOpt
         if let Some(map) = value.as_object() {
             let allowed = field_names_of::<RuntimeSettings>();
             let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
-            checker.unknown_keys(map, "runtime", &allowed, "runtime setting", "");
+            checker.unknown_keys(map, "runtime", &allowed, "runtime setting", "", &[]);
             let known: serde_json::Map<_, _> = map
                 .iter()
                 .filter(|(k, _)| allowed.contains(&k.as_str()))
@@ -276,12 +276,25 @@ impl Checker {
         allowed: &[&str],
         what: &str,
         context: &str,
+        renamed: &[(&str, &str)],
     ) {
         for key in map.keys() {
             if allowed.contains(&key.as_str()) {
                 continue;
             }
             let path = if parent.is_empty() { key.clone() } else { format!("{parent}.{key}") };
+            if let Some((_, new)) = renamed.iter().find(|(old, _)| old == key) {
+                self.push(
+                    Diagnostic::new(
+                        format!("unknown {what} `{key}`{context}"),
+                        path.clone(),
+                        self.positions.key_or_nearest(&path),
+                    )
+                    .label("renamed")
+                    .help(format!("did you mean `{new}`? (`{key}` is now `{new}`)")),
+                );
+                continue;
+            }
             let mut d = Diagnostic::new(
                 format!("unknown {what} `{key}`{context}"),
                 path.clone(),
@@ -426,7 +439,7 @@ impl Checker {
         let mut allowed: Vec<&str> = field_names.iter().map(String::as_str).collect();
         allowed.extend(RUNNER_KEYS);
         let before = self.diagnostics.len();
-        self.unknown_keys(map, path, &allowed, "field", &format!(" for `{type_name}`"));
+        self.unknown_keys(map, path, &allowed, "field", &format!(" for `{type_name}`"), info.renamed);
         ok &= self.diagnostics.len() == before;
 
         let fields: serde_json::Map<_, _> = map

@@ -134,6 +134,13 @@ impl Document {
         self
     }
 
+    /// Replaces the text. Spans describe byte ranges of the old text, so they are cleared: the
+    /// one way a stage rewrites a document's text.
+    pub fn set_text(&mut self, text: String) {
+        self.text = text;
+        self.spans.clear();
+    }
+
     /// A metadata field as text: strings as they are, other values as JSON (`3`, `true`).
     pub fn meta_text(&self, key: &str) -> Option<std::borrow::Cow<'_, str>> {
         self.meta.get(key).map(|v| match v.as_str() {

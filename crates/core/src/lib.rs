@@ -39,6 +39,7 @@ mod spill;
 mod stage;
 mod stats;
 pub mod text;
+mod vocab;
 
 pub use atomic::AtomicFile;
 pub use bytesize::ByteSize;
@@ -52,6 +53,7 @@ pub use stage::{
     SinkSummary, Source, SourceItem, Split, SplitStage, Stage, StageKind, Transform, Verdict,
 };
 pub use stats::{ErrorSample, StageStats};
+pub use vocab::{FieldRef, OnMatch};
 
 /// Re-exported so stage crates derive the same `JsonSchema` the registry uses.
 pub use schemars;

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{BuildError, Error, FieldError};
 use crate::stage::{Stage, StageKind};
+use crate::vocab::OnMatch;
 
 /// What a stage's `build` may know about the run it is built for.
 #[derive(Debug, Clone)]
@@ -59,6 +60,12 @@ pub trait StageConfig: DeserializeOwned + JsonSchema + Debug + Send + Sync + 'st
     const EXAMPLE: &'static str;
     /// Drop reasons the stage can give, with their meaning.
     const DROP_REASONS: &'static [(&'static str, &'static str)] = &[];
+    /// The `on_match` values the stage supports (empty: it has no `on_match` field). The
+    /// registry checks the configured value against this list and shows it in the schema.
+    const ON_MATCH: &'static [OnMatch] = &[];
+    /// Field names this stage used to have, with their new names (`("action", "on_match")`);
+    /// an old name is an error whose help names the new one.
+    const RENAMED: &'static [(&'static str, &'static str)] = &[];
     /// Checks field values; pure, no I/O. Every problem is returned, not just the first.
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         Ok(())
@@ -104,6 +111,10 @@ pub struct StageInfo {
     pub example: &'static str,
     /// Drop reason codes and meanings.
     pub drop_reasons: &'static [(&'static str, &'static str)],
+    /// Supported `on_match` values.
+    pub on_match: &'static [OnMatch],
+    /// Old field names and their new names.
+    pub renamed: &'static [(&'static str, &'static str)],
     schema: fn() -> serde_json::Value,
     build: BuildFn,
     notes: NotesFn,
@@ -123,7 +134,9 @@ impl StageInfo {
             summary: C::SUMMARY,
             example: C::EXAMPLE,
             drop_reasons: C::DROP_REASONS,
-            schema: || serde_json::to_value(schemars::schema_for!(C)).unwrap_or_default(),
+            on_match: C::ON_MATCH,
+            renamed: C::RENAMED,
+            schema: schema_of::<C>,
             build: build_from_value::<C>,
             notes: |fields| {
                 serde_json::from_value::<C>(fields.clone()).map(|c| c.notes()).unwrap_or_default()
@@ -136,14 +149,29 @@ impl StageInfo {
         (self.schema)()
     }
 
-    /// Names of the fields the stage accepts, from its schema.
+    /// Names of the fields the stage accepts, in declaration order.
     pub fn field_names(&self) -> Vec<String> {
         let schema = self.schema();
         let mut names = Vec::new();
         collect_properties(&schema, &schema, &mut names);
-        names.sort();
-        names.dedup();
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|n| seen.insert(n.clone()));
         names
+    }
+
+    /// The field schemas of the stage in declaration order, with `$ref`s to enums resolved and
+    /// flattened groups (shared option blocks) inlined.
+    pub fn fields(&self) -> Vec<(String, serde_json::Value)> {
+        let schema = self.schema();
+        let mut out: Vec<(String, serde_json::Value)> = Vec::new();
+        collect_fields(&schema, &schema, &mut out);
+        let required = required_fields(&schema);
+        for (name, field) in &mut out {
+            if let Some(map) = field.as_object_mut() {
+                map.insert("required".into(), required.contains(name).into());
+            }
+        }
+        out
     }
 
     /// The stage's notes for `millstone validate` (empty if the fields do not deserialize).
@@ -154,6 +182,95 @@ impl StageInfo {
     /// Deserializes, validates and builds the stage from its fields (runner keys removed).
     pub fn build(&self, fields: &serde_json::Value, cx: &BuildContext) -> Result<Stage, Vec<ConfigProblem>> {
         (self.build)(fields, cx)
+    }
+}
+
+/// The stage's JSON schema, with `on_match` restricted to the values the stage supports.
+fn schema_of<C: StageConfig>() -> serde_json::Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(C)).unwrap_or_default();
+    if !C::ON_MATCH.is_empty() {
+        if let Some(field) = schema.get_mut("properties").and_then(|p| p.get_mut("on_match")) {
+            let default = field.get("default").cloned();
+            let one_of: Vec<serde_json::Value> = C::ON_MATCH
+                .iter()
+                .map(|v| serde_json::json!({"const": v.as_str(), "description": v.meaning()}))
+                .collect();
+            let mut patched = serde_json::json!({
+                "description": "What the stage does with what it finds.",
+                "oneOf": one_of,
+            });
+            if let Some(default) = default {
+                patched["default"] = default;
+            }
+            *field = patched;
+        }
+    }
+    schema
+}
+
+fn required_fields(schema: &serde_json::Value) -> Vec<String> {
+    schema
+        .get("required")
+        .and_then(|r| r.as_array())
+        .map(|r| r.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .unwrap_or_default()
+}
+
+fn resolve<'a>(root: &'a serde_json::Value, schema: &'a serde_json::Value) -> &'a serde_json::Value {
+    match schema.get("$ref").and_then(|r| r.as_str()).and_then(|r| r.strip_prefix("#/$defs/")) {
+        Some(name) => root.get("$defs").and_then(|d| d.get(name)).unwrap_or(schema),
+        None => schema,
+    }
+}
+
+fn collect_fields(
+    root: &serde_json::Value,
+    schema: &serde_json::Value,
+    out: &mut Vec<(String, serde_json::Value)>,
+) {
+    let schema = resolve(root, schema);
+    if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
+        for (name, field) in props {
+            if out.iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            let mut field = field.clone();
+            inline_refs(root, &mut field, 0);
+            out.push((name.clone(), field));
+        }
+    }
+    for combinator in ["allOf", "anyOf", "oneOf"] {
+        if let Some(list) = schema.get(combinator).and_then(|v| v.as_array()) {
+            for sub in list {
+                collect_fields(root, sub, out);
+            }
+        }
+    }
+}
+
+/// Replaces `$ref`s by their definitions (keeping sibling keys such as `default`).
+fn inline_refs(root: &serde_json::Value, value: &mut serde_json::Value, depth: usize) {
+    if depth > 8 {
+        return;
+    }
+    if let Some(map) = value.as_object_mut() {
+        if let Some(target) =
+            map.get("$ref").and_then(|r| r.as_str()).and_then(|r| r.strip_prefix("#/$defs/"))
+        {
+            if let Some(def) = root.get("$defs").and_then(|d| d.get(target)).and_then(|d| d.as_object()) {
+                map.remove("$ref");
+                for (k, v) in def {
+                    map.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        }
+        for v in map.values_mut() {
+            inline_refs(root, v, depth + 1);
+        }
+    } else if let Some(list) = value.as_array_mut() {
+        for v in list {
+            inline_refs(root, v, depth + 1);
+        }
     }
 }
 
@@ -186,7 +303,20 @@ fn build_from_value<C: StageConfig>(
         let path = if path == "." { String::new() } else { path };
         vec![ConfigProblem::Deserialize { path, message: e.into_inner().to_string() }]
     })?;
-    config.validate().map_err(|errors| errors.into_iter().map(ConfigProblem::Field).collect::<Vec<_>>())?;
+    let mut errors = config.validate().err().unwrap_or_default();
+    if let Some(given) = fields.get("on_match") {
+        let supported = C::ON_MATCH.iter().any(|v| serde_json::Value::from(v.as_str()) == *given);
+        if !supported {
+            let allowed: Vec<&str> = C::ON_MATCH.iter().map(|v| v.as_str()).collect();
+            errors.push(FieldError::new(
+                "on_match",
+                format!("{given} is not supported by `{}`; expected one of: {}", C::TYPE, allowed.join(", ")),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.into_iter().map(ConfigProblem::Field).collect());
+    }
     let stage = config.build(cx).map_err(|e| vec![ConfigProblem::Build(e)])?;
     debug_assert_eq!(stage.kind(), C::KIND, "{} built a stage of another kind", C::TYPE);
     Ok(stage)

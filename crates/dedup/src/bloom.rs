@@ -11,7 +11,7 @@ use millstone_core::{
     Barrier, Batch, BuildContext, BuildError, Document, DropReason, Emit, FieldError, Stage, StageConfig,
     StageError, StageKind, Transform,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
 
 use crate::normalize::Normalization;
@@ -79,7 +79,7 @@ impl BloomFilter {
 }
 
 /// What `dedup.bloom` compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BloomUnit {
     /// Whole documents (normalised text).
@@ -91,7 +91,7 @@ pub enum BloomUnit {
 }
 
 /// Configuration of `dedup.bloom`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BloomConfig {
     /// `document` or `paragraph`.
@@ -259,8 +259,7 @@ impl Barrier for BloomDedup {
                     }
                     if !remove.is_empty() {
                         out.count("paragraphs_removed", remove.len() as u64);
-                        doc.text = remove_ranges(&doc.text, remove);
-                        doc.spans.clear();
+                        doc.set_text(remove_ranges(&doc.text, remove));
                     }
                     if doc.text.trim().chars().count() < self.config.min_remaining_chars {
                         out.drop(doc, DropReason("empty_after_bloom"));

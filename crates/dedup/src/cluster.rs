@@ -12,15 +12,16 @@ use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    Barrier, Batch, Document, DropReason, Emit, FieldError, SpillFile, StageError, Transform,
+    Barrier, Batch, Document, DropReason, Emit, FieldError, FieldRef, OnMatch, SpillFile, StageError,
+    Transform,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::report::{ClusterReport, ReportRow};
 use crate::unionfind::UnionFind;
 
 /// Which document of a cluster survives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeeperPolicy {
     /// The first in input order.
@@ -38,32 +39,30 @@ pub enum KeeperPolicy {
     Priority,
 }
 
-/// Drop the duplicates, or only mark them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// Drop every cluster member but the keeper (reason `near_duplicate`).
-    #[default]
-    Drop,
-    /// Keep everything; set `meta.dup_cluster`, `meta.dup_of`, `meta.dup_similarity`.
-    Annotate,
+/// `on_match` values of the document-level dedup stages: `drop` every cluster member but the
+/// keeper (reason `near_duplicate`), or `annotate` (keep everything; set `meta.dup_cluster`,
+/// `meta.dup_of`, `meta.dup_similarity`).
+pub const DOC_ON_MATCH: &[OnMatch] = &[OnMatch::Drop, OnMatch::Annotate];
+
+fn drop_match() -> OnMatch {
+    OnMatch::Drop
 }
 
 /// The cluster and keeper settings every near-duplicate stage shares (flattened into its YAML).
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ClusterOptions {
     /// Which member of a cluster survives: first, longest, shortest, min, max, priority.
     #[serde(default)]
     pub keeper: KeeperPolicy,
-    /// Meta field for keeper `min`, `max` and `priority`.
+    /// The field keeper `min`, `max` and `priority` compare (`meta.date`, `meta.site`).
     #[serde(default)]
-    pub keeper_field: Option<String>,
+    pub keeper_field: Option<FieldRef>,
     /// Preferred values of `keeper_field`, best first (keeper `priority`).
     #[serde(default)]
     pub priority: Vec<String>,
-    /// `drop` or `annotate`.
-    #[serde(default)]
-    pub action: Action,
+    /// `drop` (every member but the keeper) or `annotate` (keep all; cluster in meta).
+    #[serde(default = "drop_match")]
+    pub on_match: OnMatch,
     /// Write a cluster report (one JSONL row per document) here.
     #[serde(default)]
     pub report: Option<PathBuf>,
@@ -75,6 +74,20 @@ pub struct ClusterOptions {
     /// clusters are not merged transitively. For crawl-scale runs where disk spill is unwanted.
     #[serde(default)]
     pub streaming: bool,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            keeper: KeeperPolicy::default(),
+            keeper_field: None,
+            priority: Vec::new(),
+            on_match: OnMatch::Drop,
+            report: None,
+            spill_dir: None,
+            streaming: false,
+        }
+    }
 }
 
 impl ClusterOptions {
@@ -117,13 +130,16 @@ pub(crate) enum KeeperKey {
 #[derive(Debug, Clone)]
 pub(crate) struct KeyExtractor {
     policy: KeeperPolicy,
-    field: Option<String>,
+    field: Option<FieldRef>,
     priority: Vec<String>,
 }
 
 impl KeyExtractor {
     pub(crate) fn key(&self, doc: &Document) -> KeeperKey {
-        let value = || self.field.as_ref().and_then(|f| doc.meta.get(f));
+        let value = || match self.field.as_ref()? {
+            FieldRef::Meta(key) => doc.meta.get(key).cloned(),
+            other => other.get(doc).map(|text| serde_json::Value::String(text.into_owned())),
+        };
         match self.policy {
             KeeperPolicy::First => KeeperKey::None,
             KeeperPolicy::Longest | KeeperPolicy::Shortest => {
@@ -131,13 +147,12 @@ impl KeyExtractor {
             }
             KeeperPolicy::Min | KeeperPolicy::Max => match value() {
                 Some(serde_json::Value::Number(n)) => n.as_f64().map_or(KeeperKey::None, KeeperKey::Number),
-                Some(serde_json::Value::String(s)) => KeeperKey::Text(s.as_str().into()),
+                Some(serde_json::Value::String(s)) => KeeperKey::Text(s.into_boxed_str()),
                 _ => KeeperKey::None,
             },
             KeeperPolicy::Priority => {
                 let rank = value()
-                    .and_then(|v| v.as_str())
-                    .and_then(|s| self.priority.iter().position(|p| p == s))
+                    .and_then(|v| v.as_str().and_then(|s| self.priority.iter().position(|p| p == s)))
                     .unwrap_or(self.priority.len());
                 KeeperKey::Number(rank as f64)
             }
@@ -363,11 +378,7 @@ impl<I: NearIndex> NearDedup<I> {
         let mut report = ClusterReport::create(&path, self.overwrite)?;
         for i in 0..self.ids.len() as u32 {
             let keeper = self.keeper_of[i as usize];
-            let reason = match (keeper == i, self.in_cluster(i)) {
-                (true, false) => "unique",
-                (true, true) => "keeper",
-                (false, _) => NEAR_DUPLICATE.0,
-            };
+            let reason = if keeper == i { "keeper" } else { NEAR_DUPLICATE.0 };
             let similarity =
                 if keeper == i { 1.0 } else { (self.best[i as usize].0 as f64 * 1e4).round() / 1e4 };
             report.row(&ReportRow {
@@ -387,7 +398,7 @@ impl<I: NearIndex> NearDedup<I> {
         if self.in_cluster(i) {
             self.annotate(&mut doc, i, keeper);
         }
-        if keeper != i && self.options.action == Action::Drop {
+        if keeper != i && self.options.on_match == OnMatch::Drop {
             out.drop(doc, NEAR_DUPLICATE);
         } else {
             out.keep(doc);
@@ -425,9 +436,9 @@ impl<I: NearIndex> Barrier for NearDedup<I> {
                 let keeper = self.keeper_of[i as usize];
                 if best.is_some() {
                     self.annotate(&mut doc, i, keeper);
-                    match self.options.action {
-                        Action::Drop => out.drop(doc, NEAR_DUPLICATE),
-                        Action::Annotate => out.keep(doc),
+                    match self.options.on_match {
+                        OnMatch::Drop => out.drop(doc, NEAR_DUPLICATE),
+                        _ => out.keep(doc),
                     }
                 } else {
                     out.keep(doc);

@@ -11,22 +11,22 @@ use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    Barrier, Batch, BuildContext, BuildError, DocId, Document, DropReason, Emit, FieldError, Stage,
+    Barrier, Batch, BuildContext, BuildError, DocId, Document, DropReason, Emit, FieldRef, Stage,
     StageConfig, StageError, StageKind, Transform,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::normalize::Normalization;
 use crate::report::{ClusterReport, ReportRow};
 
 /// Configuration of `dedup.exact`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExactConfig {
-    /// What to compare: `text`, or `meta.<field>` (e.g. `meta.url`).
+    /// What to compare: `text`, `id` or `meta.<key>` (e.g. `meta.url`).
     #[serde(default = "default_field")]
-    pub field: String,
+    pub field: FieldRef,
     /// Which differences to ignore.
     #[serde(default)]
     pub normalize: Normalization,
@@ -35,8 +35,8 @@ pub struct ExactConfig {
     pub report: Option<PathBuf>,
 }
 
-fn default_field() -> String {
-    "text".into()
+fn default_field() -> FieldRef {
+    FieldRef::Text
 }
 
 impl StageConfig for ExactConfig {
@@ -47,13 +47,6 @@ impl StageConfig for ExactConfig {
     const EXAMPLE: &'static str = "type: dedup.exact\nfield: text\nnormalize: { lowercase: true, whitespace: true }\nreport: out/exact-dups.jsonl\n";
     const DROP_REASONS: &'static [(&'static str, &'static str)] =
         &[("exact_duplicate", "the normalised field equals that of an earlier document")];
-
-    fn validate(&self) -> Result<(), Vec<FieldError>> {
-        if self.field != "text" && !self.field.starts_with("meta.") {
-            return Err(vec![FieldError::new("field", "must be `text` or `meta.<field>`")]);
-        }
-        Ok(())
-    }
 
     fn build(&self, cx: &BuildContext) -> Result<Stage, BuildError> {
         let hasher = Arc::new(ExactHasher { field: self.field.clone(), normalize: self.normalize });
@@ -74,23 +67,20 @@ impl StageConfig for ExactConfig {
 /// Hashes the configured field of a document.
 #[derive(Debug, Clone)]
 pub struct ExactHasher {
-    field: String,
+    field: FieldRef,
     normalize: Normalization,
 }
 
 impl ExactHasher {
     /// A hasher of the document text with the given normalisation.
     pub fn text(normalize: Normalization) -> Self {
-        ExactHasher { field: "text".into(), normalize }
+        ExactHasher { field: FieldRef::Text, normalize }
     }
 
     /// The 128-bit hash of the document's field, or `None` if the field is missing.
     pub fn hash(&self, doc: &Document) -> Option<u128> {
-        let value = if self.field == "text" {
-            doc.text.as_str()
-        } else {
-            doc.meta.get(&self.field["meta.".len()..])?.as_str()?
-        };
+        let value = self.field.get(doc)?;
+        let value = value.as_ref();
         let mut hasher = Xxh3::new();
         let mut buf = [0u8; 4];
         let mut chunk = String::with_capacity(256);
@@ -169,7 +159,7 @@ impl Barrier for ExactDedup {
             }
             if let Some(r) = &mut self.report {
                 let keeper_id = &self.keepers[keeper as usize];
-                let reason = if is_new { "unique" } else { DUPLICATE.0 };
+                let reason = if is_new { "keeper" } else { DUPLICATE.0 };
                 r.row(&ReportRow {
                     id: &doc.id,
                     cluster: keeper_id,

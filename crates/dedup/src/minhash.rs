@@ -90,7 +90,7 @@ impl MinHasher {
 }
 
 /// How two documents are compared once LSH proposes them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Similarity {
     /// |A ∩ B| / |A ∪ B|.

@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{BuildContext, BuildError, Document, FieldError, Stage, StageConfig, StageKind};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-pub use crate::cluster::{Action, ClusterOptions, KeeperPolicy};
+pub use crate::cluster::{ClusterOptions, KeeperPolicy, DOC_ON_MATCH};
 use crate::cluster::{NearDedup, NearIndex, PrepareStep};
 use crate::lsh::{band_keys, optimal_bands_rows, LshIndex};
 use crate::minhash::{MinHasher, Similarity};
@@ -24,7 +24,7 @@ use crate::normalize::Normalization;
 use crate::shingle::{Shingler, Unit};
 
 /// Calibrated starting points, so users need not choose bands and rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
     /// Republished articles: 3-word shingles, containment-aware (`similarity: max`, threshold
@@ -39,7 +39,7 @@ pub enum Preset {
 /// Configuration of `dedup.minhash`; explicit keys override the preset. (Unknown keys are
 /// rejected by the pipeline loader, which checks them against the schema; serde cannot deny
 /// unknown fields next to a flattened struct.)
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct MinHashConfig {
     /// `news` or `web` (default `web` values when absent).
     pub preset: Option<Preset>,
@@ -154,6 +154,8 @@ impl MinHashConfig {
 
 impl StageConfig for MinHashConfig {
     const TYPE: &'static str = "dedup.minhash";
+    const ON_MATCH: &'static [millstone_core::OnMatch] = DOC_ON_MATCH;
+    const RENAMED: &'static [(&'static str, &'static str)] = &[("action", "on_match")];
     const KIND: StageKind = StageKind::Barrier;
     const SUMMARY: &'static str =
         "Near-duplicate clusters: MinHash-LSH, verified Jaccard/containment, keeper policy";
@@ -349,7 +351,7 @@ mod tests {
             with(
                 ClusterOptions {
                     keeper,
-                    keeper_field: field.map(str::to_string),
+                    keeper_field: field.map(millstone_core::FieldRef::meta),
                     priority: priority.into_iter().map(str::to_string).collect(),
                     ..Default::default()
                 },

@@ -1,7 +1,7 @@
 //! Text normalisation before hashing or shingling: what counts as "the same text".
 
 use millstone_core::schemars::{self, JsonSchema};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
@@ -12,7 +12,7 @@ use unicode_normalization::UnicodeNormalization;
 /// let n = Normalization { punctuation: true, digits: true, accents: true, ..Default::default() };
 /// assert_eq!(n.apply("  Café, 2024!\n\tOpened "), "cafe 0000 opened");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Normalization {
     /// Ignore case (Unicode lowercase).

@@ -17,7 +17,8 @@ pub struct ReportRow<'a> {
     pub keeper: &'a str,
     /// Similarity to the document it was matched with (1.0 for exact copies and keepers).
     pub similarity: f64,
-    /// `unique`, `keeper`, or the drop reason.
+    /// `keeper` (the document kept for its cluster, also when it is alone), or the drop reason
+    /// (`exact_duplicate`, `near_duplicate`), the same in every dedup stage.
     pub reason: &'a str,
 }
 

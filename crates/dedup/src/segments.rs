@@ -17,17 +17,17 @@ use std::sync::Arc;
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::text::{line_ranges, paragraph_ranges, remove_ranges};
 use millstone_core::{
-    Barrier, Batch, BuildContext, BuildError, Document, DropReason, Emit, FieldError, Span, SpillFile, Stage,
-    StageConfig, StageError, StageKind, Transform,
+    Barrier, Batch, BuildContext, BuildError, Document, DropReason, Emit, FieldError, FieldRef, OnMatch,
+    Span, SpillFile, Stage, StageConfig, StageError, StageKind, Transform,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
 
 use crate::normalize::Normalization;
 use crate::report::{ClusterReport, ReportRow};
 
 /// What a segment is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SegmentUnit {
     /// Blank-line separated paragraphs.
@@ -37,50 +37,47 @@ pub enum SegmentUnit {
     Lines,
 }
 
-/// Which copies of a repeated segment go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+/// Which copy of a repeated segment stays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum SegmentMode {
-    /// Keep the first copy, remove later ones.
+pub enum KeepCopy {
+    /// The first copy stays; later ones are matches.
     #[default]
-    KeepFirst,
-    /// Remove every copy of a segment that occurs in two or more documents.
-    RemoveAll,
+    First,
+    /// None: every copy of a segment that occurs in two or more documents is a match (CCNet).
+    None,
 }
 
-/// Remove the duplicate segments, or only mark them with `duplicate` spans.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SegmentAction {
-    /// Rewrite the text without them.
-    #[default]
-    Remove,
-    /// Keep the text; add spans labelled `duplicate`.
-    Mark,
+/// `on_match` values of the span-level dedup stages: `remove` rewrites the text without the
+/// matched spans; `annotate` keeps the text and adds spans labelled `duplicate`.
+pub const SPAN_ON_MATCH: &[OnMatch] = &[OnMatch::Remove, OnMatch::Annotate];
+
+pub(crate) fn remove_match() -> OnMatch {
+    OnMatch::Remove
 }
 
 /// Configuration of `dedup.exact_segments`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SegmentsConfig {
     /// `paragraphs` or `lines`.
     #[serde(default)]
     pub unit: SegmentUnit,
-    /// `keep_first` or `remove_all`.
+    /// Which copy of a repeated segment stays: `first` or `none`.
     #[serde(default)]
-    pub mode: SegmentMode,
-    /// `remove` or `mark`.
-    #[serde(default)]
-    pub action: SegmentAction,
+    pub keep: KeepCopy,
+    /// `remove` the matched segments or `annotate` them with `duplicate` spans.
+    #[serde(default = "remove_match")]
+    pub on_match: OnMatch,
     /// Which differences to ignore.
     #[serde(default)]
     pub normalize: Normalization,
     /// Segments shorter than this many characters are never touched.
     #[serde(default = "default_min_length")]
     pub min_length: usize,
-    /// Meta field naming the source (site); enables per-source boilerplate removal.
+    /// The field naming the source (`meta.site`); enables per-source boilerplate removal.
     #[serde(default)]
-    pub scope_field: Option<String>,
+    pub scope_field: Option<FieldRef>,
     /// With `scope_field`: a segment in at least this many documents of one source is boilerplate.
     #[serde(default = "default_scope_min_docs")]
     pub scope_min_docs: u32,
@@ -107,11 +104,13 @@ fn default_min_remaining() -> usize {
 
 impl StageConfig for SegmentsConfig {
     const TYPE: &'static str = "dedup.exact_segments";
+    const ON_MATCH: &'static [OnMatch] = SPAN_ON_MATCH;
+    const RENAMED: &'static [(&'static str, &'static str)] = &[("action", "on_match"), ("mode", "keep")];
     const KIND: StageKind = StageKind::Barrier;
     const SUMMARY: &'static str =
         "Paragraph/line exact dedup across the corpus (keep first or CCNet remove-all, per-source scope)";
     const EXAMPLE: &'static str =
-        "type: dedup.exact_segments\nunit: paragraphs\nmode: keep_first\nscope_field: site\nmin_length: 30\n";
+        "type: dedup.exact_segments\nunit: paragraphs\nkeep: first\nscope_field: meta.site\nmin_length: 30\n";
     const DROP_REASONS: &'static [(&'static str, &'static str)] = &[(
         "all_segments_duplicate",
         "nothing (or less than min_remaining_chars) was left after segment dedup",
@@ -161,7 +160,7 @@ struct Segmenter {
 
 impl Segmenter {
     fn two_pass(&self) -> bool {
-        self.config.mode == SegmentMode::RemoveAll || self.config.scope_field.is_some()
+        self.config.keep == KeepCopy::None || self.config.scope_field.is_some()
     }
 
     fn segments(&self, doc: &Document) -> Segments {
@@ -181,8 +180,7 @@ impl Segmenter {
                 range,
             })
             .collect();
-        let source =
-            self.config.scope_field.as_ref().and_then(|f| doc.meta_text(f)).map(|s| xxh3_64(s.as_bytes()));
+        let source = self.config.scope_field.as_ref().and_then(|f| f.get(doc)).map(|s| xxh3_64(s.as_bytes()));
         Segments { source, list }
     }
 }
@@ -221,9 +219,9 @@ impl SegmentDedup {
                     >= config.scope_min_docs
             });
             let duplicate = boilerplate
-                || match config.mode {
-                    SegmentMode::RemoveAll => self.counts.get(&segment.hash).copied().unwrap_or(0) >= 2,
-                    SegmentMode::KeepFirst => !self.first_seen.insert(segment.hash),
+                || match config.keep {
+                    KeepCopy::None => self.counts.get(&segment.hash).copied().unwrap_or(0) >= 2,
+                    KeepCopy::First => !self.first_seen.insert(segment.hash),
                 };
             if duplicate {
                 // Take the line breaks after the segment too, so no empty lines pile up.
@@ -234,22 +232,16 @@ impl SegmentDedup {
         }
         self.segments_removed += removed.len() as u64;
         let before = doc.text.len();
-        match config.action {
-            SegmentAction::Remove if !removed.is_empty() => {
-                doc.text = remove_ranges(&doc.text, removed.iter().cloned());
-                doc.spans.clear();
-            }
-            SegmentAction::Mark => {
-                doc.spans.extend(removed.iter().map(|r| Span::new(r.start, r.end, "duplicate")));
-                doc.spans.sort_by_key(|s| (s.start, s.end));
-            }
-            SegmentAction::Remove => {}
+        let annotate = config.on_match == OnMatch::Annotate;
+        if annotate {
+            doc.spans.extend(removed.iter().map(|r| Span::new(r.start, r.end, "duplicate")));
+            doc.spans.sort_by_key(|s| (s.start, s.end));
+        } else if !removed.is_empty() {
+            doc.set_text(remove_ranges(&doc.text, removed.iter().cloned()));
         }
         let removed_bytes: usize = removed.iter().map(|r| r.len()).sum();
-        let remaining = match config.action {
-            SegmentAction::Remove => doc.text.trim().chars().count(),
-            SegmentAction::Mark => before.saturating_sub(removed_bytes),
-        };
+        let remaining =
+            if annotate { before.saturating_sub(removed_bytes) } else { doc.text.trim().chars().count() };
         let keep = remaining >= config.min_remaining_chars;
         if let Some(report) = &mut self.report {
             let reason = match (removed.is_empty(), keep) {
@@ -393,14 +385,14 @@ mod tests {
                 "Story D opening. |"
             ]
         );
-        let remove_all = SegmentsConfig { mode: SegmentMode::RemoveAll, ..config() };
+        let remove_all = SegmentsConfig { keep: KeepCopy::None, ..config() };
         assert_eq!(
             texts(&run(remove_all, docs())),
             ["Story A opening. |", "Story B opening. |", "Story C opening. |", "Story D opening. |"]
         );
         // Scoped: the footer (3 docs of site x) is boilerplate everywhere on x; the quotation
         // shared across sites keeps its first copy.
-        let scoped = SegmentsConfig { scope_field: Some("site".into()), ..config() };
+        let scoped = SegmentsConfig { scope_field: Some(FieldRef::meta("site")), ..config() };
         assert_eq!(
             texts(&run(scoped, docs())),
             [
@@ -419,7 +411,7 @@ mod tests {
             let once = run(config(), docs.clone());
             let twice = run(config(), once.clone());
             prop_assert_eq!(texts(&once), texts(&twice));
-            let marked = run(SegmentsConfig { action: SegmentAction::Mark, min_remaining_chars: 0, ..config() }, docs);
+            let marked = run(SegmentsConfig { on_match: OnMatch::Annotate, min_remaining_chars: 0, ..config() }, docs);
             for d in &marked {
                 millstone_testkit::assert_spans_valid(d);
             }

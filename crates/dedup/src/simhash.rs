@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{BuildContext, BuildError, Document, FieldError, Stage, StageConfig, StageKind};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cluster::{ClusterOptions, NearDedup, NearIndex, PrepareStep};
 use crate::lsh::LshIndex;
@@ -54,7 +54,7 @@ impl SimHasher {
 }
 
 /// Configuration of `dedup.simhash`. (Unknown keys are rejected by the pipeline loader.)
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct SimHashConfig {
     /// Shingle unit: `words` or `chars` (default words).
     pub unit: Option<Unit>,
@@ -81,6 +81,8 @@ impl SimHashConfig {
 
 impl StageConfig for SimHashConfig {
     const TYPE: &'static str = "dedup.simhash";
+    const ON_MATCH: &'static [millstone_core::OnMatch] = crate::cluster::DOC_ON_MATCH;
+    const RENAMED: &'static [(&'static str, &'static str)] = &[("action", "on_match")];
     const KIND: StageKind = StageKind::Barrier;
     const SUMMARY: &'static str =
         "Near-duplicate clusters by 64-bit SimHash within a Hamming distance, keeper policy";

@@ -15,21 +15,21 @@ use std::path::PathBuf;
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::text::{ceil_char_boundary, floor_char_boundary, remove_ranges};
 use millstone_core::{
-    Barrier, Batch, BuildContext, BuildError, ByteSize, DropReason, Emit, FieldError, Span, SpillFile, Stage,
-    StageConfig, StageError, StageKind,
+    Barrier, Batch, BuildContext, BuildError, ByteSize, DropReason, Emit, FieldError, OnMatch, Span,
+    SpillFile, Stage, StageConfig, StageError, StageKind,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Configuration of `dedup.substring`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubstringConfig {
     /// Shortest repeated span removed, in bytes.
     #[serde(default = "default_min_length")]
     pub min_length: usize,
-    /// `remove` the spans, or `mark` them with `duplicate` spans.
-    #[serde(default)]
-    pub action: crate::segments::SegmentAction,
+    /// `remove` the spans, or `annotate` them with `duplicate` spans.
+    #[serde(default = "crate::segments::remove_match")]
+    pub on_match: OnMatch,
     /// Drop a document left with fewer characters than this.
     #[serde(default = "default_min_remaining")]
     pub min_remaining_chars: usize,
@@ -53,6 +53,8 @@ fn default_max_bytes() -> ByteSize {
 
 impl StageConfig for SubstringConfig {
     const TYPE: &'static str = "dedup.substring";
+    const ON_MATCH: &'static [OnMatch] = crate::segments::SPAN_ON_MATCH;
+    const RENAMED: &'static [(&'static str, &'static str)] = &[("action", "on_match")];
     const KIND: StageKind = StageKind::Barrier;
     const SUMMARY: &'static str =
         "Remove spans repeated from earlier documents (suffix array, keep first copy)";
@@ -246,19 +248,18 @@ impl Barrier for SubstringDedup {
                 out.count("spans_removed", ranges.len() as u64);
                 out.count("bytes_removed", ranges.iter().map(|r| r.len() as u64).sum());
             }
-            let remaining = match self.config.action {
-                crate::segments::SegmentAction::Remove => {
-                    if !ranges.is_empty() {
-                        doc.text = remove_ranges(&doc.text, ranges);
-                        doc.spans.clear();
-                    }
-                    doc.text.trim().chars().count()
-                }
-                crate::segments::SegmentAction::Mark => {
+            let remaining = match self.config.on_match {
+                OnMatch::Annotate => {
                     let removed: usize = ranges.iter().map(|r| r.len()).sum();
                     doc.spans.extend(ranges.into_iter().map(|r| Span::new(r.start, r.end, "duplicate")));
                     doc.spans.sort_by_key(|s| (s.start, s.end));
                     doc.text.len() - removed
+                }
+                _ => {
+                    if !ranges.is_empty() {
+                        doc.set_text(remove_ranges(&doc.text, ranges));
+                    }
+                    doc.text.trim().chars().count()
                 }
             };
             if remaining < self.config.min_remaining_chars {

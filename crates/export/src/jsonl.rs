@@ -10,12 +10,12 @@ use millstone_core::{
     Stage, StageConfig, StageError, StageKind,
 };
 use serde::ser::{SerializeMap, Serializer};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
 /// Configuration of `export.jsonl`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JsonlSinkConfig {
     /// Output file; `.gz` or `.zst` compresses.
@@ -28,7 +28,7 @@ pub struct JsonlSinkConfig {
     pub include_provenance: bool,
     /// Compression level (gzip 0-9, zstd 1-22); default: the codec's default.
     #[serde(default)]
-    pub level: Option<i32>,
+    pub compression_level: Option<i32>,
     /// Metadata fields to write (default: all).
     #[serde(default)]
     pub fields: Option<Vec<String>>,
@@ -48,7 +48,7 @@ impl JsonlSinkConfig {
             path: path.to_path_buf(),
             include_spans: false,
             include_provenance: false,
-            level: None,
+            compression_level: None,
             fields: None,
             rename: Default::default(),
             max_file_bytes: None,
@@ -58,6 +58,7 @@ impl JsonlSinkConfig {
 
 impl StageConfig for JsonlSinkConfig {
     const TYPE: &'static str = "export.jsonl";
+    const RENAMED: &'static [(&'static str, &'static str)] = &[("level", "compression_level")];
     const KIND: StageKind = StageKind::Sink;
     const SUMMARY: &'static str = "Write JSON Lines (plain, .gz, .zst), atomically";
     const EXAMPLE: &'static str = "type: export.jsonl\npath: out/corpus.jsonl.zst\ninclude_spans: false\n";
@@ -70,7 +71,7 @@ impl StageConfig for JsonlSinkConfig {
         if self.max_file_bytes.is_some() && !self.path.to_string_lossy().contains("{part}") {
             errors.push(FieldError::new("path", "must contain `{part}` when max_file_bytes is set"));
         }
-        if let Some(level) = self.level {
+        if let Some(level) = self.compression_level {
             let range = match codec(&self.path) {
                 Codec::Gzip => 0..=9,
                 Codec::Zstd => 1..=22,
@@ -78,7 +79,7 @@ impl StageConfig for JsonlSinkConfig {
             };
             if !range.contains(&level) {
                 errors.push(FieldError::new(
-                    "level",
+                    "compression_level",
                     format!("must be in {}..={} for this file type", range.start(), range.end()),
                 ));
             }
@@ -176,11 +177,12 @@ impl JsonlSink {
             Codec::Plain => Writer::Plain(file),
             Codec::Gzip => Writer::Gzip(flate2::write::GzEncoder::new(
                 file,
-                flate2::Compression::new(self.config.level.unwrap_or(6) as u32),
+                flate2::Compression::new(self.config.compression_level.unwrap_or(6) as u32),
             )),
             Codec::Zstd => {
-                let encoder = zstd::stream::write::Encoder::new(file, self.config.level.unwrap_or(3))
-                    .map_err(|e| self.io(e))?;
+                let encoder =
+                    zstd::stream::write::Encoder::new(file, self.config.compression_level.unwrap_or(3))
+                        .map_err(|e| self.io(e))?;
                 Writer::Zstd(encoder)
             }
         };

@@ -15,23 +15,23 @@ use millstone_core::{
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Configuration of `export.parquet`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParquetSinkConfig {
     /// Output file.
     pub path: std::path::PathBuf,
     /// Metadata fields to store as columns after `id` and `text`.
     #[serde(default)]
-    pub columns: Vec<String>,
+    pub fields: Vec<String>,
     /// Rows per row group.
     #[serde(default = "default_rows")]
     pub row_group_rows: usize,
     /// zstd level (1-22).
     #[serde(default = "default_level")]
-    pub zstd_level: i32,
+    pub compression_level: i32,
 }
 
 fn default_rows() -> usize {
@@ -43,15 +43,17 @@ fn default_level() -> i32 {
 
 impl StageConfig for ParquetSinkConfig {
     const TYPE: &'static str = "export.parquet";
+    const RENAMED: &'static [(&'static str, &'static str)] =
+        &[("columns", "fields"), ("zstd_level", "compression_level")];
     const KIND: StageKind = StageKind::Sink;
     const SUMMARY: &'static str = "Write Parquet (zstd, row groups, typed metadata columns), atomically";
     const EXAMPLE: &'static str =
-        "type: export.parquet\npath: out/corpus.parquet\ncolumns: [url, lang, lang_score]\n";
+        "type: export.parquet\npath: out/corpus.parquet\nfields: [url, lang, lang_score]\n";
 
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
-        if !(1..=22).contains(&self.zstd_level) {
-            errors.push(FieldError::new("zstd_level", "must be between 1 and 22"));
+        if !(1..=22).contains(&self.compression_level) {
+            errors.push(FieldError::new("compression_level", "must be between 1 and 22"));
         }
         if self.row_group_rows == 0 {
             errors.push(FieldError::new("row_group_rows", "must be at least 1"));
@@ -100,9 +102,9 @@ impl ParquetSink {
         }
         let mut fields =
             vec![Field::new("id", DataType::Utf8, false), Field::new("text", DataType::Utf8, false)];
-        fields.extend(self.config.columns.iter().map(|c| Field::new(c, column_type(batch, c), true)));
+        fields.extend(self.config.fields.iter().map(|c| Field::new(c, column_type(batch, c), true)));
         let schema: SchemaRef = Arc::new(Schema::new(fields));
-        let level = ZstdLevel::try_new(self.config.zstd_level).map_err(|e| self.error(e))?;
+        let level = ZstdLevel::try_new(self.config.compression_level).map_err(|e| self.error(e))?;
         let properties = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_max_row_group_row_count(Some(self.config.row_group_rows))
@@ -189,7 +191,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("o.parquet");
         let config: ParquetSinkConfig = serde_json::from_value(serde_json::json!({
-            "path": path.display().to_string(), "columns": ["url", "n", "score", "ok"], "row_group_rows": 3
+            "path": path.display().to_string(), "fields": ["url", "n", "score", "ok"], "row_group_rows": 3
         }))
         .unwrap();
         let Stage::Sink(mut sink) = config.build(&BuildContext::for_tests()).unwrap() else { panic!() };

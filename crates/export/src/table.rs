@@ -11,24 +11,25 @@ use millstone_core::{
     AtomicFile, Batch, BuildContext, BuildError, FieldError, Sink, SinkSummary, Stage, StageConfig,
     StageError, StageKind,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Configuration of `export.csv`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CsvSinkConfig {
     /// Output file (`.tsv` writes tab-separated values).
     pub path: PathBuf,
     /// Metadata columns after `id` and `text` (values written as JSON unless they are strings).
     #[serde(default)]
-    pub columns: Vec<String>,
+    pub fields: Vec<String>,
 }
 
 impl StageConfig for CsvSinkConfig {
     const TYPE: &'static str = "export.csv";
+    const RENAMED: &'static [(&'static str, &'static str)] = &[("columns", "fields")];
     const KIND: StageKind = StageKind::Sink;
     const SUMMARY: &'static str = "Write CSV/TSV: id, text and chosen metadata columns, atomically";
-    const EXAMPLE: &'static str = "type: export.csv\npath: out/docs.csv\ncolumns: [title, url, lang]\n";
+    const EXAMPLE: &'static str = "type: export.csv\npath: out/docs.csv\nfields: [title, url, lang]\n";
 
     fn build(&self, cx: &BuildContext) -> Result<Stage, BuildError> {
         Ok(Stage::Sink(Box::new(CsvSink {
@@ -61,14 +62,14 @@ impl Sink for CsvSink {
             let mut writer =
                 csv::WriterBuilder::new().delimiter(if tsv { b'\t' } else { b',' }).from_writer(file);
             let mut header = vec!["id".to_string(), "text".to_string()];
-            header.extend(self.config.columns.iter().cloned());
+            header.extend(self.config.fields.iter().cloned());
             writer.write_record(&header).map_err(|e| self.io(e))?;
             self.writer = Some(writer);
         }
         let writer = self.writer.as_mut().expect("created above");
         for doc in &batch.docs {
             let mut row = vec![doc.id.to_string(), doc.text.clone()];
-            for column in &self.config.columns {
+            for column in &self.config.fields {
                 row.push(match doc.meta.get(column) {
                     None => String::new(),
                     Some(serde_json::Value::String(s)) => s.clone(),
@@ -94,7 +95,7 @@ impl Sink for CsvSink {
 }
 
 /// Configuration of `export.text_dir`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TextDirSinkConfig {
     /// Output folder; each document becomes `<id>.txt` (ids with `/` make sub-folders).
@@ -218,7 +219,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("o.csv");
         let mut sink = CsvSink {
-            config: CsvSinkConfig { path: path.clone(), columns: vec!["url".into()] },
+            config: CsvSinkConfig { path: path.clone(), fields: vec!["url".into()] },
             overwrite: false,
             writer: None,
             docs: 0,
@@ -267,7 +268,7 @@ mod tests {
         fn csv_round_trips_arbitrary_text(texts in proptest::collection::vec(millstone_testkit::text(), 1..8)) {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("o.csv");
-            let mut sink = CsvSink { config: CsvSinkConfig { path: path.clone(), columns: vec!["n".into()] }, overwrite: false, writer: None, docs: 0 };
+            let mut sink = CsvSink { config: CsvSinkConfig { path: path.clone(), fields: vec!["n".into()] }, overwrite: false, writer: None, docs: 0 };
             let docs: Vec<Document> = texts.iter().enumerate().map(|(i, t)| Document::new(format!("d{i}"), t.clone()).with_meta("n", i.to_string())).collect();
             sink.write(&Batch::new(0, docs.clone())).unwrap();
             sink.finish().unwrap();

@@ -9,22 +9,22 @@ use millstone_core::{
     BuildContext, BuildError, Document, FieldError, Provenance, RecordError, Shard, Source, SourceItem,
     Stage, StageConfig, StageError, StageKind,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::{input, Paths};
+use crate::{input, Inputs};
 
 /// Configuration of `ingest.csv`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct CsvConfig {
-    /// Files or globs.
-    pub path: Paths,
+    /// Where to read: `path` (one file or folder) or `paths` (files and globs).
+    #[serde(flatten)]
+    pub inputs: Inputs,
     /// Column holding the text.
     #[serde(default = "default_text")]
-    pub text_column: String,
+    pub text_field: String,
     /// Column holding the id; when absent, `<file name>:<line>`.
     #[serde(default = "default_id")]
-    pub id_column: String,
+    pub id_field: String,
     /// Field delimiter (default `,`, or tab for `.tsv` files).
     #[serde(default)]
     pub delimiter: Option<char>,
@@ -39,15 +39,22 @@ fn default_id() -> String {
 
 impl StageConfig for CsvConfig {
     const TYPE: &'static str = "ingest.csv";
+    const RENAMED: &'static [(&'static str, &'static str)] =
+        &[("text_column", "text_field"), ("id_column", "id_field")];
     const KIND: StageKind = StageKind::Source;
     const SUMMARY: &'static str =
         "Read CSV/TSV with a header row (plain, .gz, .zst); other columns become metadata";
     const EXAMPLE: &'static str =
-        "type: ingest.csv\npath: data/articles.tsv\ntext_column: body\nid_column: article_id\n";
+        "type: ingest.csv\npath: data/articles.tsv\ntext_field: body\nid_field: article_id\n";
 
     fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        self.inputs.validate(&mut errors);
         if self.delimiter.is_some_and(|d| !d.is_ascii()) {
-            return Err(vec![FieldError::new("delimiter", "must be a single ASCII character")]);
+            errors.push(FieldError::new("delimiter", "must be a single ASCII character"));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
         }
         Ok(())
     }
@@ -71,7 +78,7 @@ impl CsvSource {
 
 impl Source for CsvSource {
     fn shards(&self) -> Result<Vec<Shard>, StageError> {
-        Ok(input::file_shards(&self.config.path.to_vec())?)
+        Ok(input::file_shards(&self.config.inputs.patterns())?)
     }
 
     fn read(
@@ -98,18 +105,18 @@ impl Source for CsvSource {
             }
         };
         let column = |name: &str| headers.iter().position(|h| h == name);
-        let Some(text_at) = column(&self.config.text_column) else {
+        let Some(text_at) = column(&self.config.text_field) else {
             let _ = emit(SourceItem::Bad(RecordError {
                 provenance: Provenance::line(label.clone(), 1),
                 message: format!(
                     "no column `{}` (columns: {})",
-                    self.config.text_column,
+                    self.config.text_field,
                     headers.iter().collect::<Vec<_>>().join(", ")
                 ),
             }));
             return Ok(());
         };
-        let id_at = column(&self.config.id_column);
+        let id_at = column(&self.config.id_field);
         let mut seen = false;
         for record in reader.records() {
             seen = true;
@@ -166,9 +173,9 @@ mod tests {
         )
         .unwrap();
         let source = CsvSource::new(CsvConfig {
-            path: Paths::One(path.display().to_string()),
-            text_column: "text".into(),
-            id_column: "id".into(),
+            inputs: Inputs::path(path.clone()),
+            text_field: "text".into(),
+            id_field: "id".into(),
             delimiter: None,
         });
         let items = millstone_testkit::read_all(&source);

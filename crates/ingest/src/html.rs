@@ -9,19 +9,19 @@ use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, ByteSize, Document, Provenance, RecordError, Shard, Source, SourceItem, Stage,
-    StageConfig, StageError, StageKind,
+    BuildContext, BuildError, ByteSize, Document, FieldError, Provenance, RecordError, Shard, Source,
+    SourceItem, Stage, StageConfig, StageError, StageKind,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::{input, Paths};
+use crate::{input, Inputs};
 
 /// Configuration of `ingest.html`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct HtmlSourceConfig {
-    /// Files or globs (`pages/**/*.html.gz`).
-    pub path: Paths,
+    /// Where to read: `path` (one file or folder) or `paths` (files and globs).
+    #[serde(flatten)]
+    pub inputs: Inputs,
     /// Files larger than this (decompressed) are reported as bad instead of read.
     #[serde(default = "crate::jsonl::default_max_doc_bytes")]
     pub max_doc_bytes: ByteSize,
@@ -31,7 +31,13 @@ impl StageConfig for HtmlSourceConfig {
     const TYPE: &'static str = "ingest.html";
     const KIND: StageKind = StageKind::Source;
     const SUMMARY: &'static str = "Read HTML files (plain/.gz/.zst), decoded by their declared charset";
-    const EXAMPLE: &'static str = "type: ingest.html\npath: \"pages/**/*.html.gz\"\n";
+    const EXAMPLE: &'static str = "type: ingest.html\npaths: [\"pages/**/*.html.gz\"]\n";
+
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        self.inputs.validate(&mut errors);
+        errors.is_empty().then_some(()).ok_or(errors)
+    }
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
         Ok(Stage::Source(Box::new(HtmlSource { config: self.clone() })))
@@ -69,7 +75,7 @@ fn strip_extensions(name: &str) -> &str {
 
 impl Source for HtmlSource {
     fn shards(&self) -> Result<Vec<Shard>, StageError> {
-        Ok(input::file_shards(&self.config.path.to_vec())?)
+        Ok(input::file_shards(&self.config.inputs.patterns())?)
     }
 
     fn read(
@@ -127,10 +133,7 @@ mod tests {
         std::io::Write::write_all(&mut enc, b"<html><body><p>Hello</p></body></html>").unwrap();
         std::fs::write(&path, enc.finish().unwrap()).unwrap();
         let source = HtmlSource {
-            config: HtmlSourceConfig {
-                path: Paths::One(path.display().to_string()),
-                max_doc_bytes: ByteSize(1 << 20),
-            },
+            config: HtmlSourceConfig { inputs: Inputs::path(path.clone()), max_doc_bytes: ByteSize(1 << 20) },
         };
         let mut docs = Vec::new();
         for shard in source.shards().unwrap() {

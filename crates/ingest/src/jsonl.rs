@@ -14,18 +14,18 @@ use millstone_core::{
     BuildContext, BuildError, ByteSize, Document, FieldError, Meta, Provenance, RecordError, Shard, Source,
     SourceItem, Stage, StageConfig, StageError, StageKind,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::input::{self, Compression, Decoded};
-use crate::{InvalidUtf8, Paths};
+use crate::{Inputs, InvalidUtf8};
 
 /// Configuration of `ingest.jsonl`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct JsonlConfig {
-    /// File, glob, or list of them (`data/*.jsonl.zst`).
-    pub path: Paths,
+    /// Where to read: `path` (one file or folder) or `paths` (files and globs).
+    #[serde(flatten)]
+    pub inputs: Inputs,
     /// Field holding the text; dots reach into objects (`content.body`).
     #[serde(default = "default_text_field")]
     pub text_field: String,
@@ -61,7 +61,7 @@ impl StageConfig for JsonlConfig {
     const KIND: StageKind = StageKind::Source;
     const SUMMARY: &'static str = "Read JSON Lines (plain, .gz, .zst); other fields become metadata";
     const EXAMPLE: &'static str =
-        "type: ingest.jsonl\npath: data/*.jsonl.zst\ntext_field: text\nid_field: id\n";
+        "type: ingest.jsonl\npaths: [data/*.jsonl.zst]\ntext_field: text\nid_field: id\n";
 
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
@@ -71,9 +71,7 @@ impl StageConfig for JsonlConfig {
         if self.shard_bytes.0 < 4096 {
             errors.push(FieldError::new("shard_bytes", "must be at least 4KiB"));
         }
-        if self.path.to_vec().is_empty() {
-            errors.push(FieldError::new("path", "needs at least one path"));
-        }
+        self.inputs.validate(&mut errors);
         errors.is_empty().then_some(()).ok_or(errors)
     }
 
@@ -92,7 +90,7 @@ impl JsonlSource {
     /// A source over these paths with default settings.
     pub fn new(paths: Vec<String>) -> Self {
         JsonlSource::from_config(JsonlConfig {
-            path: Paths::Many(paths),
+            inputs: Inputs::paths(paths),
             text_field: default_text_field(),
             id_field: default_id_field(),
             invalid_utf8: InvalidUtf8::default(),
@@ -250,7 +248,7 @@ fn line_aligned_ranges(path: &Path, shard_bytes: u64) -> std::io::Result<Vec<(u6
 
 impl Source for JsonlSource {
     fn shards(&self) -> Result<Vec<Shard>, StageError> {
-        let files = input::expand(&self.config.path.to_vec())?;
+        let files = input::expand(&self.config.inputs.patterns())?;
         let mut shards = Vec::new();
         for path in files {
             let io = |source| StageError::io(path.display(), source);

@@ -41,9 +41,9 @@ pub mod parquet;
 pub mod text_dir;
 pub mod warc;
 
-use millstone_core::{Registry, StageError};
+use millstone_core::{FieldError, Registry, StageError};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use millstone_core::schemars;
 pub use millstone_core::Document;
@@ -94,7 +94,7 @@ impl From<Error> for StageError {
 }
 
 /// What to do with a record whose bytes are not valid UTF-8.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InvalidUtf8 {
     /// Report the record as bad (counted as failed, with its location).
@@ -107,22 +107,59 @@ pub enum InvalidUtf8 {
     Detect,
 }
 
-/// One path or a list of paths (globs allowed).
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum Paths {
-    /// A single path or glob.
-    One(String),
-    /// Several paths or globs.
-    Many(Vec<String>),
+/// Where a source reads: `path` (one file or folder) or `paths` (a list of files and globs).
+/// Flattened into every source's configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Inputs {
+    /// One input file or folder (a folder: every file beneath it, in sorted order). Required
+    /// unless `paths` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<std::path::PathBuf>,
+    /// Input files and glob patterns (`[data/*.jsonl.zst, extra.jsonl]`), instead of `path`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
 }
 
-impl Paths {
-    /// The paths as a list.
-    pub fn to_vec(&self) -> Vec<String> {
-        match self {
-            Paths::One(p) => vec![p.clone()],
-            Paths::Many(v) => v.clone(),
+impl Inputs {
+    /// One file or folder.
+    pub fn path(path: impl Into<std::path::PathBuf>) -> Self {
+        Inputs { path: Some(path.into()), paths: Vec::new() }
+    }
+
+    /// A list of files and globs.
+    pub fn paths(paths: Vec<String>) -> Self {
+        Inputs { path: None, paths }
+    }
+
+    /// Field errors: exactly one of `path` and `paths`, and no glob in `path`.
+    pub fn validate(&self, errors: &mut Vec<FieldError>) {
+        match (&self.path, self.paths.is_empty()) {
+            (Some(_), false) => errors.push(FieldError::new(
+                "paths",
+                "give `path` (one file or folder) or `paths` (a list of files and globs), not both",
+            )),
+            (None, true) => errors.push(FieldError::new(
+                "path",
+                "is required: `path` (one file or folder) or `paths` (a list of files and globs)",
+            )),
+            (Some(path), true) if path.to_string_lossy().contains(['*', '?', '[']) => {
+                errors.push(FieldError::new(
+                    "path",
+                    format!("names one file or folder; put the glob in `paths: [\"{}\"]`", path.display()),
+                ))
+            }
+            _ => {}
         }
+    }
+
+    /// The patterns to expand: the folder's files (`folder/**/*`) or the file, then `paths`.
+    pub fn patterns(&self) -> Vec<String> {
+        let mut patterns: Vec<String> = self
+            .path
+            .iter()
+            .map(|p| if p.is_dir() { p.join("**/*").display().to_string() } else { p.display().to_string() })
+            .collect();
+        patterns.extend(self.paths.iter().cloned());
+        patterns
     }
 }

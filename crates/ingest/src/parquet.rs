@@ -11,30 +11,30 @@ use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, Document, Location, Provenance, RecordError, Shard, Source, SourceItem, Stage,
-    StageConfig, StageError, StageKind,
+    BuildContext, BuildError, Document, FieldError, Location, Provenance, RecordError, Shard, Source,
+    SourceItem, Stage, StageConfig, StageError, StageKind,
 };
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::{input, Paths};
+use crate::{input, Inputs};
 
 /// Configuration of `ingest.parquet`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ParquetConfig {
-    /// Files or globs.
-    pub path: Paths,
+    /// Where to read: `path` (one file or folder) or `paths` (files and globs).
+    #[serde(flatten)]
+    pub inputs: Inputs,
     /// Column holding the text.
     #[serde(default = "default_text")]
-    pub text_column: String,
+    pub text_field: String,
     /// Column holding the id; when absent, `<file name>#<row>`.
     #[serde(default = "default_id")]
-    pub id_column: String,
+    pub id_field: String,
     /// Metadata columns to read (default: all others).
     #[serde(default)]
-    pub columns: Option<Vec<String>>,
+    pub fields: Option<Vec<String>>,
     /// Rows per record batch.
     #[serde(default = "default_batch_rows")]
     pub batch_rows: usize,
@@ -52,11 +52,19 @@ fn default_batch_rows() -> usize {
 
 impl StageConfig for ParquetConfig {
     const TYPE: &'static str = "ingest.parquet";
+    const RENAMED: &'static [(&'static str, &'static str)] =
+        &[("text_column", "text_field"), ("id_column", "id_field"), ("columns", "fields")];
     const KIND: StageKind = StageKind::Source;
     const SUMMARY: &'static str =
         "Read Parquet (row groups as shards, column projection); other columns become metadata";
     const EXAMPLE: &'static str =
-        "type: ingest.parquet\npath: data/*.parquet\ntext_column: text\ncolumns: [url, date]\n";
+        "type: ingest.parquet\npaths: [data/*.parquet]\ntext_field: text\nfields: [url, date]\n";
+
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        self.inputs.validate(&mut errors);
+        errors.is_empty().then_some(()).ok_or(errors)
+    }
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
         Ok(Stage::Source(Box::new(ParquetSource { config: self.clone() })))
@@ -104,7 +112,7 @@ fn cell(array: &dyn Array, row: usize) -> serde_json::Value {
 impl Source for ParquetSource {
     fn shards(&self) -> Result<Vec<Shard>, StageError> {
         let mut shards = Vec::new();
-        for path in input::expand(&self.config.path.to_vec())? {
+        for path in input::expand(&self.config.inputs.patterns())? {
             let file = File::open(&path).map_err(|e| StageError::io(path.display(), e))?;
             let builder =
                 ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(&path, e))?;
@@ -132,10 +140,10 @@ impl Source for ParquetSource {
         let file = File::open(path).map_err(|e| StageError::io(path.display(), e))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(path, e))?;
         let schema = builder.schema().clone();
-        let Ok(text_at) = schema.index_of(&self.config.text_column) else {
+        let Ok(text_at) = schema.index_of(&self.config.text_field) else {
             let _ = emit(SourceItem::Bad(RecordError {
                 provenance: Provenance::file(label.clone()),
-                message: format!("no column `{}`", self.config.text_column),
+                message: format!("no column `{}`", self.config.text_field),
             }));
             return Ok(());
         };
@@ -143,8 +151,8 @@ impl Source for ParquetSource {
             .filter(|&i| {
                 let name = schema.field(i).name();
                 i == text_at
-                    || *name == self.config.id_column
-                    || self.config.columns.as_ref().is_none_or(|c| c.contains(name))
+                    || *name == self.config.id_field
+                    || self.config.fields.as_ref().is_none_or(|c| c.contains(name))
             })
             .collect();
         let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
@@ -161,10 +169,8 @@ impl Source for ParquetSource {
                 provenance: Provenance { source: label.clone(), location: Location::Record(row_number) },
                 message: format!("cannot decode row group {group}: {e}"),
             })?;
-            let text_col =
-                batch.column(batch.schema().index_of(&self.config.text_column).expect("projected"));
-            let id_col =
-                batch.schema().index_of(&self.config.id_column).ok().map(|i| batch.column(i).clone());
+            let text_col = batch.column(batch.schema().index_of(&self.config.text_field).expect("projected"));
+            let id_col = batch.schema().index_of(&self.config.id_field).ok().map(|i| batch.column(i).clone());
             let names: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
             for row in 0..batch.num_rows() {
                 let provenance = Provenance { source: label.clone(), location: Location::Record(row_number) };
@@ -178,7 +184,7 @@ impl Source for ParquetSource {
                         };
                         let mut doc = Document::new(id, text).with_provenance(provenance);
                         for (i, name) in names.iter().enumerate() {
-                            if *name != self.config.text_column && *name != self.config.id_column {
+                            if *name != self.config.text_field && *name != self.config.id_field {
                                 doc.meta.insert(name.clone(), cell(batch.column(i).as_ref(), row));
                             }
                         }
@@ -188,7 +194,7 @@ impl Source for ParquetSource {
                         provenance,
                         message: format!(
                             "text column `{}` holds {other}, not a string",
-                            self.config.text_column
+                            self.config.text_field
                         ),
                     }),
                 };

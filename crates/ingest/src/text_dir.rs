@@ -6,16 +6,16 @@ use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, ByteSize, Document, FieldError, Provenance, RecordError, Shard, Source,
-    SourceItem, Stage, StageConfig, StageError, StageKind,
+    BuildContext, BuildError, ByteSize, Document, FieldError, FieldRef, Provenance, RecordError, Shard,
+    Source, SourceItem, Stage, StageConfig, StageError, StageKind,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::input::{self, Decoded};
 use crate::InvalidUtf8;
 
 /// Configuration of `ingest.text_dir`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TextDirConfig {
     /// The folder to read.
@@ -26,9 +26,10 @@ pub struct TextDirConfig {
     /// Move the first non-empty line into `meta.title` (and out of the text).
     #[serde(default)]
     pub title_from_first_line: bool,
-    /// Put the file's sub-folder (relative to `path`, e.g. the site) into this meta field.
+    /// Write the file's sub-folder (relative to `path`, e.g. the site) into this field
+    /// (`meta.<key>`).
     #[serde(default)]
-    pub dir_meta: Option<String>,
+    pub folder_field: Option<FieldRef>,
     /// What to do with a file that is not valid UTF-8.
     #[serde(default)]
     pub invalid_utf8: InvalidUtf8,
@@ -44,10 +45,14 @@ fn default_glob() -> String {
 impl StageConfig for TextDirConfig {
     const TYPE: &'static str = "ingest.text_dir";
     const KIND: StageKind = StageKind::Source;
+    const RENAMED: &'static [(&'static str, &'static str)] = &[("dir_meta", "folder_field")];
     const SUMMARY: &'static str = "Read a folder of text files, one document per file (id = relative path)";
-    const EXAMPLE: &'static str = "type: ingest.text_dir\npath: examples/news\nglob: \"**/*.txt\"\ntitle_from_first_line: true\ndir_meta: site\n";
+    const EXAMPLE: &'static str = "type: ingest.text_dir\npath: examples/news\nglob: \"**/*.txt\"\ntitle_from_first_line: true\nfolder_field: meta.site\n";
 
     fn validate(&self) -> Result<(), Vec<FieldError>> {
+        if self.folder_field.as_ref().is_some_and(|f| !matches!(f, FieldRef::Meta(_))) {
+            return Err(vec![FieldError::new("folder_field", "must be `meta.<key>`")]);
+        }
         if self.glob.is_empty() {
             return Err(vec![FieldError::new("glob", "must not be empty")]);
         }
@@ -76,7 +81,7 @@ impl TextDirSource {
                 path: path.into(),
                 glob: default_glob(),
                 title_from_first_line: false,
-                dir_meta: None,
+                folder_field: None,
                 invalid_utf8: InvalidUtf8::default(),
                 max_doc_bytes: crate::jsonl::default_max_doc_bytes(),
             },
@@ -144,7 +149,7 @@ impl Source for TextDirSource {
                 text = text[rest_start..].trim_start_matches(['\r', '\n']).to_string();
             }
         }
-        if let Some(key) = &self.config.dir_meta {
+        if let Some(FieldRef::Meta(key)) = &self.config.folder_field {
             if let Some(parent) = relative.parent().filter(|p| !p.as_os_str().is_empty()) {
                 doc.meta.insert(key.clone(), parent.to_string_lossy().replace('\\', "/").into());
             }
@@ -171,7 +176,7 @@ mod tests {
         std::fs::write(dir.path().join("bad.txt"), b"ok \xc3\x28").unwrap();
         let mut source = TextDirSource::new(dir.path());
         source.config.title_from_first_line = true;
-        source.config.dir_meta = Some("site".into());
+        source.config.folder_field = Some(FieldRef::meta("site"));
         let mut items = Vec::new();
         for shard in source.shards().unwrap() {
             source

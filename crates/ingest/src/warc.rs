@@ -10,20 +10,20 @@ use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, ByteSize, Document, Provenance, RecordError, Shard, Source, SourceItem, Stage,
-    StageConfig, StageError, StageKind,
+    BuildContext, BuildError, ByteSize, Document, FieldError, Provenance, RecordError, Shard, Source,
+    SourceItem, Stage, StageConfig, StageError, StageKind,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::html::decode_html;
-use crate::{input, Paths};
+use crate::{input, Inputs};
 
 /// Configuration of `ingest.warc`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct WarcConfig {
-    /// Files or globs (`CC-MAIN-*.warc.wet.gz`).
-    pub path: Paths,
+    /// Where to read: `path` (one file or folder) or `paths` (files and globs).
+    #[serde(flatten)]
+    pub inputs: Inputs,
     /// Record types to read: `conversion` (WET text) and/or `response` (HTML).
     #[serde(default = "default_types")]
     pub record_types: Vec<String>,
@@ -48,7 +48,13 @@ impl StageConfig for WarcConfig {
     const SUMMARY: &'static str =
         "Read WARC/WET (gzip per record): WET text or HTML responses with URL/date in meta";
     const EXAMPLE: &'static str =
-        "type: ingest.warc\npath: \"crawl/*.warc.wet.gz\"\nrecord_types: [conversion]\n";
+        "type: ingest.warc\npaths: [\"crawl/*.warc.wet.gz\"]\nrecord_types: [conversion]\n";
+
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        self.inputs.validate(&mut errors);
+        errors.is_empty().then_some(()).ok_or(errors)
+    }
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
         Ok(Stage::Source(Box::new(WarcSource { config: self.clone() })))
@@ -96,7 +102,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 impl Source for WarcSource {
     fn shards(&self) -> Result<Vec<Shard>, StageError> {
-        Ok(input::file_shards(&self.config.path.to_vec())?)
+        Ok(input::file_shards(&self.config.inputs.patterns())?)
     }
 
     fn read(
@@ -245,7 +251,7 @@ mod tests {
     fn read(path: &std::path::Path, types: &[&str]) -> Vec<SourceItem> {
         let source = WarcSource {
             config: WarcConfig {
-                path: Paths::One(path.display().to_string()),
+                inputs: Inputs::path(path),
                 record_types: types.iter().map(|s| s.to_string()).collect(),
                 mime_types: default_mime(),
                 max_doc_bytes: ByteSize(1 << 20),

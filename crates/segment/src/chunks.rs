@@ -5,12 +5,12 @@
 use std::ops::Range;
 
 use millstone_core::schemars::{self, JsonSchema};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::sentences::{sentence_ranges, SentenceOptions};
 
 /// What a chunk is measured in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChunkUnit {
     /// Unicode scalar values.
@@ -25,7 +25,7 @@ pub enum ChunkUnit {
 }
 
 /// A tiktoken encoding shipped with `tiktoken-rs`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Encoding {
     /// GPT-4 / GPT-3.5.

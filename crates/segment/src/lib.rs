@@ -2,8 +2,8 @@
 //!
 //! Segmenters find byte ranges of a document's text — lines, paragraphs, sentences, chunks —
 //! and either annotate
-//! the document with [`Span`]s (`mode: annotate`, the default) or emit one document per segment
-//! (`mode: explode`, with `parent_id`, `index`, `start`, `end` in meta).
+//! the document with [`Span`]s (`on_match: annotate`, the default) or emit one document per segment
+//! (`on_match: split`, with `parent_id`, `index`, `start`, `end` in meta).
 //!
 //! Guarantees, checked by property tests on hostile Unicode: spans are non-empty, ordered,
 //! non-overlapping, on char boundaries, and the text between spans is only separators
@@ -24,10 +24,10 @@ use std::ops::Range;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, Document, Registry, Span, Split, SplitStage, Stage, StageConfig, StageError,
-    StageKind, Transform,
+    BuildContext, BuildError, Document, OnMatch, Registry, Span, Split, SplitStage, Stage, StageConfig,
+    StageError, StageKind, Transform,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Registers every stage of this crate.
 pub fn register(registry: &mut Registry) {
@@ -51,9 +51,8 @@ pub enum Error {
     },
 }
 
-/// Whether a segmenter annotates or explodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
+/// Whether a segmenter annotates or explodes (from the stage's `on_match`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// Add spans to the document.
     #[default]
@@ -118,6 +117,20 @@ impl Transform for Annotator {
     }
 }
 
+fn annotate() -> OnMatch {
+    OnMatch::Annotate
+}
+
+/// What `on_match` values segmenters support.
+const SEGMENT_ON_MATCH: &[OnMatch] = &[OnMatch::Annotate, OnMatch::Split];
+
+fn mode(on_match: OnMatch) -> Mode {
+    match on_match {
+        OnMatch::Split => Mode::Explode,
+        _ => Mode::Annotate,
+    }
+}
+
 fn build(
     label: &'static str,
     mode: Mode,
@@ -131,51 +144,55 @@ fn build(
 }
 
 /// Configuration of `segment.lines`.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinesConfig {
-    /// `annotate` (spans labelled `line`) or `explode` (a document per line).
-    #[serde(default)]
-    pub mode: Mode,
+    /// `annotate` (spans labelled `line`) or `split` (a document per line).
+    #[serde(default = "annotate")]
+    pub on_match: OnMatch,
 }
 
 impl StageConfig for LinesConfig {
     const TYPE: &'static str = "segment.lines";
     const KIND: StageKind = StageKind::Transform;
+    const ON_MATCH: &'static [OnMatch] = SEGMENT_ON_MATCH;
+    const RENAMED: &'static [(&'static str, &'static str)] = &[("mode", "on_match")];
     const SUMMARY: &'static str = "Non-empty lines as byte-offset spans (or one document per line)";
-    const EXAMPLE: &'static str = "type: segment.lines\nmode: annotate\n";
+    const EXAMPLE: &'static str = "type: segment.lines\non_match: annotate\n";
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
-        Ok(build("line", self.mode, |t| line_ranges(t).collect()))
+        Ok(build("line", mode(self.on_match), |t| line_ranges(t).collect()))
     }
 }
 
 /// Configuration of `segment.paragraphs`.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ParagraphsConfig {
-    /// `annotate` (spans labelled `paragraph`) or `explode` (a document per paragraph).
-    #[serde(default)]
-    pub mode: Mode,
+    /// `annotate` (spans labelled `paragraph`) or `split` (a document per paragraph).
+    #[serde(default = "annotate")]
+    pub on_match: OnMatch,
 }
 
 impl StageConfig for ParagraphsConfig {
     const TYPE: &'static str = "segment.paragraphs";
     const KIND: StageKind = StageKind::Transform;
+    const ON_MATCH: &'static [OnMatch] = SEGMENT_ON_MATCH;
+    const RENAMED: &'static [(&'static str, &'static str)] = &[("mode", "on_match")];
     const SUMMARY: &'static str =
         "Blank-line separated paragraphs as byte-offset spans (or one document each)";
-    const EXAMPLE: &'static str = "type: segment.paragraphs\nmode: annotate\n";
+    const EXAMPLE: &'static str = "type: segment.paragraphs\non_match: annotate\n";
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
-        Ok(build("paragraph", self.mode, |t| paragraph_ranges(t).collect()))
+        Ok(build("paragraph", mode(self.on_match), |t| paragraph_ranges(t).collect()))
     }
 }
 
 /// Configuration of `segment.sentences`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SentencesConfig {
-    /// `annotate` (spans labelled `sentence`) or `explode` (a document per sentence).
-    #[serde(default)]
-    pub mode: Mode,
+    /// `annotate` (spans labelled `sentence`) or `split` (a document per sentence).
+    #[serde(default = "annotate")]
+    pub on_match: OnMatch,
     /// Abbreviation list: `en`, `de`, `fr` or `es`.
     #[serde(default = "default_language")]
     pub language: String,
@@ -196,6 +213,8 @@ const LANGUAGES: [&str; 4] = ["en", "de", "fr", "es"];
 impl StageConfig for SentencesConfig {
     const TYPE: &'static str = "segment.sentences";
     const KIND: StageKind = StageKind::Transform;
+    const ON_MATCH: &'static [OnMatch] = SEGMENT_ON_MATCH;
+    const RENAMED: &'static [(&'static str, &'static str)] = &[("mode", "on_match")];
     const SUMMARY: &'static str =
         "Sentences (UAX #29 plus abbreviation, initials, decimals, quotes, list rules)";
     const EXAMPLE: &'static str = "type: segment.sentences\nlanguage: en\nnewline_boundary: true\n";
@@ -210,19 +229,19 @@ impl StageConfig for SentencesConfig {
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
         let language: &'static str = LANGUAGES.iter().copied().find(|l| *l == self.language).unwrap_or("en");
         let newline_boundary = self.newline_boundary;
-        Ok(build("sentence", self.mode, move |t| {
+        Ok(build("sentence", mode(self.on_match), move |t| {
             sentences::sentence_ranges(t, &sentences::SentenceOptions { language, newline_boundary })
         }))
     }
 }
 
 /// Configuration of `segment.chunks`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChunksConfig {
-    /// `annotate` (spans labelled `chunk`) or `explode` (a document per chunk, a chunk table).
-    #[serde(default)]
-    pub mode: Mode,
+    /// `annotate` (spans labelled `chunk`) or `split` (a document per chunk, a chunk table).
+    #[serde(default = "annotate")]
+    pub on_match: OnMatch,
     /// `chars`, `words`, `sentences` or `tokens`.
     #[serde(default)]
     pub unit: chunks::ChunkUnit,
@@ -245,10 +264,12 @@ pub struct ChunksConfig {
 impl StageConfig for ChunksConfig {
     const TYPE: &'static str = "segment.chunks";
     const KIND: StageKind = StageKind::Transform;
+    const ON_MATCH: &'static [OnMatch] = SEGMENT_ON_MATCH;
+    const RENAMED: &'static [(&'static str, &'static str)] = &[("mode", "on_match")];
     const SUMMARY: &'static str =
         "Windows of chars, words, sentences or tiktoken tokens with size and overlap";
     const EXAMPLE: &'static str =
-        "type: segment.chunks\nunit: tokens\nencoding: cl100k_base\nsize: 512\noverlap: 64\nmode: explode\n";
+        "type: segment.chunks\nunit: tokens\nencoding: cl100k_base\nsize: 512\noverlap: 64\non_match: split\n";
 
     fn validate(&self) -> Result<(), Vec<millstone_core::FieldError>> {
         let mut errors = Vec::new();
@@ -267,7 +288,7 @@ impl StageConfig for ChunksConfig {
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
         let language: &'static str = LANGUAGES.iter().copied().find(|l| *l == self.language).unwrap_or("en");
         let c = self.clone();
-        Ok(build("chunk", self.mode, move |t| {
+        Ok(build("chunk", mode(self.on_match), move |t| {
             chunks::chunk_ranges(
                 t,
                 c.unit,
