@@ -9,6 +9,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod describe;
+
 use millstone_core::Registry;
 
 /// A registry with every stage that ships with millstone.

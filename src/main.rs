@@ -71,6 +71,9 @@ enum Command {
     Describe {
         /// The stage type, e.g. `dedup.exact`.
         stage_type: String,
+        /// Show the defaults a preset resolves to (`--preset news`).
+        #[arg(long)]
+        preset: Option<String>,
     },
     /// Print the JSON Schema of pipeline files (for editors).
     Schema,
@@ -289,7 +292,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Describe { stage_type } => {
+        Command::Describe { stage_type, preset } => {
             let Some(info) = registry.get(&stage_type) else {
                 let hints = millstone_config::did_you_mean(&stage_type, registry.names());
                 eprintln!("error: unknown stage type `{stage_type}`");
@@ -298,34 +301,13 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 }
                 return Ok(ExitCode::from(EXIT_INVALID));
             };
-            println!("{} ({})\n  {}\n", info.type_name, info.kind.as_str(), info.summary);
-            let schema = info.schema();
-            println!("fields:");
-            if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
-                let required: Vec<&str> = schema
-                    .get("required")
-                    .and_then(|r| r.as_array())
-                    .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
-                    .unwrap_or_default();
-                for (name, prop) in props {
-                    let description =
-                        prop.get("description").and_then(|d| d.as_str()).unwrap_or("").replace('\n', " ");
-                    let default = prop.get("default").map(|d| format!(" [default: {d}]")).unwrap_or_default();
-                    let req = if required.contains(&name.as_str()) { " (required)" } else { "" };
-                    println!("  {name}{req}{default}\n      {description}");
+            match millstone::describe::render(info, preset.as_deref()) {
+                Ok(text) => println!("{text}"),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(EXIT_INVALID));
                 }
             }
-            println!("  (runner keys: id, on_error: fail|skip|quarantine, keep_dropped: bool)");
-            if !info.drop_reasons.is_empty() {
-                println!("\ndrop reasons:");
-                for (code, meaning) in info.drop_reasons {
-                    println!("  {code}: {meaning}");
-                }
-            }
-            println!(
-                "\nexample:\n{}",
-                info.example.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
-            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval(EvalCommand::Dedup { labels, pipeline, stage, overrides, sweep, threads }) => {

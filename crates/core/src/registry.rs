@@ -72,6 +72,11 @@ pub trait StageConfig: DeserializeOwned + JsonSchema + Debug + Send + Sync + 'st
     }
     /// Builds the runtime stage. Must not write files: sinks create outputs when they first write.
     fn build(&self, cx: &BuildContext) -> Result<Stage, BuildError>;
+    /// The values the stage will really use for fields whose default depends on other fields
+    /// (a preset, derived LSH parameters), by field name; `describe --preset` prints them. Pure.
+    fn resolved(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
     /// What `millstone validate` should tell about this configuration (memory it will take,
     /// parameters it derived). Pure.
     fn notes(&self) -> Vec<String> {
@@ -97,6 +102,7 @@ pub enum ConfigProblem {
 
 type BuildFn = fn(&serde_json::Value, &BuildContext) -> Result<Stage, Vec<ConfigProblem>>;
 type NotesFn = fn(&serde_json::Value) -> Vec<String>;
+type ResolvedFn = fn(&serde_json::Value) -> Result<serde_json::Map<String, serde_json::Value>, String>;
 
 /// Everything the runner and the CLI know about a registered stage type.
 #[derive(Clone)]
@@ -118,6 +124,7 @@ pub struct StageInfo {
     schema: fn() -> serde_json::Value,
     build: BuildFn,
     notes: NotesFn,
+    resolved: ResolvedFn,
 }
 
 impl Debug for StageInfo {
@@ -138,6 +145,9 @@ impl StageInfo {
             renamed: C::RENAMED,
             schema: schema_of::<C>,
             build: build_from_value::<C>,
+            resolved: |fields| {
+                serde_json::from_value::<C>(fields.clone()).map(|c| c.resolved()).map_err(|e| e.to_string())
+            },
             notes: |fields| {
                 serde_json::from_value::<C>(fields.clone()).map(|c| c.notes()).unwrap_or_default()
             },
@@ -174,6 +184,15 @@ impl StageInfo {
         out
     }
 
+    /// The values the stage resolves from `fields` (e.g. `{"preset": "news"}`) for fields whose
+    /// default depends on other fields; an error if `fields` do not deserialize.
+    pub fn resolved(
+        &self,
+        fields: &serde_json::Value,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+        (self.resolved)(fields)
+    }
+
     /// The stage's notes for `millstone validate` (empty if the fields do not deserialize).
     pub fn notes(&self, fields: &serde_json::Value) -> Vec<String> {
         (self.notes)(fields)
@@ -205,7 +224,56 @@ fn schema_of<C: StageConfig>() -> serde_json::Value {
             *field = patched;
         }
     }
+    prose_descriptions(&mut schema);
     schema
+}
+
+/// Rustdoc markup in doc comments (code blocks, intra-doc links) is not prose: descriptions keep
+/// the sentences and the `code spans`, without fences and link brackets.
+fn prose_descriptions(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v {
+                    serde_json::Value::String(s) if key == "description" => *s = prose(s),
+                    other => prose_descriptions(other),
+                }
+            }
+        }
+        serde_json::Value::Array(list) => list.iter_mut().for_each(prose_descriptions),
+        _ => {}
+    }
+}
+
+fn prose(doc: &str) -> String {
+    let mut out = Vec::new();
+    let mut in_fence = false;
+    for line in doc.lines() {
+        if line.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if !in_fence {
+            out.push(line);
+        }
+    }
+    let text = out.join(" ");
+    let mut prose = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    // `[`Name`]` and `[`Name`](path)` become `Name`.
+    while let Some(start) = rest.find("[`") {
+        let Some(close) = rest[start..].find("`]") else { break };
+        prose.push_str(&rest[..start]);
+        prose.push_str(&rest[start + 1..start + close + 1]);
+        rest = &rest[start + close + 2..];
+        if rest.starts_with('(') {
+            if let Some(end) = rest.find(')') {
+                rest = &rest[end + 1..];
+            }
+        }
+    }
+    prose.push_str(rest);
+    prose.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn required_fields(schema: &serde_json::Value) -> Vec<String> {
@@ -254,11 +322,11 @@ fn inline_refs(root: &serde_json::Value, value: &mut serde_json::Value, depth: u
         return;
     }
     if let Some(map) = value.as_object_mut() {
-        if let Some(target) =
-            map.get("$ref").and_then(|r| r.as_str()).and_then(|r| r.strip_prefix("#/$defs/"))
-        {
-            if let Some(def) = root.get("$defs").and_then(|d| d.get(target)).and_then(|d| d.as_object()) {
+        let target = map.get("$ref").and_then(|r| r.as_str()).and_then(|r| r.strip_prefix("#/$defs/"));
+        if let Some(target) = target.map(str::to_string) {
+            if let Some(def) = root.get("$defs").and_then(|d| d.get(&target)).and_then(|d| d.as_object()) {
                 map.remove("$ref");
+                map.insert("x-type".into(), target.into());
                 for (k, v) in def {
                     map.entry(k.clone()).or_insert_with(|| v.clone());
                 }

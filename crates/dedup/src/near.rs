@@ -76,7 +76,7 @@ pub struct MinHashConfig {
 }
 
 /// Fully resolved parameters.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MinHashParams {
     /// Shingle unit.
     pub unit: Unit,
@@ -187,6 +187,18 @@ impl StageConfig for MinHashConfig {
         }
         self.cluster.validate(&mut errors);
         errors.is_empty().then_some(()).ok_or(errors)
+    }
+
+    fn resolved(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut values = match serde_json::to_value(self.params()) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        values.insert(
+            "preset".into(),
+            serde_json::to_value(self.preset.unwrap_or(Preset::Web)).unwrap_or_default(),
+        );
+        values
     }
 
     fn build(&self, cx: &BuildContext) -> Result<Stage, BuildError> {

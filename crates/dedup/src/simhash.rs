@@ -77,6 +77,18 @@ impl SimHashConfig {
     fn max_distance(&self) -> u32 {
         self.max_distance.unwrap_or(3)
     }
+    fn normalize(&self) -> Normalization {
+        self.normalize.unwrap_or(Normalization { punctuation: true, ..Normalization::default() })
+    }
+    fn ngram(&self) -> usize {
+        self.ngram.unwrap_or(3)
+    }
+    fn max_bucket(&self) -> usize {
+        self.max_bucket.unwrap_or(64)
+    }
+    fn max_candidates(&self) -> usize {
+        self.max_candidates.unwrap_or(2048)
+    }
 }
 
 impl StageConfig for SimHashConfig {
@@ -106,11 +118,24 @@ impl StageConfig for SimHashConfig {
         errors.is_empty().then_some(()).ok_or(errors)
     }
 
+    fn resolved(&self) -> serde_json::Map<String, serde_json::Value> {
+        let json = |v: serde_json::Result<serde_json::Value>| v.unwrap_or_default();
+        [
+            ("unit", json(serde_json::to_value(self.unit.unwrap_or_default()))),
+            ("ngram", self.ngram().into()),
+            ("normalize", json(serde_json::to_value(self.normalize()))),
+            ("max_distance", self.max_distance().into()),
+            ("max_bucket", self.max_bucket().into()),
+            ("max_candidates", self.max_candidates().into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
     fn build(&self, cx: &BuildContext) -> Result<Stage, BuildError> {
-        let normalize =
-            self.normalize.unwrap_or(Normalization { punctuation: true, ..Normalization::default() });
         let hasher =
-            SimHasher::new(Shingler::new(self.unit.unwrap_or_default(), self.ngram.unwrap_or(3), normalize));
+            SimHasher::new(Shingler::new(self.unit.unwrap_or_default(), self.ngram(), self.normalize()));
         let k = self.max_distance();
         let prepare = Arc::new(PrepareStep {
             signature: move |doc: &Document| SimHashSignature {
@@ -120,7 +145,7 @@ impl StageConfig for SimHashConfig {
             keeper: self.cluster.key_extractor(),
             _marker: PhantomData,
         });
-        let index = SimHashIndex::new(k, self.max_bucket.unwrap_or(64), self.max_candidates.unwrap_or(2048));
+        let index = SimHashIndex::new(k, self.max_bucket(), self.max_candidates());
         let barrier = NearDedup::new(index, 1.0 - k as f64 / 64.0, self.cluster.clone(), cx.overwrite);
         Ok(Stage::Barrier { prepare: Some(prepare), barrier: Box::new(barrier) })
     }
