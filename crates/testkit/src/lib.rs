@@ -2,9 +2,11 @@
 //!
 //! Shared test material: proptest strategies for hostile text (combining marks, RTL, emoji ZWJ
 //! sequences, CRLF, NUL, very long lines), document generators, and a deterministic generator
-//! of news-style corpora with planted duplicates and ground-truth labels ([`news`]).
+//! of news-style corpora with planted duplicates and ground-truth labels ([`news`]), and the
+//! stage laws every registered stage must obey ([`laws`]).
 #![deny(missing_docs)]
 
+pub mod laws;
 pub mod news;
 
 use millstone_core::Document;
@@ -78,6 +80,28 @@ pub fn text_with_long_lines() -> impl Strategy<Value = String> {
 pub fn documents(max: usize) -> impl Strategy<Value = Vec<Document>> {
     prop::collection::vec(prop_oneof![4 => text(), 1 => prop::sample::select(vec!["same text", "other text", ""]).prop_map(str::to_string)], 0..max)
         .prop_map(|texts| texts.into_iter().enumerate().map(|(i, t)| Document::new(format!("d{i}"), t)).collect())
+}
+
+/// Documents for the stage laws: hostile text, empty text, very long lines, CRLF, repeated
+/// texts and lines, and a `site` in meta (two sites) so per-source stages have work to do.
+pub fn law_documents(max: usize) -> impl Strategy<Value = Vec<Document>> {
+    let shared = "Subscribe to our newsletter for more.\r\nShare this article";
+    let piece = prop_oneof![
+        4 => text(),
+        1 => text_with_long_lines(),
+        1 => prop::sample::select(vec!["same text", "", "The same sentence repeats here. The same sentence repeats here."])
+            .prop_map(str::to_string),
+        1 => text().prop_map(move |t| format!("{t}\r\n{shared}\r\n")),
+    ];
+    prop::collection::vec((piece, prop::bool::ANY), 0..max).prop_map(|texts| {
+        texts
+            .into_iter()
+            .enumerate()
+            .map(|(i, (t, site))| {
+                Document::new(format!("d{i}"), t).with_meta("site", if site { "a.org" } else { "b.org" })
+            })
+            .collect()
+    })
 }
 
 /// Asserts that every span of `doc` is non-empty, in bounds and on char boundaries.
