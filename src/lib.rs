@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod describe;
+pub mod docs;
 
 use millstone_core::Registry;
 

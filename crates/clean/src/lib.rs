@@ -2,17 +2,22 @@
 //!
 //! Cleaning stages: they rewrite or filter documents one at a time, so they all run in parallel.
 //!
-//! | type | does |
-//! |---|---|
-//! | `clean.normalize_unicode` | NFC/NFKC, mojibake repair, removes control/format characters, optional quote and dash folding |
-//! | `clean.normalize_whitespace` | one space between words, no trailing blanks, at most one empty line, LF line ends |
-//! | `clean.strip_boilerplate` | drops share/subscribe/cookie/related/byline lines and cuts comment sections |
-//! | `clean.length` | keeps documents within char/word/line bounds |
-//! | `clean.gopher_quality`, `clean.gopher_repetition`, `clean.c4`, `clean.fineweb` | the field's quality rules, published thresholds, one drop reason per rule |
-//! | `clean.html_to_text` | main-content extraction from HTML (rs-trafilatura), metadata into meta |
-//! | `clean.language` | language identification (whatlang), keep listed languages |
-//! | `clean.pii` | redact e-mails, phones, IPs, card numbers, IBANs |
-//! | `clean.repeated_lines` | removes lines that recur across documents of one source (site footers) |
+//! <!-- stages:begin: generated from the registry by tests/docs.rs -->
+//! | type | kind | what it does | on_match |
+//! |---|---|---|---|
+//! | `clean.c4` | transform | C4 rules: keep lines with terminal punctuation and 3+ words, drop pages with lorem ipsum, {, bad words | - |
+//! | `clean.fineweb` | transform | FineWeb rules: punctuated lines, short lines, duplicated line characters, list-like pages | - |
+//! | `clean.gopher_quality` | transform | Gopher quality rules: word counts and lengths, symbols, bullets, ellipses, alpha words, stop words | - |
+//! | `clean.gopher_repetition` | transform | Gopher repetition rules: duplicate lines/paragraphs, top and duplicated n-grams | - |
+//! | `clean.html_to_text` | transform | Extract the main text of HTML pages (rs-trafilatura); title/author/date into meta | - |
+//! | `clean.language` | transform | Identify the language (whatlang), write meta.lang/lang_score, keep listed languages | - |
+//! | `clean.length` | transform | Keep documents within min/max characters, words and lines | - |
+//! | `clean.normalize_unicode` | transform | Unicode NFC/NFKC, remove control/format characters, fold quotes and dashes | - |
+//! | `clean.normalize_whitespace` | transform | Collapse spaces, trim lines, LF line ends, limit empty lines | - |
+//! | `clean.pii` | transform | Redact e-mails, phones, IPv4/IPv6, card numbers (Luhn), IBANs (mod 97) | - |
+//! | `clean.repeated_lines` | barrier | Remove lines that recur across documents of the same source (site boilerplate) | remove, annotate |
+//! | `clean.strip_boilerplate` | transform | Remove share/subscribe/cookie/related/byline lines and cut comment sections | remove, annotate |
+//! <!-- stages:end -->
 //!
 //! ```
 //! use millstone_clean::boilerplate::{Boilerplate, BoilerplateConfig};

@@ -373,7 +373,7 @@ fn build_from_value<C: StageConfig>(
     })?;
     let mut errors = config.validate().err().unwrap_or_default();
     if let Some(given) = fields.get("on_match") {
-        let supported = C::ON_MATCH.iter().any(|v| serde_json::Value::from(v.as_str()) == *given);
+        let supported = C::ON_MATCH.iter().any(|v| given.as_str() == Some(v.as_str()));
         if !supported {
             let allowed: Vec<&str> = C::ON_MATCH.iter().map(|v| v.as_str()).collect();
             errors.push(FieldError::new(

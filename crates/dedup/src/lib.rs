@@ -2,14 +2,16 @@
 //!
 //! Deduplication, as stages and as a library usable without the runner.
 //!
-//! | type | finds |
-//! |---|---|
-//! | `dedup.exact` | documents whose normalised text (or a meta field) is identical |
-//! | `dedup.minhash` | near duplicates: MinHash-LSH, verified Jaccard/containment, keeper policy |
-//! | `dedup.simhash` | near duplicates: 64-bit SimHash within a Hamming distance, block tables |
-//! | `dedup.exact_segments` | repeated paragraphs/lines: keep first, CCNet remove-all, per-source scope |
-//! | `dedup.substring` | spans repeated from earlier documents (suffix array), first copy kept |
-//! | `dedup.bloom` | bounded-memory approximate exact dedup of documents or paragraphs (BFF) |
+//! <!-- stages:begin: generated from the registry by tests/docs.rs -->
+//! | type | kind | what it does | on_match |
+//! |---|---|---|---|
+//! | `dedup.bloom` | barrier | Bounded-memory approximate exact dedup of documents or paragraphs (Bloom filter) | - |
+//! | `dedup.exact` | barrier | Drop exact duplicates (xxh3-128 of normalised text or a meta field), keep the first | - |
+//! | `dedup.exact_segments` | barrier | Paragraph/line exact dedup across the corpus (keep first or CCNet remove-all, per-source scope) | remove, annotate |
+//! | `dedup.minhash` | barrier | Near-duplicate clusters: MinHash-LSH, verified Jaccard/containment, keeper policy | drop, annotate |
+//! | `dedup.simhash` | barrier | Near-duplicate clusters by 64-bit SimHash within a Hamming distance, keeper policy | drop, annotate |
+//! | `dedup.substring` | barrier | Remove spans repeated from earlier documents (suffix array, keep first copy) | remove, annotate |
+//! <!-- stages:end -->
 //!
 //! ```
 //! use millstone_dedup::{ExactHasher, Normalization};

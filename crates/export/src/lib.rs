@@ -5,12 +5,14 @@
 //! never leaves a half-written output under the final name; an existing output is kept unless
 //! the run has `--overwrite`.
 //!
-//! | type | writes |
-//! |---|---|
-//! | `export.jsonl` | JSON Lines, plain / `.gz` / `.zst`, size rotation (`{part}`), field selection and renaming |
-//! | `export.parquet` | Parquet, zstd, row groups, typed metadata columns |
-//! | `export.csv` | CSV/TSV with chosen metadata columns |
-//! | `export.text_dir` | one `.txt` per document |
+//! <!-- stages:begin: generated from the registry by tests/docs.rs -->
+//! | type | kind | what it does | on_match |
+//! |---|---|---|---|
+//! | `export.csv` | sink | Write CSV/TSV: id, text and chosen metadata columns, atomically | - |
+//! | `export.jsonl` | sink | Write JSON Lines (plain, .gz, .zst), atomically | - |
+//! | `export.parquet` | sink | Write Parquet (zstd, row groups, typed metadata columns), atomically | - |
+//! | `export.text_dir` | sink | Write one .txt file per document into a folder, atomically | - |
+//! <!-- stages:end -->
 //!
 //! ```
 //! use millstone_export::jsonl::{JsonlSink, JsonlSinkConfig};

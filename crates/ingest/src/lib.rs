@@ -3,14 +3,16 @@
 //! Sources: stages that turn files into [`Document`]s, reading shards (files, or byte ranges of
 //! large uncompressed files) in parallel while the runner keeps their order.
 //!
-//! | type | reads |
-//! |---|---|
-//! | `ingest.jsonl` | JSON Lines, plain, `.gz` or `.zst`; byte-range shards for big plain files |
-//! | `ingest.text_dir` | a folder of text files, one document per file |
-//! | `ingest.csv` | CSV/TSV with a header row; other columns become metadata |
-//! | `ingest.warc` | WARC/WET (Common Crawl layout, gzip per record): conversion and response records |
-//! | `ingest.parquet` | Parquet, row groups as shards, column projection |
-//! | `ingest.html` | HTML files (plain/gz/zst), charset-aware; pair with `clean.html_to_text` |
+//! <!-- stages:begin: generated from the registry by tests/docs.rs -->
+//! | type | kind | what it does | on_match |
+//! |---|---|---|---|
+//! | `ingest.csv` | source | Read CSV/TSV with a header row (plain, .gz, .zst); other columns become metadata | - |
+//! | `ingest.html` | source | Read HTML files (plain/.gz/.zst), decoded by their declared charset | - |
+//! | `ingest.jsonl` | source | Read JSON Lines (plain, .gz, .zst); other fields become metadata | - |
+//! | `ingest.parquet` | source | Read Parquet (row groups as shards, column projection); other columns become metadata | - |
+//! | `ingest.text_dir` | source | Read a folder of text files, one document per file (id = relative path) | - |
+//! | `ingest.warc` | source | Read WARC/WET (gzip per record): WET text or HTML responses with URL/date in meta | - |
+//! <!-- stages:end -->
 //!
 //! Bad input never stops a run by itself: an invalid UTF-8 record, a line that is not JSON, a
 //! missing text field, an empty file or a too-large document is reported as a bad record with

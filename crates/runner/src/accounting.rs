@@ -141,9 +141,11 @@ impl Shared {
         let stage_id = &self.ids[stage];
         match (self.policy(stage), id) {
             (ErrorPolicy::Fail, Some(id)) => {
-                Err(Error::Document { stage: stage_id.clone(), id, provenance, error })
+                Err(Error::Document { stage: stage_id.clone(), id, provenance, error: Box::new(error) })
             }
-            (ErrorPolicy::Fail, None) => Err(Error::Record { stage: stage_id.clone(), provenance, error }),
+            (ErrorPolicy::Fail, None) => {
+                Err(Error::Record { stage: stage_id.clone(), provenance, error: Box::new(error) })
+            }
             (ErrorPolicy::Skip, id) => {
                 match id {
                     Some(id) => warn!(stage = %stage_id, "document `{id}` ({provenance}) failed: {error}"),

@@ -26,7 +26,7 @@ pub enum Error {
         provenance: Provenance,
         /// The error.
         #[source]
-        error: StageError,
+        error: Box<StageError>,
     },
     /// A source met a record it could not read and its policy (or `fail_fast`) says stop.
     #[error("stage `{stage}` failed at {provenance}: {error}")]
@@ -37,7 +37,7 @@ pub enum Error {
         provenance: Provenance,
         /// The error.
         #[source]
-        error: StageError,
+        error: Box<StageError>,
     },
     /// The plan cannot run (no source, bad shard selection).
     #[error("invalid plan: {0}")]

@@ -5,6 +5,15 @@
 //! the document with [`Span`]s (`on_match: annotate`, the default) or emit one document per segment
 //! (`on_match: split`, with `parent_id`, `index`, `start`, `end` in meta).
 //!
+//! <!-- stages:begin: generated from the registry by tests/docs.rs -->
+//! | type | kind | what it does | on_match |
+//! |---|---|---|---|
+//! | `segment.chunks` | transform | Windows of chars, words, sentences or tiktoken tokens with size and overlap | annotate, split |
+//! | `segment.lines` | transform | Non-empty lines as byte-offset spans (or one document per line) | annotate, split |
+//! | `segment.paragraphs` | transform | Blank-line separated paragraphs as byte-offset spans (or one document each) | annotate, split |
+//! | `segment.sentences` | transform | Sentences (UAX #29 plus abbreviation, initials, decimals, quotes, list rules) | annotate, split |
+//! <!-- stages:end -->
+//!
 //! Guarantees, checked by property tests on hostile Unicode: spans are non-empty, ordered,
 //! non-overlapping, on char boundaries, and the text between spans is only separators
 //! (line breaks and blank lines), so segments plus separators give back the text exactly.
