@@ -27,7 +27,7 @@ enum Command {
         /// The pipeline file.
         pipeline: PathBuf,
         /// Worker threads (default: runtime.threads, else all cores).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_threads)]
         threads: Option<usize>,
         /// Write the run report (JSON) here.
         #[arg(long)]
@@ -103,7 +103,7 @@ enum EvalCommand {
         #[arg(long)]
         sweep: Option<String>,
         /// Worker threads.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_threads)]
         threads: Option<usize>,
     },
     /// Score main-content extraction (`clean.html_to_text`) on a WCXB-style benchmark: bag-of-words
@@ -119,7 +119,7 @@ enum EvalCommand {
         #[arg(long)]
         limit: Option<usize>,
         /// Worker threads.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_threads)]
         threads: Option<usize>,
     },
     /// Score a pairwise similarity on labelled sentence pairs (MRPC format: label, id1, id2,
@@ -161,6 +161,15 @@ fn write_marker(
     std::fs::write(&temp, serde_json::to_string_pretty(&body)? + "\n")?;
     std::fs::rename(&temp, path)?;
     Ok(())
+}
+
+/// `--threads N`: at least 1, like `runtime.threads`.
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("threads must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("expected a positive number of threads, found `{s}`")),
+    }
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize), String> {
@@ -227,6 +236,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 }
             }
             let config_hash = plan.config_hash.clone();
+            let max_failed_fraction = plan.runtime.max_failed_fraction;
             let run_options =
                 millstone_runner::RunOptions { shard, progress: !quiet && std::io::stderr().is_terminal() };
             let outcome = millstone_runner::run(plan, &run_options)
@@ -241,6 +251,18 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 std::fs::write(&path, json + "\n")
                     .with_context(|| format!("writing report {}", path.display()))?;
                 eprintln!("report: {}", path.display());
+            }
+            let totals = &outcome.totals;
+            let failed_fraction =
+                if totals.input > 0 { totals.failed as f64 / totals.input as f64 } else { 0.0 };
+            if failed_fraction > max_failed_fraction {
+                bail!(
+                    "{} of {} input records ({:.1}%) failed, above runtime.max_failed_fraction = {max_failed_fraction}: \
+                     the run is failed (no completion marker); the report's error samples name the records",
+                    totals.failed,
+                    totals.input,
+                    failed_fraction * 100.0
+                );
             }
             if !outcome.conserved {
                 bail!(

@@ -103,7 +103,7 @@ fn write_bad_inputs(dir: &Path) -> PathBuf {
     std::fs::write(
         &pipeline,
         format!(
-            "version: 1\nruntime: {{ out_dir: {o} }}\nstages:\n  - type: ingest.jsonl\n    paths: [\"{d}/*.jsonl\"]\n    on_error: quarantine\n  - type: export.jsonl\n    path: {o}/out.jsonl\n",
+            "version: 1\nruntime: {{ out_dir: {o}, max_failed_fraction: 1.0 }}\nstages:\n  - type: ingest.jsonl\n    paths: [\"{d}/*.jsonl\"]\n    on_error: quarantine\n  - type: export.jsonl\n    path: {o}/out.jsonl\n",
             d = data.display(),
             o = dir.join("out").display()
         ),
@@ -121,17 +121,57 @@ fn bad_records_are_counted_located_and_do_not_stop_the_run() {
         millstone(&["run", pipeline.to_str().unwrap(), "--quiet", "--report", report_path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let r = report(&report_path);
-    assert_eq!(r["totals"]["input"], 6);
+    assert_eq!(r["totals"]["input"], 5, "the empty b.jsonl holds no record");
     assert_eq!(r["totals"]["written"], 2);
-    assert_eq!(r["totals"]["failed"], 4);
+    assert_eq!(r["totals"]["failed"], 3);
     assert_eq!(r["conserved"], true);
     let quarantine = std::fs::read_to_string(dir.path().join("out/quarantine/ingest.jsonl#0.jsonl")).unwrap();
     let q: Vec<&str> = quarantine.lines().collect();
-    assert_eq!(q.len(), 4, "{quarantine}");
+    assert_eq!(q.len(), 3, "{quarantine}");
     assert!(q[0].contains("a.jsonl:2") && q[0].contains("not valid JSON"), "{}", q[0]);
     assert!(q[1].contains("a.jsonl:3") && q[1].contains("no text field"));
     assert!(q[2].contains("a.jsonl:4") && q[2].contains("invalid UTF-8"));
-    assert!(q[3].contains("b.jsonl") && q[3].contains("empty file"));
+}
+
+#[test]
+fn a_run_where_too_many_records_fail_is_a_failed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = write_bad_inputs(dir.path());
+    let report_path = dir.path().join("run.json");
+    let run = |fraction: &str| {
+        millstone(&[
+            "run",
+            pipeline.to_str().unwrap(),
+            "--quiet",
+            "--overwrite",
+            "--set",
+            &format!("runtime.max_failed_fraction={fraction}"),
+            "--report",
+            report_path.to_str().unwrap(),
+        ])
+    };
+    // 3 of 5 records fail: above 0.5, the run fails but still reports what it did.
+    let out = run("0.5");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("3 of 5 input records (60.0%) failed"), "{}", stderr(&out));
+    assert_eq!(report(&report_path)["totals"]["failed"], 3);
+    assert!(!dir.path().join("out/_markers").exists(), "a failed run leaves no completion marker");
+    assert!(run("0.6").status.success());
+    let out = run("1.5");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("max_failed_fraction"), "{}", stderr(&out));
+}
+
+#[test]
+fn zero_threads_and_unsafe_stage_ids_are_refused_before_running() {
+    let out = millstone(&["run", "pipelines/news.yaml", "--threads", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("threads must be at least 1"), "{}", stderr(&out));
+    for id in ["../../x", "a/b", ".hidden"] {
+        let out = millstone(&["validate", "pipelines/news.yaml", "--set", &format!("stages.3.id={id}")]);
+        assert_eq!(out.status.code(), Some(2), "{id}");
+        assert!(stderr(&out).contains("safe file name"), "{id}: {}", stderr(&out));
+    }
 }
 
 #[test]

@@ -157,6 +157,14 @@ pub fn parse_plan(file: &str, text: &str, registry: &Registry, options: &LoadOpt
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             match serde_path_to_error::deserialize::<_, RuntimeSettings>(serde_json::Value::Object(known)) {
+                Ok(r) if !(0.0..=1.0).contains(&r.max_failed_fraction) => checker.push(
+                    Diagnostic::new(
+                        format!("invalid `max_failed_fraction`: {}", r.max_failed_fraction),
+                        "runtime.max_failed_fraction",
+                        checker.positions.value_or_nearest("runtime.max_failed_fraction"),
+                    )
+                    .label("must be between 0 and 1"),
+                ),
                 Ok(r) => runtime = r,
                 Err(e) => {
                     checker.deserialize_error("runtime", &e.path().to_string(), &e.into_inner().to_string())
@@ -250,6 +258,13 @@ fn field_names_of<T: schemars::JsonSchema>() -> Vec<String> {
         .and_then(|p| p.as_object())
         .map(|p| p.keys().cloned().collect())
         .unwrap_or_default()
+}
+
+/// Stage ids name side files (`<out>/rejects/<id>.jsonl`), so they must stay inside `out_dir`.
+fn is_safe_id(id: &str) -> bool {
+    !id.is_empty()
+        && !id.starts_with('.')
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '#'))
 }
 
 fn strip_location(message: &str) -> String {
@@ -387,10 +402,10 @@ impl Checker {
         let mut ok = true;
         let id = match map.get("id") {
             None => format!("{type_name}#{index}"),
-            Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(serde_json::Value::String(s)) if is_safe_id(s) => s.clone(),
             Some(_) => {
                 self.push(Diagnostic::new(
-                    "`id` must be a non-empty string",
+                    "`id` must be a safe file name: letters, digits, `_`, `-`, `.`, `#`, not starting with `.`",
                     format!("{path}.id"),
                     self.positions.value_or_nearest(&format!("{path}.id")),
                 ));

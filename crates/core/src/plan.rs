@@ -93,6 +93,9 @@ pub struct RuntimeSettings {
     pub fail_fast: bool,
     /// Upper bound on the state barriers may retain (dedup indexes); exceeding it fails the run.
     pub max_retained: Option<ByteSize>,
+    /// A run in which a larger share of the input records failed is a failed run (exit 1, no
+    /// completion marker), even though each failure alone was skipped. `1.0` turns this off.
+    pub max_failed_fraction: f64,
 }
 
 impl Default for RuntimeSettings {
@@ -105,6 +108,7 @@ impl Default for RuntimeSettings {
             out_dir: PathBuf::from("out"),
             fail_fast: false,
             max_retained: None,
+            max_failed_fraction: 0.1,
         }
     }
 }

@@ -21,28 +21,49 @@ pub enum Compression {
 }
 
 impl Compression {
-    /// Detects compression from the extension, falling back to the file's magic bytes.
+    /// Detects compression from the file's magic bytes. They win over the extension: a
+    /// `.jsonl.gz` that is really plain text is read as plain text.
     pub fn detect(path: &Path) -> std::io::Result<Self> {
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("gz") | Some("gzip") => return Ok(Compression::Gzip),
-            Some("zst") | Some("zstd") => return Ok(Compression::Zstd),
-            Some("bz2") => return Ok(Compression::Bzip2),
-            _ => {}
-        }
         let mut magic = [0u8; 4];
         let mut file = File::open(path)?;
-        let n = file.read(&mut magic)?;
-        Ok(match &magic[..n] {
+        let mut n = 0;
+        while n < magic.len() {
+            match file.read(&mut magic[n..])? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        Ok(Self::from_magic(&magic[..n]))
+    }
+
+    /// The compression whose magic bytes start `head`.
+    pub fn from_magic(head: &[u8]) -> Self {
+        match head {
             [0x1f, 0x8b, ..] => Compression::Gzip,
-            [0x28, 0xb5, 0x2f, 0xfd] => Compression::Zstd,
-            [b'B', b'Z', b'h', ..] => Compression::Bzip2,
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
+            [b'B', b'Z', b'h', b'1'..=b'9', ..] => Compression::Bzip2,
             _ => Compression::None,
-        })
+        }
     }
 }
 
-/// Opens a file for buffered reading, decompressing as needed.
+/// Skips a UTF-8 byte order mark at the start of a stream (editors and spreadsheet exports write
+/// one; it is not part of the first record).
+pub fn skip_bom<R: BufRead + ?Sized>(reader: &mut R) -> std::io::Result<()> {
+    if reader.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
+        reader.consume(3);
+    }
+    Ok(())
+}
+
+/// Opens a file for buffered reading, decompressing as needed, without a leading UTF-8 BOM.
 pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, Error> {
+    let mut reader = open_raw(path)?;
+    skip_bom(&mut reader).map_err(|source| Error::Io { path: path.display().to_string(), source })?;
+    Ok(reader)
+}
+
+fn open_raw(path: &Path) -> Result<Box<dyn BufRead + Send>, Error> {
     let io = |source| Error::Io { path: path.display().to_string(), source };
     let compression = Compression::detect(path).map_err(io)?;
     let file = File::open(path).map_err(io)?;

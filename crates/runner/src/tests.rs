@@ -154,3 +154,59 @@ fn no_work_of_a_run_outlives_it() {
         );
     }
 }
+
+struct PanickingSink;
+impl millstone_core::Sink for PanickingSink {
+    fn write(&mut self, _: &millstone_core::Batch) -> Result<(), StageError> {
+        panic!("sink exploded");
+    }
+    fn finish(&mut self) -> Result<millstone_core::SinkSummary, StageError> {
+        Ok(Default::default())
+    }
+}
+
+struct PanickingBarrier(&'static str);
+impl millstone_core::Barrier for PanickingBarrier {
+    fn process(&mut self, batch: millstone_core::Batch, out: &mut Emit) -> Result<(), StageError> {
+        batch.docs.into_iter().for_each(|d| out.keep(d));
+        Ok(())
+    }
+    fn finish(&mut self, _: &mut Emit) -> Result<(), StageError> {
+        if self.0 == "finish" {
+            panic!("finish exploded");
+        }
+        Ok(())
+    }
+    fn drain(&mut self, _: &mut Emit, _: usize) -> Result<bool, StageError> {
+        if self.0 == "drain" {
+            panic!("drain exploded");
+        }
+        Ok(false)
+    }
+    fn retained_bytes(&self) -> usize {
+        0
+    }
+}
+
+/// A panic in a sink, or in a barrier's `finish` or `drain`, becomes an error naming the stage.
+#[test]
+fn panics_in_sequential_stages_become_errors_naming_the_stage() {
+    let stages = [
+        ("sink", Stage::Sink(Box::new(PanickingSink)), "sink exploded"),
+        ("finisher", Stage::barrier(PanickingBarrier("finish")), "finish exploded"),
+        ("drainer", Stage::barrier(PanickingBarrier("drain")), "drain exploded"),
+    ];
+    for (id, stage, message) in stages {
+        let mut plan = plan(ErrorPolicy::Skip);
+        plan.stages[1] = PlannedStage {
+            id: id.into(),
+            type_name: "test.panicking",
+            on_error: ErrorPolicy::Skip,
+            keep_dropped: false,
+            stage,
+            notes: vec![],
+        };
+        let error = run(plan, &RunOptions::default()).expect_err("a panic fails the run").to_string();
+        assert!(error.contains(&format!("stage `{id}`")) && error.contains(message), "{error}");
+    }
+}
