@@ -237,8 +237,20 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             }
             let config_hash = plan.config_hash.clone();
             let max_failed_fraction = plan.runtime.max_failed_fraction;
-            let run_options =
-                millstone_runner::RunOptions { shard, progress: !quiet && std::io::stderr().is_terminal() };
+            // The marker of an earlier run is invalid from the moment this run starts writing:
+            // a run killed from here on is redone by --resume.
+            match std::fs::remove_file(&marker) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("removing the old marker {}", marker.display()))
+                }
+            }
+            let run_options = millstone_runner::RunOptions {
+                shard,
+                progress: !quiet && std::io::stderr().is_terminal(),
+                overwrite: overwrite || resume,
+            };
             let outcome = millstone_runner::run(plan, &run_options)
                 .with_context(|| format!("pipeline {} failed", pipeline.display()))?;
             eprintln!("{}", outcome.summary_table());

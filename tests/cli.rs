@@ -90,7 +90,7 @@ fn bundled_news_pipeline_runs_and_counts_add_up() {
         "--set",
         &format!("stages.9.path={d}/news.jsonl"),
     ]);
-    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(again.status.code(), Some(2), "existing outputs are refused before reading");
     assert!(stderr(&again).contains("--overwrite"), "{}", stderr(&again));
 }
 
@@ -232,7 +232,7 @@ fn every_stage_example_validates_and_describe_works() {
             "example.yaml",
             &yaml,
             &registry,
-            &millstone_config::LoadOptions::default(),
+            &millstone_config::LoadOptions { overwrite: true, ..Default::default() },
         );
         if let Err(e) = result {
             panic!("example of {} does not build:\n{e}", info.type_name);

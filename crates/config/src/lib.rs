@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 mod diagnostic;
+mod outputs;
 pub mod positions;
 mod schema;
 mod suggest;
@@ -88,7 +89,8 @@ pub fn load_plan(path: &Path, registry: &Registry, options: &LoadOptions) -> Res
 
 /// Builds a pipeline from YAML text; `file` names it in diagnostics.
 pub fn parse_plan(file: &str, text: &str, registry: &Registry, options: &LoadOptions) -> Result<Plan, Error> {
-    let mut checker = Checker { diagnostics: Vec::new(), positions: PositionIndex::build(text) };
+    let mut checker =
+        Checker { diagnostics: Vec::new(), positions: PositionIndex::build(text), paths: Vec::new() };
     let invalid = |items: Vec<Diagnostic>| {
         Error::Invalid(Diagnostics { file: file.to_string(), source: text.to_string(), items })
     };
@@ -243,6 +245,8 @@ pub fn parse_plan(file: &str, text: &str, registry: &Registry, options: &LoadOpt
         }
     }
 
+    let conflicts = outputs::check(&checker.paths, options.shard, options.overwrite, &checker.positions);
+    checker.diagnostics.extend(conflicts);
     if !checker.diagnostics.is_empty() {
         let mut items = checker.diagnostics;
         items.sort_by_key(|d| d.pos.map(|p| (p.line, p.col)).unwrap_or((0, 0)));
@@ -277,6 +281,8 @@ fn strip_location(message: &str) -> String {
 struct Checker {
     diagnostics: Vec<Diagnostic>,
     positions: PositionIndex,
+    /// Paths the stages read and write, for the output checks.
+    paths: Vec<outputs::PathUse>,
 }
 
 impl Checker {
@@ -469,6 +475,7 @@ impl Checker {
             threads,
             shard: options.shard,
         };
+        self.paths.extend(outputs::path_uses(path, info.kind, &fields));
         let fields = serde_json::Value::Object(fields);
         match info.build(&fields, &cx) {
             Ok(stage) if ok => Some(PlannedStage {

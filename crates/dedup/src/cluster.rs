@@ -91,6 +91,11 @@ impl Default for ClusterOptions {
 }
 
 impl ClusterOptions {
+    /// These options for a run: `{shard}` in the report path substituted.
+    pub fn for_run(&self, cx: &millstone_core::BuildContext) -> Self {
+        ClusterOptions { report: self.report.as_deref().map(|p| cx.output_path(p)), ..self.clone() }
+    }
+
     /// Field errors of these options.
     pub fn validate(&self, errors: &mut Vec<FieldError>) {
         if matches!(self.keeper, KeeperPolicy::Min | KeeperPolicy::Max | KeeperPolicy::Priority)

@@ -55,7 +55,7 @@ impl StageConfig for ExactConfig {
             barrier: Box::new(ExactDedup {
                 seen: HashMap::new(),
                 keepers: Vec::new(),
-                report_path: self.report.clone(),
+                report_path: self.report.as_deref().map(|p| cx.output_path(p)),
                 report: None,
                 overwrite: cx.overwrite,
                 missing: 0,

@@ -216,7 +216,7 @@ impl StageConfig for MinHashConfig {
             _marker: PhantomData,
         });
         let barrier =
-            NearDedup::new(MinHashIndex::new(p.clone()), p.threshold, self.cluster.clone(), cx.overwrite);
+            NearDedup::new(MinHashIndex::new(p.clone()), p.threshold, self.cluster.for_run(cx), cx.overwrite);
         Ok(Stage::Barrier { prepare: Some(prepare), barrier: Box::new(barrier) })
     }
 }

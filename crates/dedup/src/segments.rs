@@ -124,7 +124,8 @@ impl StageConfig for SegmentsConfig {
     }
 
     fn build(&self, cx: &BuildContext) -> Result<Stage, BuildError> {
-        let segmenter = Segmenter { config: self.clone() };
+        let report = self.report.as_deref().map(|p| cx.output_path(p));
+        let segmenter = Segmenter { config: SegmentsConfig { report, ..self.clone() } };
         Ok(Stage::Barrier {
             prepare: Some(Arc::new(segmenter.clone())),
             barrier: Box::new(SegmentDedup {

@@ -146,7 +146,7 @@ impl StageConfig for SimHashConfig {
             _marker: PhantomData,
         });
         let index = SimHashIndex::new(k, self.max_bucket(), self.max_candidates());
-        let barrier = NearDedup::new(index, 1.0 - k as f64 / 64.0, self.cluster.clone(), cx.overwrite);
+        let barrier = NearDedup::new(index, 1.0 - k as f64 / 64.0, self.cluster.for_run(cx), cx.overwrite);
         Ok(Stage::Barrier { prepare: Some(prepare), barrier: Box::new(barrier) })
     }
 }

@@ -41,14 +41,19 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(stages: &[PlannedStage], runtime: RuntimeSettings) -> Self {
+    pub(crate) fn new(
+        stages: &[PlannedStage],
+        runtime: RuntimeSettings,
+        shard: Option<(usize, usize)>,
+        overwrite: bool,
+    ) -> Self {
         let ids: Vec<String> = stages.iter().map(|s| s.id.clone()).collect();
         Shared {
             stats: stages.iter().map(|_| Mutex::new(StageStats::default())).collect(),
             type_names: stages.iter().map(|s| s.type_name).collect(),
             policies: stages.iter().map(|s| s.on_error).collect(),
             keep_dropped: stages.iter().map(|s| s.keep_dropped).collect(),
-            side: SideWriter::new(&runtime.out_dir, ids.clone()),
+            side: SideWriter::new(&runtime.out_dir, ids.clone(), shard, overwrite),
             abort: Abort::default(),
             runtime,
             ids,

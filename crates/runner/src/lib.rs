@@ -68,6 +68,8 @@ pub struct RunOptions {
     pub shard: Option<(usize, usize)>,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Side files (rejects, quarantine) may replace existing ones (`--overwrite`).
+    pub overwrite: bool,
 }
 
 /// Runs a plan to completion and returns its report.
@@ -78,7 +80,7 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
     let _entered = span.enter();
 
     let Plan { name, runtime, stages, config_hash } = plan;
-    let shared = Arc::new(Shared::new(&stages, runtime));
+    let shared = Arc::new(Shared::new(&stages, runtime, options.shard, options.overwrite));
     let kinds = stages.iter().map(|s| s.stage.kind()).collect();
     let topology = Topology::compile(stages)?;
     for stage in topology.flat_map_stages() {

@@ -1,14 +1,15 @@
 //! Side outputs: dropped documents (`<out>/rejects/<stage>.jsonl`) and failed ones
-//! (`<out>/quarantine/<stage>.jsonl`). Each stage's file is written by the one thread that owns
-//! the stage's ordered output, so its content is deterministic.
+//! (`<out>/quarantine/<stage>.jsonl`; `<stage>.<i>-of-<n>.jsonl` in a sharded run). Each stage's
+//! file is written by the one thread that owns the stage's ordered output, so its content is
+//! deterministic. Like every output, a side file is written under a temporary name and renamed
+//! when the run succeeds; it never replaces an existing file without `overwrite`.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use millstone_core::{Document, Provenance};
+use millstone_core::{AtomicFile, Document, Provenance};
 use serde_json::json;
 
 /// A record for a side file.
@@ -28,12 +29,26 @@ pub(crate) enum SideRecord {
 pub(crate) struct SideWriter {
     out_dir: PathBuf,
     stage_ids: Vec<String>,
-    files: Mutex<HashMap<PathBuf, BufWriter<File>>>,
+    /// `.<i>-of-<n>` in file names of a sharded run.
+    shard_suffix: String,
+    overwrite: bool,
+    files: Mutex<HashMap<PathBuf, BufWriter<AtomicFile>>>,
 }
 
 impl SideWriter {
-    pub(crate) fn new(out_dir: &Path, stage_ids: Vec<String>) -> Self {
-        SideWriter { out_dir: out_dir.to_path_buf(), stage_ids, files: Mutex::new(HashMap::new()) }
+    pub(crate) fn new(
+        out_dir: &Path,
+        stage_ids: Vec<String>,
+        shard: Option<(usize, usize)>,
+        overwrite: bool,
+    ) -> Self {
+        SideWriter {
+            out_dir: out_dir.to_path_buf(),
+            stage_ids,
+            shard_suffix: shard.map(|(i, n)| format!(".{i:05}-of-{n:05}")).unwrap_or_default(),
+            overwrite,
+            files: Mutex::new(HashMap::new()),
+        }
     }
 
     pub(crate) fn write(&self, records: Vec<SideRecord>) -> std::io::Result<()> {
@@ -58,10 +73,10 @@ impl SideWriter {
                            "meta": doc.as_ref().map(|d| &d.meta)}),
                 ),
             };
-            let path = self.out_dir.join(dir).join(format!("{}.jsonl", self.stage_ids[stage]));
+            let name = format!("{}{}.jsonl", self.stage_ids[stage], self.shard_suffix);
+            let path = self.out_dir.join(dir).join(name);
             if !files.contains_key(&path) {
-                std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-                files.insert(path.clone(), BufWriter::new(File::create(&path)?));
+                files.insert(path.clone(), BufWriter::new(AtomicFile::create(&path, self.overwrite)?));
             }
             let file = files.get_mut(&path).expect("opened above");
             serde_json::to_writer(&mut *file, &line)?;
@@ -70,13 +85,14 @@ impl SideWriter {
         Ok(())
     }
 
-    /// Flushes every file; returns the paths written.
+    /// Commits every file (the run succeeded); returns the paths written. Files not committed
+    /// (the run failed) are removed when the writer is dropped.
     pub(crate) fn finish(&self) -> std::io::Result<Vec<PathBuf>> {
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
         let mut paths = Vec::new();
-        for (path, file) in files.iter_mut() {
-            file.flush()?;
-            paths.push(path.clone());
+        for (_, file) in files.drain() {
+            let file = file.into_inner().map_err(|e| e.into_error())?;
+            paths.push(file.commit()?);
         }
         paths.sort();
         Ok(paths)

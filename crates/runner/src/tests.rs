@@ -102,7 +102,7 @@ fn shard_selection_partitions_the_input() {
     let mut total = 0;
     for i in 0..3 {
         let report =
-            run(plan(ErrorPolicy::Skip), &RunOptions { shard: Some((i, 3)), progress: false }).unwrap();
+            run(plan(ErrorPolicy::Skip), &RunOptions { shard: Some((i, 3)), ..Default::default() }).unwrap();
         total += report.totals.input;
     }
     assert_eq!(total, 200);
