@@ -136,13 +136,37 @@ struct TextDirSink {
     bytes: u64,
 }
 
-/// A safe relative file name for an id: path separators kept, `..` and odd characters replaced.
+/// Longest file-name component written, in bytes (file systems allow 255).
+const MAX_COMPONENT_BYTES: usize = 200;
+
+/// A safe relative file name (without `.txt`) for an id: path separators kept as folders, `.`,
+/// `..` and odd characters replaced, long components cut (with a hash of the whole component
+/// so distinct ids stay distinct), and folder names never ending in `.txt`, so that no folder
+/// can take the place of a document's file (ids `x` and `x.txt/y`).
 fn file_name(id: &str) -> String {
-    let cleaned: Vec<String> = id
-        .split(['/', '\\'])
-        .filter(|part| !part.is_empty() && *part != "." && *part != "..")
-        .map(|part| {
-            part.chars().map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+    let parts: Vec<&str> =
+        id.split(['/', '\\']).filter(|p| !p.is_empty() && *p != "." && *p != "..").collect();
+    let last = parts.len().saturating_sub(1);
+    let cleaned: Vec<String> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let mut name: String = part
+                .chars()
+                .map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+                .collect();
+            if name.starts_with('.') {
+                name.replace_range(0..1, "_");
+            }
+            if name.len() > MAX_COMPONENT_BYTES {
+                let hash = xxhash_rust::xxh3::xxh3_64(part.as_bytes());
+                let cut = millstone_core::text::floor_char_boundary(&name, MAX_COMPONENT_BYTES - 17);
+                name = format!("{}-{hash:016x}", &name[..cut]);
+            }
+            if i < last && name.ends_with(".txt") {
+                name.push('_');
+            }
+            name
         })
         .collect();
     if cleaned.is_empty() {
@@ -236,6 +260,47 @@ mod tests {
         let docs = millstone_testkit::read_docs(&source);
         assert_eq!(docs[0].text, "text, with \"quotes\"\nand a line");
         assert_eq!(docs[0].meta["url"], "u");
+    }
+
+    /// Ids that used to kill the sink: a 300-character id (too long for a file name), and `x`
+    /// next to `x.txt/y` (a folder where a document's file must go). Every document is written.
+    #[test]
+    fn text_dir_survives_long_and_clashing_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("texts");
+        let config = TextDirSinkConfig { path: path.clone() };
+        let Stage::Sink(mut sink) = config.build(&BuildContext::for_tests()).unwrap() else { panic!() };
+        let long = "é".repeat(300);
+        let ids = [long.as_str(), "x", "x.txt/y", "x.txt", ".hidden", "a/../b"];
+        let docs: Vec<Document> =
+            ids.iter().enumerate().map(|(i, id)| Document::new(*id, format!("t{i}"))).collect();
+        sink.write(&Batch::new(0, docs)).unwrap();
+        let summary = sink.finish().unwrap();
+        assert_eq!(summary.docs, ids.len() as u64);
+        let mut texts = Vec::new();
+        let mut stack = vec![path];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(d).unwrap().flatten() {
+                if e.path().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    assert!(e.file_name().len() <= 255);
+                    texts.push(std::fs::read_to_string(e.path()).unwrap());
+                }
+            }
+        }
+        texts.sort();
+        assert_eq!(texts, ["t0", "t1", "t2", "t3", "t4", "t5"]);
+    }
+
+    #[test]
+    fn a_text_dir_that_is_not_committed_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = TextDirSinkConfig { path: dir.path().join("texts") };
+        let Stage::Sink(mut sink) = config.build(&BuildContext::for_tests()).unwrap() else { panic!() };
+        sink.write(&Batch::new(0, vec![Document::new("a", "x")])).unwrap();
+        drop(sink);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

@@ -83,14 +83,33 @@ fn open_raw(path: &Path) -> Result<Box<dyn BufRead + Send>, Error> {
     })
 }
 
-/// Expands paths and glob patterns into a sorted, de-duplicated list of files.
-/// A pattern (or plain path) that matches nothing is an error.
+/// The regular files beneath `dir`, sorted. Symbolic links are followed only with
+/// `follow_symlinks`, and then a link back to an ancestor folder (a loop) is an error naming it.
+pub fn walk_files(dir: &Path, follow_symlinks: bool) -> Result<Vec<PathBuf>, Error> {
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).follow_links(follow_symlinks).sort_by_file_name() {
+        let entry = entry.map_err(|e| Error::Io {
+            path: e.path().unwrap_or(dir).display().to_string(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        if entry.file_type().is_file() {
+            files.push(entry.into_path());
+        }
+    }
+    Ok(files)
+}
+
+/// Expands paths, folders (every file beneath, symbolic links not followed) and glob patterns
+/// into a sorted, de-duplicated list of files. A pattern (or plain path) that matches nothing is
+/// an error.
 pub fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, Error> {
     let mut files = Vec::new();
     for pattern in patterns {
         let before = files.len();
         if Path::new(pattern).is_file() {
             files.push(PathBuf::from(pattern));
+        } else if Path::new(pattern).is_dir() {
+            files.extend(walk_files(Path::new(pattern), false)?);
         } else {
             let matches = glob::glob(pattern)
                 .map_err(|e| Error::BadGlob { pattern: pattern.clone(), message: e.msg.to_string() })?;

@@ -154,13 +154,10 @@ impl Inputs {
         }
     }
 
-    /// The patterns to expand: the folder's files (`folder/**/*`) or the file, then `paths`.
+    /// The patterns to expand: `path` (a file, or a folder meaning every file beneath it), then
+    /// `paths`.
     pub fn patterns(&self) -> Vec<String> {
-        let mut patterns: Vec<String> = self
-            .path
-            .iter()
-            .map(|p| if p.is_dir() { p.join("**/*").display().to_string() } else { p.display().to_string() })
-            .collect();
+        let mut patterns: Vec<String> = self.path.iter().map(|p| p.display().to_string()).collect();
         patterns.extend(self.paths.iter().cloned());
         patterns
     }

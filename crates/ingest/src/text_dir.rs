@@ -23,6 +23,9 @@ pub struct TextDirConfig {
     /// Which files, relative to `path` (`**/*.txt` reads sub-folders too).
     #[serde(default = "default_glob")]
     pub glob: String,
+    /// Follow symbolic links (a link back to an enclosing folder is then an error, not a loop).
+    #[serde(default)]
+    pub follow_symlinks: bool,
     /// Move the first non-empty line into `meta.title` (and out of the text).
     #[serde(default)]
     pub title_from_first_line: bool,
@@ -80,6 +83,7 @@ impl TextDirSource {
             config: TextDirConfig {
                 path: path.into(),
                 glob: default_glob(),
+                follow_symlinks: false,
                 title_from_first_line: false,
                 folder_field: None,
                 invalid_utf8: InvalidUtf8::default(),
@@ -101,9 +105,24 @@ impl Source for TextDirSource {
                 std::io::Error::new(std::io::ErrorKind::NotFound, "not a folder"),
             ));
         }
-        let pattern = self.config.path.join(&self.config.glob).display().to_string();
-        let files = input::expand(&[pattern])?;
-        Ok(files.into_iter().map(Shard::file).collect())
+        let pattern = glob::Pattern::new(&self.config.glob).map_err(|e| {
+            StageError::from(crate::Error::BadGlob {
+                pattern: self.config.glob.clone(),
+                message: e.msg.to_string(),
+            })
+        })?;
+        let files: Vec<Shard> = input::walk_files(&self.config.path, self.config.follow_symlinks)?
+            .into_iter()
+            .filter(|file| pattern.matches_path(self.relative(file)))
+            .map(Shard::file)
+            .collect();
+        if files.is_empty() {
+            return Err(crate::Error::NoMatch(
+                self.config.path.join(&self.config.glob).display().to_string(),
+            )
+            .into());
+        }
+        Ok(files)
     }
 
     fn read(
@@ -166,6 +185,23 @@ impl Source for TextDirSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A symlink loop (`site/loop -> ..`) used to make the same files appear 41 times over.
+    #[cfg(unix)]
+    #[test]
+    fn symlink_loops_are_not_followed_and_are_an_error_when_following() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("site")).unwrap();
+        std::fs::write(dir.path().join("site/a.txt"), "text a").unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("site/loop")).unwrap();
+        let mut source = TextDirSource::new(dir.path());
+        let ids: Vec<String> =
+            millstone_testkit::read_docs(&source).iter().map(|d| d.id.to_string()).collect();
+        assert_eq!(ids, ["site/a"]);
+        source.config.follow_symlinks = true;
+        let error = source.shards().unwrap_err().to_string();
+        assert!(error.contains("loop"), "{error}");
+    }
 
     #[test]
     fn ids_titles_sites_and_bad_files() {
