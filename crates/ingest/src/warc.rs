@@ -86,6 +86,19 @@ impl<R: BufRead> Counting<R> {
         self.offset += len as u64;
         Ok(())
     }
+    /// Reads lines until one starts a WARC record (`WARC/1.`); returns its offset, with the line
+    /// in `line`, or `None` at the end of the input.
+    fn resync(&mut self, line: &mut Vec<u8>) -> std::io::Result<Option<u64>> {
+        loop {
+            let at = self.offset;
+            if self.read_line(line)? == 0 {
+                return Ok(None);
+            }
+            if line.starts_with(b"WARC/1.") {
+                return Ok(Some(at));
+            }
+        }
+    }
     fn skip(&mut self, len: u64) -> std::io::Result<()> {
         let copied = std::io::copy(&mut (&mut self.inner).take(len), &mut std::io::sink())?;
         self.offset += copied;
@@ -119,21 +132,49 @@ impl Source for WarcSource {
             message: format!("WARC stream breaks off: {e} (records before it were read)"),
         };
         let mut records = 0u64;
+        // The offset of a version line already in `line`, found by resynchronising.
+        let mut pending: Option<u64> = None;
+        // After a bad record, skips to the next `WARC/1.x` line and reports what was skipped.
+        let skip_to_next = |reader: &mut Counting<_>,
+                            line: &mut Vec<u8>,
+                            from: u64,
+                            why: &str,
+                            emit: &mut dyn FnMut(SourceItem) -> ControlFlow<()>|
+         -> Result<Option<u64>, StageError> {
+            let next = reader.resync(line).map_err(|e| broken(from, e))?;
+            let message = match next {
+                Some(at) => format!("{why}; skipped {} bytes to the next record at byte {at}", at - from),
+                None => format!("{why}; skipped {} bytes to the end of the file", reader.offset - from),
+            };
+            let _ = emit(SourceItem::Bad(RecordError {
+                provenance: Provenance::byte(label.clone(), from),
+                message,
+            }));
+            Ok(next)
+        };
         loop {
-            // Skip blank lines between records, then expect the version line.
-            let start = reader.offset;
-            let n = reader.read_line(&mut line).map_err(|e| broken(start, e))?;
-            if n == 0 {
-                break;
-            }
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
+            let start = match pending.take() {
+                Some(at) => at,
+                None => {
+                    // Skip blank lines between records, then expect the version line.
+                    let start = reader.offset;
+                    let n = reader.read_line(&mut line).map_err(|e| broken(start, e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    if line.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    start
+                }
+            };
             if !line.starts_with(b"WARC/") {
-                return Err(StageError::Record {
-                    provenance: Provenance::byte(label.clone(), start),
-                    message: "not a WARC record (expected a `WARC/1.x` line)".into(),
-                });
+                let why = "not a WARC record (expected a `WARC/1.x` line)";
+                match skip_to_next(&mut reader, &mut line, start, why, emit)? {
+                    Some(at) => pending = Some(at),
+                    None => break,
+                }
+                continue;
             }
             let mut headers: Vec<(String, String)> = Vec::new();
             loop {
@@ -156,11 +197,12 @@ impl Source for WarcSource {
             records += 1;
             let provenance = Provenance::byte(label.clone(), start);
             let Some(length) = header(&headers, "Content-Length").and_then(|v| v.parse::<u64>().ok()) else {
-                let _ = emit(SourceItem::Bad(RecordError {
-                    provenance,
-                    message: "record without a valid Content-Length".into(),
-                }));
-                return Ok(());
+                let why = "record without a valid Content-Length";
+                match skip_to_next(&mut reader, &mut line, start, why, emit)? {
+                    Some(at) => pending = Some(at),
+                    None => break,
+                }
+                continue;
             };
             let kind = header(&headers, "WARC-Type").unwrap_or("").to_string();
             let wanted = self.config.record_types.contains(&kind);
@@ -222,11 +264,9 @@ impl Source for WarcSource {
                 return Ok(());
             }
         }
-        if records == 0 {
-            let _ = emit(SourceItem::Bad(RecordError {
-                provenance: Provenance::file(label),
-                message: "empty WARC file".into(),
-            }));
+        if records == 0 && reader.offset == 0 {
+            // An empty file holds no record: nothing to count as failed.
+            tracing::warn!("{label}: empty WARC file");
         }
         Ok(())
     }
@@ -265,6 +305,45 @@ mod tests {
             });
         }
         items
+    }
+
+    /// Garbage between records and a record with a non-numeric Content-Length used to end the
+    /// file; now the reader resynchronises on the next `WARC/1.x` line and reports what it
+    /// skipped, with byte offsets.
+    #[test]
+    fn bad_records_are_skipped_to_the_next_record_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.warc");
+        let mut bytes = record("conversion", "u1", b"first");
+        let garbage_at = bytes.len();
+        bytes.extend_from_slice(
+            b"garbage line
+more garbage
+",
+        );
+        bytes.extend(record("conversion", "u2", b"second"));
+        let bad_at = bytes.len();
+        let unreadable = String::from_utf8(record("conversion", "u3", b"lost body")).unwrap();
+        bytes.extend(unreadable.replace("Content-Length: 9", "Content-Length: nine").into_bytes());
+        bytes.extend(record("conversion", "u4", b"fourth"));
+        std::fs::write(&path, &bytes).unwrap();
+        let items = read(&path, &["conversion"]);
+        let texts: Vec<&str> = items
+            .iter()
+            .filter_map(|i| if let SourceItem::Doc(d) = i { Some(d.text.as_str()) } else { None })
+            .collect();
+        assert_eq!(texts, ["first", "second", "fourth"], "{items:?}");
+        let bad: Vec<&RecordError> =
+            items.iter().filter_map(|i| if let SourceItem::Bad(b) = i { Some(b) } else { None }).collect();
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert_eq!(bad[0].provenance.location, millstone_core::Location::Byte(garbage_at as u64));
+        assert!(
+            bad[0].message.contains("not a WARC record") && bad[0].message.contains("skipped"),
+            "{}",
+            bad[0].message
+        );
+        assert_eq!(bad[1].provenance.location, millstone_core::Location::Byte(bad_at as u64));
+        assert!(bad[1].message.contains("Content-Length"), "{}", bad[1].message);
     }
 
     #[test]
