@@ -163,6 +163,34 @@ fn write_marker(
     Ok(())
 }
 
+/// Writes the run report if asked for.
+fn write_report(path: Option<&std::path::Path>, report: &millstone_runner::RunReport) -> anyhow::Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let json = serde_json::to_string_pretty(report)?;
+    std::fs::write(path, json + "\n").with_context(|| format!("writing report {}", path.display()))?;
+    eprintln!("report: {}", path.display());
+    Ok(())
+}
+
+/// A flag set by the first SIGINT/SIGTERM (the run then winds down and cleans up); a second
+/// one exits at once.
+fn interrupt_flag() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let flag = std::sync::Arc::new(AtomicBool::new(false));
+    let handler_flag = flag.clone();
+    ctrlc::set_handler(move || {
+        if handler_flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        eprintln!("\ninterrupted: stopping (press Ctrl-C again to quit at once)");
+    })
+    .context("installing the signal handler")?;
+    Ok(flag)
+}
+
 /// `--threads N`: at least 1, like `runtime.threads`.
 fn parse_threads(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
@@ -182,9 +210,10 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     Ok((i, n))
 }
 
-/// Exit codes: 0 ok, 1 run failed, 2 invalid pipeline.
+/// Exit codes: 0 ok, 1 run failed, 2 invalid pipeline, 130 interrupted.
 const EXIT_RUN_FAILED: u8 = 1;
 const EXIT_INVALID: u8 = 2;
+const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -250,20 +279,22 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 shard,
                 progress: !quiet && std::io::stderr().is_terminal(),
                 overwrite: overwrite || resume,
+                interrupt: Some(interrupt_flag()?),
             };
-            let outcome = millstone_runner::run(plan, &run_options)
-                .with_context(|| format!("pipeline {} failed", pipeline.display()))?;
-            eprintln!("{}", outcome.summary_table());
-            if let Some(path) = report {
-                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent)
-                        .with_context(|| format!("creating {}", parent.display()))?;
+            let outcome = match millstone_runner::run(plan, &run_options) {
+                Ok(outcome) => outcome,
+                Err(millstone_runner::Error::Interrupted(partial)) => {
+                    eprintln!("{}", partial.summary_table());
+                    write_report(report.as_deref(), &partial)?;
+                    eprintln!("interrupted: nothing was committed and temporary files were removed; run again (or --resume) to redo the work");
+                    return Ok(ExitCode::from(EXIT_INTERRUPTED));
                 }
-                let json = serde_json::to_string_pretty(&outcome)?;
-                std::fs::write(&path, json + "\n")
-                    .with_context(|| format!("writing report {}", path.display()))?;
-                eprintln!("report: {}", path.display());
-            }
+                Err(error) => {
+                    return Err(error).with_context(|| format!("pipeline {} failed", pipeline.display()))
+                }
+            };
+            eprintln!("{}", outcome.summary_table());
+            write_report(report.as_deref(), &outcome)?;
             let totals = &outcome.totals;
             let failed_fraction =
                 if totals.input > 0 { totals.failed as f64 / totals.input as f64 } else { 0.0 };

@@ -11,14 +11,25 @@ use millstone_core::StageError;
 
 use crate::error::Error;
 
-/// The first fatal error of a run.
+/// The first fatal error of a run, or an interruption.
 #[derive(Default)]
 pub(crate) struct Abort {
     flag: AtomicBool,
+    interrupted: AtomicBool,
     error: Mutex<Option<Error>>,
 }
 
 impl Abort {
+    /// Tells every thread to stop because the user interrupted the run (no error of its own).
+    pub(crate) fn interrupt(&self) {
+        self.interrupted.store(true, Ordering::SeqCst);
+        self.flag.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn was_interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
+    }
+
     /// Records `error` unless an earlier one is recorded, and tells every thread to stop.
     pub(crate) fn set(&self, error: Error) {
         let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());

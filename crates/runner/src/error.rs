@@ -45,6 +45,10 @@ pub enum Error {
     /// A side file (rejects, quarantine) could not be written.
     #[error("cannot write side output: {0}")]
     SideOutput(#[from] std::io::Error),
+    /// The run was interrupted (Ctrl-C, SIGTERM): nothing was committed; the report says what
+    /// was done until then.
+    #[error("interrupted: nothing was committed")]
+    Interrupted(Box<crate::RunReport>),
     /// The worker pool could not be created.
     #[error("cannot start worker threads")]
     Pool(#[source] rayon::ThreadPoolBuildError),

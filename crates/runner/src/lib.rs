@@ -48,8 +48,9 @@ mod topology;
 #[cfg(test)]
 mod tests;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use millstone_core::Plan;
 use tracing::{info_span, warn};
@@ -70,7 +71,13 @@ pub struct RunOptions {
     pub progress: bool,
     /// Side files (rejects, quarantine) may replace existing ones (`--overwrite`).
     pub overwrite: bool,
+    /// Set (e.g. by a signal handler) to stop the run: reading stops, nothing is committed, and
+    /// `run` returns [`Error::Interrupted`] with the report of the work done.
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
+
+/// How often the run looks at [`RunOptions::interrupt`].
+const INTERRUPT_POLL: Duration = Duration::from_millis(20);
 
 /// Runs a plan to completion and returns its report.
 pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
@@ -95,13 +102,31 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
         .map_err(Error::Pool)?;
     let pool = Arc::new(pool);
     let progress = Progress::new(options.progress);
-    let delivered = topology.execute(shards, &pool, &shared, &progress, &span);
+    let finished = AtomicBool::new(false);
+    let delivered = std::thread::scope(|scope| {
+        if let Some(interrupt) = &options.interrupt {
+            let (shared, finished) = (&shared, &finished);
+            scope.spawn(move || {
+                while !finished.load(Ordering::SeqCst) {
+                    if interrupt.load(Ordering::SeqCst) {
+                        shared.abort.interrupt();
+                        break;
+                    }
+                    std::thread::sleep(INTERRUPT_POLL);
+                }
+            });
+        }
+        let delivered = topology.execute(shards, &pool, &shared, &progress, &span);
+        finished.store(true, Ordering::SeqCst);
+        delivered
+    });
     progress.finish();
     if let Some(error) = shared.abort.take() {
         return Err(error);
     }
-    let side_files = shared.side.finish()?;
-    let report = RunReport::assemble(report::Assembly {
+    let interrupted = shared.abort.was_interrupted();
+    let side_files = if interrupted { Vec::new() } else { shared.side.finish()? };
+    let mut report = RunReport::assemble(report::Assembly {
         pipeline: name,
         config_hash,
         threads,
@@ -116,6 +141,10 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
         sinks: delivered.sinks,
         side_files,
     });
+    if interrupted {
+        report.interrupted = true;
+        return Err(Error::Interrupted(Box::new(report)));
+    }
     if !report.conserved {
         warn!("document counts do not add up; see the report");
     }

@@ -66,6 +66,10 @@ pub struct RunReport {
     pub stages: Vec<StageReport>,
     /// Rejects and quarantine files written.
     pub side_files: Vec<PathBuf>,
+    /// The run was interrupted: the numbers cover the work done until then, and no output was
+    /// committed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 /// Everything a finished run knows, for [`RunReport::assemble`].
@@ -123,6 +127,7 @@ impl RunReport {
             conserved: false,
             stages,
             side_files: run.side_files,
+            interrupted: false,
         };
         report.compute_totals();
         report
@@ -183,7 +188,13 @@ impl RunReport {
             t.written,
             t.dropped,
             t.failed,
-            if self.conserved { "" } else { "  (COUNTS DO NOT ADD UP)" },
+            if self.interrupted {
+                "  (INTERRUPTED: nothing committed)"
+            } else if self.conserved {
+                ""
+            } else {
+                "  (COUNTS DO NOT ADD UP)"
+            },
             self.elapsed_secs,
             self.mb_per_sec,
             self.threads
