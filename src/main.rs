@@ -289,6 +289,13 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                     eprintln!("interrupted: nothing was committed and temporary files were removed; run again (or --resume) to redo the work");
                     return Ok(ExitCode::from(EXIT_INTERRUPTED));
                 }
+                Err(millstone_runner::Error::Failed { error, report: partial }) => {
+                    eprintln!("{}", partial.summary_table());
+                    write_report(report.as_deref(), &partial)?;
+                    return Err(anyhow::Error::new(*error)).with_context(|| {
+                        format!("pipeline {} failed; nothing was committed", pipeline.display())
+                    });
+                }
                 Err(error) => {
                     return Err(error).with_context(|| format!("pipeline {} failed", pipeline.display()))
                 }

@@ -178,11 +178,23 @@ fn zero_threads_and_unsafe_stage_ids_are_refused_before_running() {
 fn fail_fast_stops_at_the_first_bad_record_and_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = write_bad_inputs(dir.path());
-    let out = millstone(&["run", pipeline.to_str().unwrap(), "--quiet", "--fail-fast"]);
+    let report_path = dir.path().join("run.json");
+    let out = millstone(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--quiet",
+        "--fail-fast",
+        "--report",
+        report_path.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("a.jsonl:2") && err.contains("not valid JSON"), "{err}");
     assert!(!dir.path().join("out/out.jsonl").exists(), "a failed run commits no output");
+    // The summary and the report of what was done until then are written too.
+    assert!(err.contains("FAILED: nothing committed"), "{err}");
+    let r = report(&report_path);
+    assert!(r["error"].as_str().unwrap().contains("not valid JSON"), "{r}");
 }
 
 #[test]

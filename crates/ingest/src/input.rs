@@ -47,6 +47,51 @@ impl Compression {
     }
 }
 
+/// What [`read_line_bounded`] read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineRead {
+    /// Bytes consumed from the input, terminator included (0 at the end of the input).
+    pub consumed: u64,
+    /// The line was longer than the limit: `buf` is empty and the rest of the line was skipped.
+    pub too_long: bool,
+}
+
+/// Reads one line (with its `\n`) into `buf`, holding at most `max` bytes of it in memory: a
+/// longer line is skipped to its end without being buffered, so one huge record cannot take
+/// the memory of the process.
+pub fn read_line_bounded<R: BufRead + ?Sized>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    max: u64,
+) -> std::io::Result<LineRead> {
+    buf.clear();
+    let mut read = LineRead { consumed: 0, too_long: false };
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(read);
+        }
+        let (take, done) = match memchr::memchr(b'\n', available) {
+            Some(i) => (i + 1, true),
+            None => (available.len(), false),
+        };
+        if !read.too_long {
+            // The terminator (`\n` or `\r\n`) does not count against the limit.
+            if (buf.len() + take) as u64 > max + 2 {
+                read.too_long = true;
+                *buf = Vec::new();
+            } else {
+                buf.extend_from_slice(&available[..take]);
+            }
+        }
+        reader.consume(take);
+        read.consumed += take as u64;
+        if done {
+            return Ok(read);
+        }
+    }
+}
+
 /// Skips a UTF-8 byte order mark at the start of a stream (editors and spreadsheet exports write
 /// one; it is not part of the first record).
 pub fn skip_bom<R: BufRead + ?Sized>(reader: &mut R) -> std::io::Result<()> {
@@ -171,6 +216,44 @@ pub fn decode(bytes: Vec<u8>, policy: InvalidUtf8) -> Decoded {
                     Decoded::Text { text: text.into_owned(), repaired: true }
                 }
                 InvalidUtf8::Skip => Decoded::Invalid { offset },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Bounded reading gives what `read_until` gives for lines within the limit, flags
+        /// longer ones without holding them, and consumes exactly the same bytes.
+        #[test]
+        fn bounded_lines_match_read_until(
+            lines in prop::collection::vec("[a-z\r]{0,40}", 0..20),
+            max in 0u64..30,
+            capacity in 1usize..16,
+        ) {
+            let data = lines.join("\n");
+            let mut bounded = std::io::BufReader::with_capacity(capacity, data.as_bytes());
+            let mut plain = data.as_bytes();
+            loop {
+                let mut expected = Vec::new();
+                let n = plain.read_until(b'\n', &mut expected).unwrap();
+                let mut got = Vec::new();
+                let read = read_line_bounded(&mut bounded, &mut got, max).unwrap();
+                prop_assert_eq!(read.consumed, n as u64);
+                prop_assert!(got.len() as u64 <= max + 2);
+                if read.too_long {
+                    prop_assert!(expected.len() as u64 > max + 2);
+                    prop_assert!(got.is_empty());
+                } else {
+                    prop_assert_eq!(&got, &expected);
+                }
+                if n == 0 {
+                    break;
+                }
             }
         }
     }

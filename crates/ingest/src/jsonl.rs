@@ -289,16 +289,32 @@ impl Source for JsonlSource {
         };
         let mut line = shard.first_line;
         let mut seen_any = false;
+        let max = self.config.max_doc_bytes.0;
         loop {
             let mut bytes = Vec::new();
-            let n = reader.read_until(b'\n', &mut bytes).map_err(|e| StageError::Record {
+            let read = input::read_line_bounded(&mut reader, &mut bytes, max).map_err(|e| StageError::Record {
                 provenance: Provenance::line(label.clone(), line),
                 message: format!("input ends abruptly at line {line}: {e} (truncated or corrupt compressed stream; the lines before it were read)"),
             })?;
-            if n == 0 {
+            if read.consumed == 0 {
                 break;
             }
             seen_any = true;
+            if read.too_long {
+                let bad = SourceItem::Bad(RecordError {
+                    provenance: Provenance::line(label.clone(), line),
+                    message: format!(
+                        "record of {} bytes is larger than max_doc_bytes ({}); skipped without reading it into memory",
+                        read.consumed,
+                        self.config.max_doc_bytes
+                    ),
+                });
+                if emit(bad).is_break() {
+                    return Ok(());
+                }
+                line += 1;
+                continue;
+            }
             if bytes.last() == Some(&b'\n') {
                 bytes.pop();
                 if bytes.last() == Some(&b'\r') {
@@ -431,6 +447,26 @@ mod tests {
                 .collect();
             assert_eq!(texts, ["first", "second", "third"]);
         }
+    }
+
+    /// A line far above `max_doc_bytes` is reported with its line number and skipped without
+    /// being buffered; the next line is read.
+    #[test]
+    fn a_huge_line_is_skipped_not_buffered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.jsonl");
+        let huge = format!("{{\"id\":\"1\",\"text\":\"{}\"}}\n", "x".repeat(3 << 20));
+        std::fs::write(&path, format!("{huge}{{\"id\":\"2\",\"text\":\"small\"}}\n")).unwrap();
+        let mut source = JsonlSource::new(vec![path.display().to_string()]);
+        source.config.max_doc_bytes = ByteSize(1 << 20);
+        let items = collect(&source);
+        assert!(
+            matches!(&items[0], SourceItem::Bad(b) if b.provenance.location == millstone_core::Location::Line(1)
+                && b.message.contains("larger than max_doc_bytes")),
+            "{:?}",
+            items[0]
+        );
+        assert!(matches!(&items[1], SourceItem::Doc(d) if d.text == "small"));
     }
 
     #[test]

@@ -18,7 +18,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use serde::{Deserialize, Serialize};
 
-use crate::{input, Inputs};
+use crate::input::Decoded;
+use crate::{input, Inputs, InvalidUtf8};
 
 /// Configuration of `ingest.parquet`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -38,6 +39,9 @@ pub struct ParquetConfig {
     /// Rows per record batch.
     #[serde(default = "default_batch_rows")]
     pub batch_rows: usize,
+    /// What to do with a text cell of a `binary` column that is not valid UTF-8.
+    #[serde(default)]
+    pub invalid_utf8: InvalidUtf8,
 }
 
 fn default_text() -> String {
@@ -88,9 +92,41 @@ fn parquet_error(path: &std::path::Path, e: impl std::error::Error + Send + Sync
 }
 
 /// A cell as JSON: strings, numbers, booleans and nulls natively, anything else as its text.
+/// The bytes of a `binary`-typed cell.
+fn binary(array: &dyn Array, row: usize) -> Option<&[u8]> {
+    match array.data_type() {
+        DataType::Binary => Some(array.as_binary::<i32>().value(row)),
+        DataType::LargeBinary => Some(array.as_binary::<i64>().value(row)),
+        DataType::BinaryView => Some(array.as_binary_view().value(row)),
+        _ => None,
+    }
+}
+
+/// The text of a text cell: strings as they are, `binary` cells decoded as UTF-8 under
+/// `invalid_utf8`; anything else is an error message.
+fn text_cell(array: &dyn Array, row: usize, policy: InvalidUtf8) -> Result<String, String> {
+    if !array.is_null(row) {
+        if let Some(bytes) = binary(array, row) {
+            return match input::decode(bytes.to_vec(), policy) {
+                Decoded::Text { text, .. } => Ok(text),
+                Decoded::Invalid { offset } => {
+                    Err(format!("invalid UTF-8 at byte {offset} of the text cell"))
+                }
+            };
+        }
+    }
+    match cell(array, row) {
+        serde_json::Value::String(text) => Ok(text),
+        other => Err(format!("holds {other}, not a string")),
+    }
+}
+
 fn cell(array: &dyn Array, row: usize) -> serde_json::Value {
     if array.is_null(row) {
         return serde_json::Value::Null;
+    }
+    if let Some(Ok(text)) = binary(array, row).map(std::str::from_utf8) {
+        return text.into();
     }
     match array.data_type() {
         DataType::Utf8 => array.as_string::<i32>().value(row).into(),
@@ -175,8 +211,8 @@ impl Source for ParquetSource {
             for row in 0..batch.num_rows() {
                 let provenance = Provenance { source: label.clone(), location: Location::Record(row_number) };
                 row_number += 1;
-                let item = match cell(text_col.as_ref(), row) {
-                    serde_json::Value::String(text) => {
+                let item = match text_cell(text_col.as_ref(), row, self.config.invalid_utf8) {
+                    Ok(text) => {
                         let id = match id_col.as_ref().map(|c| cell(c.as_ref(), row)) {
                             Some(serde_json::Value::String(s)) => s,
                             Some(v) if !v.is_null() => v.to_string(),
@@ -190,12 +226,9 @@ impl Source for ParquetSource {
                         }
                         SourceItem::Doc(doc)
                     }
-                    other => SourceItem::Bad(RecordError {
+                    Err(problem) => SourceItem::Bad(RecordError {
                         provenance,
-                        message: format!(
-                            "text column `{}` holds {other}, not a string",
-                            self.config.text_field
-                        ),
+                        message: format!("text column `{}` {problem}", self.config.text_field),
                     }),
                 };
                 if emit(item).is_break() {
@@ -204,5 +237,62 @@ impl Source for ParquetSource {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{BinaryArray, StringArray};
+
+    /// `binary` text columns used to come out hex-encoded; they are decoded as UTF-8 now, and a
+    /// cell that is not UTF-8 is a bad record that names its row.
+    #[test]
+    fn binary_text_columns_are_decoded_as_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.parquet");
+        let schema = Arc::new(arrow_schema::Schema::new(vec![
+            arrow_schema::Field::new("id", DataType::Utf8, false),
+            arrow_schema::Field::new("text", DataType::Binary, true),
+            arrow_schema::Field::new("raw", DataType::Binary, true),
+        ]));
+        let texts: Vec<&[u8]> = vec!["Café au lait".as_bytes(), b"bad \xff byte"];
+        let raw: Vec<&[u8]> = vec![b"plain", b"\x00\xfe"];
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec!["a", "b"])),
+                Arc::new(BinaryArray::from(texts)),
+                Arc::new(BinaryArray::from(raw)),
+            ],
+        )
+        .unwrap();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(File::create(&path).unwrap(), schema, None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let config = ParquetConfig {
+            inputs: Inputs::path(&path),
+            text_field: default_text(),
+            id_field: default_id(),
+            fields: None,
+            batch_rows: default_batch_rows(),
+            invalid_utf8: InvalidUtf8::Skip,
+        };
+        let items = millstone_testkit::read_all(&ParquetSource { config });
+        match &items[0] {
+            SourceItem::Doc(d) => {
+                assert_eq!(d.text, "Café au lait");
+                assert_eq!(d.meta["raw"], "plain");
+            }
+            other => panic!("{other:?}"),
+        }
+        match &items[1] {
+            SourceItem::Bad(b) => {
+                assert!(b.message.contains("invalid UTF-8"), "{}", b.message);
+                assert_eq!(b.provenance.location, Location::Record(1));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -45,6 +45,16 @@ pub enum Error {
     /// A side file (rejects, quarantine) could not be written.
     #[error("cannot write side output: {0}")]
     SideOutput(#[from] std::io::Error),
+    /// The run stopped on `error` after it had started; nothing was committed, and `report`
+    /// says what was done until then (with the error in `report.error`).
+    #[error("{error}")]
+    Failed {
+        /// What stopped the run.
+        #[source]
+        error: Box<Error>,
+        /// The work done until then.
+        report: Box<crate::RunReport>,
+    },
     /// The run was interrupted (Ctrl-C, SIGTERM): nothing was committed; the report says what
     /// was done until then.
     #[error("interrupted: nothing was committed")]

@@ -121,11 +121,15 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
         delivered
     });
     progress.finish();
-    if let Some(error) = shared.abort.take() {
-        return Err(error);
+    let mut error = shared.abort.take();
+    let interrupted = shared.abort.was_interrupted() && error.is_none();
+    let mut side_files = Vec::new();
+    if error.is_none() && !interrupted {
+        match shared.side.finish() {
+            Ok(files) => side_files = files,
+            Err(e) => error = Some(Error::SideOutput(e)),
+        }
     }
-    let interrupted = shared.abort.was_interrupted();
-    let side_files = if interrupted { Vec::new() } else { shared.side.finish()? };
     let mut report = RunReport::assemble(report::Assembly {
         pipeline: name,
         config_hash,
@@ -141,6 +145,10 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
         sinks: delivered.sinks,
         side_files,
     });
+    if let Some(error) = error {
+        report.error = Some(error.to_string());
+        return Err(Error::Failed { error: Box::new(error), report: Box::new(report) });
+    }
     if interrupted {
         report.interrupted = true;
         return Err(Error::Interrupted(Box::new(report)));

@@ -70,6 +70,9 @@ pub struct RunReport {
     /// committed.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// The error that stopped the run, if one did (then nothing was committed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Everything a finished run knows, for [`RunReport::assemble`].
@@ -128,6 +131,7 @@ impl RunReport {
             stages,
             side_files: run.side_files,
             interrupted: false,
+            error: None,
         };
         report.compute_totals();
         report
@@ -188,7 +192,9 @@ impl RunReport {
             t.written,
             t.dropped,
             t.failed,
-            if self.interrupted {
+            if self.error.is_some() {
+                "  (FAILED: nothing committed)"
+            } else if self.interrupted {
                 "  (INTERRUPTED: nothing committed)"
             } else if self.conserved {
                 ""
