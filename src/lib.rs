@@ -11,6 +11,7 @@
 
 pub mod describe;
 pub mod docs;
+pub mod marker;
 
 use millstone_core::Registry;
 

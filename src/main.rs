@@ -148,21 +148,6 @@ enum EvalCommand {
 
 mod eval;
 
-fn write_marker(
-    path: &std::path::Path,
-    config_hash: &str,
-    report: &millstone_runner::RunReport,
-) -> anyhow::Result<()> {
-    let dir = path.parent().context("marker path has a folder")?;
-    std::fs::create_dir_all(dir)?;
-    let temp = dir.join(format!(".marker.tmp-{}", std::process::id()));
-    let body =
-        serde_json::json!({"config_hash": config_hash, "totals": report.totals, "shard": report.shard});
-    std::fs::write(&temp, serde_json::to_string_pretty(&body)? + "\n")?;
-    std::fs::rename(&temp, path)?;
-    Ok(())
-}
-
 /// Writes the run report if asked for.
 fn write_report(path: Option<&std::path::Path>, report: &millstone_runner::RunReport) -> anyhow::Result<()> {
     let Some(path) = path else { return Ok(()) };
@@ -255,13 +240,17 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             let (i, n) = shard.unwrap_or((0, 1));
             let marker = plan.runtime.out_dir.join("_markers").join(format!("shard-{i:05}-of-{n:05}.json"));
             if resume {
-                let done = std::fs::read_to_string(&marker)
-                    .ok()
-                    .and_then(|m| serde_json::from_str::<serde_json::Value>(&m).ok())
-                    .is_some_and(|m| m["config_hash"] == plan.config_hash.as_str());
-                if done {
-                    eprintln!("shard {i}/{n} already complete ({}); skipping", marker.display());
-                    return Ok(ExitCode::SUCCESS);
+                let inputs = millstone_runner::input_files(&plan, shard).context("listing the inputs")?;
+                match millstone::marker::verify(&marker, &plan.config_hash, &inputs) {
+                    Ok(()) => {
+                        eprintln!(
+                            "shard {i}/{n} already complete, inputs and outputs verified ({}); skipping",
+                            marker.display()
+                        );
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    Err(why) if marker.exists() => eprintln!("shard {i}/{n}: redoing it: {why}"),
+                    Err(_) => {}
                 }
             }
             let config_hash = plan.config_hash.clone();
@@ -321,7 +310,8 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             }
             // The marker is written last: outputs are committed by then, so a run killed at any
             // point either has its marker and complete outputs, or is redone by --resume.
-            write_marker(&marker, &config_hash, &outcome).context("writing the completion marker")?;
+            millstone::marker::write(&marker, &config_hash, &outcome)
+                .context("writing the completion marker")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { pipelines, overrides } => {

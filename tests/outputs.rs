@@ -145,3 +145,39 @@ fn an_output_may_not_be_an_input() {
     }
     assert_eq!(std::fs::read_to_string(data.join("a.jsonl")).unwrap().lines().count(), 3, "input untouched");
 }
+
+/// Finding 4: --resume trusts a marker only while the inputs and outputs it recorded are
+/// unchanged.
+#[test]
+fn resume_verifies_inputs_and_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), "out.jsonl", 1.0);
+    assert!(millstone(&["run", &p, "--quiet"]).status.success());
+    let resume = || millstone(&["run", &p, "--quiet", "--resume"]);
+    let skipped = |out: &Output| stderr(out).contains("already complete");
+    assert!(skipped(&resume()), "an unchanged run is skipped");
+    let output = dir.path().join("out/out.jsonl");
+    // The output deleted: redone.
+    std::fs::remove_file(&output).unwrap();
+    let out = resume();
+    assert!(!skipped(&out) && stderr(&out).contains("is missing"), "{}", stderr(&out));
+    assert!(output.exists() && skipped(&resume()));
+    // The output changed in place, same size: redone.
+    let text = std::fs::read_to_string(&output).unwrap();
+    std::fs::write(&output, text.replace("one", "uno")).unwrap();
+    let out = resume();
+    assert!(!skipped(&out) && stderr(&out).contains("changed"), "{}", stderr(&out));
+    // An input changed: redone.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let input = dir.path().join("data/a.jsonl");
+    let mut text = std::fs::read_to_string(&input).unwrap();
+    text.push_str("{\"id\":\"9\",\"text\":\"nine\"}\n");
+    std::fs::write(&input, text).unwrap();
+    let out = resume();
+    assert!(!skipped(&out) && stderr(&out).contains("input"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&output).unwrap().lines().count(), 3);
+    // A new input file: redone.
+    std::fs::write(dir.path().join("data/c.jsonl"), "{\"id\":\"c\",\"text\":\"see\"}\n").unwrap();
+    let out = resume();
+    assert!(!skipped(&out) && stderr(&out).contains("set of input files"), "{}", stderr(&out));
+}

@@ -119,6 +119,10 @@ pub trait Barrier: Send {
     fn drain(&mut self, _out: &mut Emit, _max_docs: usize) -> Result<bool, StageError> {
         Ok(false)
     }
+    /// Files the stage committed (cluster reports), for the run report and completion markers.
+    fn outputs(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
     /// Bytes of state this stage holds; the runner reports it and enforces a budget.
     fn retained_bytes(&self) -> usize;
     /// Counters to add to the stage's statistics at the end of the run (e.g. clusters found).

@@ -258,6 +258,7 @@ pub struct NearDedup<I: NearIndex> {
     drained: u32,
     pairs_verified: u64,
     pairs_matched: u64,
+    committed: Vec<PathBuf>,
 }
 
 impl<I: NearIndex> NearDedup<I> {
@@ -278,6 +279,7 @@ impl<I: NearIndex> NearDedup<I> {
             drained: 0,
             pairs_verified: 0,
             pairs_matched: 0,
+            committed: Vec::new(),
         }
     }
 
@@ -394,7 +396,7 @@ impl<I: NearIndex> NearDedup<I> {
                 reason,
             })?;
         }
-        report.commit()?;
+        self.committed.push(report.commit()?);
         Ok(())
     }
 
@@ -473,6 +475,10 @@ impl<I: NearIndex> Barrier for NearDedup<I> {
         }
         self.spill = Some(spill);
         Ok(true)
+    }
+
+    fn outputs(&self) -> Vec<PathBuf> {
+        self.committed.clone()
     }
 
     fn retained_bytes(&self) -> usize {

@@ -59,6 +59,7 @@ impl StageConfig for ExactConfig {
                 report: None,
                 overwrite: cx.overwrite,
                 missing: 0,
+                committed: Vec::new(),
             }),
         })
     }
@@ -114,6 +115,7 @@ pub struct ExactDedup {
     report: Option<ClusterReport>,
     overwrite: bool,
     missing: u64,
+    committed: Vec<PathBuf>,
 }
 
 const DUPLICATE: DropReason = DropReason("exact_duplicate");
@@ -180,9 +182,13 @@ impl Barrier for ExactDedup {
     fn finish(&mut self, _out: &mut Emit) -> Result<(), StageError> {
         self.open_report()?;
         if let Some(report) = self.report.take() {
-            report.commit()?;
+            self.committed.push(report.commit()?);
         }
         Ok(())
+    }
+
+    fn outputs(&self) -> Vec<PathBuf> {
+        self.committed.clone()
     }
 
     fn retained_bytes(&self) -> usize {
@@ -209,6 +215,7 @@ mod tests {
             report: None,
             overwrite: true,
             missing: 0,
+            committed: Vec::new(),
         };
         let mut prepared = Emit::new(false);
         for d in docs {

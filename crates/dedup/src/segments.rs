@@ -137,6 +137,7 @@ impl StageConfig for SegmentsConfig {
                 spill: None,
                 report: None,
                 segments_removed: 0,
+                committed: Vec::new(),
             }),
         })
     }
@@ -207,6 +208,7 @@ struct SegmentDedup {
     spill: Option<SpillFile>,
     report: Option<ClusterReport>,
     segments_removed: u64,
+    committed: Vec<PathBuf>,
 }
 
 impl SegmentDedup {
@@ -330,6 +332,10 @@ impl Barrier for SegmentDedup {
         self.close_report()
     }
 
+    fn outputs(&self) -> Vec<PathBuf> {
+        self.committed.clone()
+    }
+
     fn retained_bytes(&self) -> usize {
         self.first_seen.capacity() * 17 + (self.counts.capacity() + self.scoped.capacity()) * 21
     }
@@ -342,7 +348,7 @@ impl Barrier for SegmentDedup {
 impl SegmentDedup {
     fn close_report(&mut self) -> Result<bool, StageError> {
         if let Some(report) = self.report.take() {
-            report.commit()?;
+            self.committed.push(report.commit()?);
         }
         Ok(false)
     }

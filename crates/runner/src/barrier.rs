@@ -17,20 +17,21 @@ struct BarrierThread<'a> {
     seq: u64,
 }
 
-/// Runs barrier stage `index` over `input`, sending what it emits to `out`.
+/// Runs barrier stage `index` over `input`, sending what it emits to `out`; returns the files
+/// it committed, or `None` if the run stopped.
 pub(crate) fn run_barrier(
     index: usize,
     mut barrier: Box<dyn Barrier>,
     input: Receiver<Batch>,
     out: Sender<Batch>,
     shared: &Shared,
-) {
+) -> Option<Vec<std::path::PathBuf>> {
     let mut thread = BarrierThread { index, shared, out, seq: 0 };
     let id = shared.ids[index].as_str();
     let new_emit = || Emit::new(shared.keep_dropped[index]);
     for batch in input.iter() {
         if shared.abort.is_set() {
-            return;
+            return None;
         }
         let mut stats = StageStats {
             docs_in: batch.docs.len() as u64,
@@ -39,35 +40,32 @@ pub(crate) fn run_barrier(
         };
         let mut emit = new_emit();
         let started = Instant::now();
-        if guarded(&shared.abort, id, || barrier.process(batch, &mut emit)).is_none() {
-            return;
-        }
+        guarded(&shared.abort, id, || barrier.process(batch, &mut emit))?;
         stats.busy = started.elapsed();
         if !thread.emit(emit, barrier.as_ref(), stats) {
-            return;
+            return None;
         }
     }
     if shared.abort.is_set() {
-        return;
+        return None;
     }
     let mut emit = new_emit();
     let started = Instant::now();
-    if guarded(&shared.abort, id, || barrier.finish(&mut emit)).is_none() {
-        return;
-    }
+    guarded(&shared.abort, id, || barrier.finish(&mut emit))?;
     let stats = StageStats { busy: started.elapsed(), ..Default::default() };
     if !thread.emit(emit, barrier.as_ref(), stats) {
-        return;
+        return None;
     }
     let max_docs = shared.runtime.batch_docs.max(1);
     loop {
         let mut emit = new_emit();
         let started = Instant::now();
-        let Some(more) = guarded(&shared.abort, id, || barrier.drain(&mut emit, max_docs)) else {
-            return;
-        };
+        let more = guarded(&shared.abort, id, || barrier.drain(&mut emit, max_docs))?;
         let stats = StageStats { busy: started.elapsed(), ..Default::default() };
-        if !thread.emit(emit, barrier.as_ref(), stats) || !more {
+        if !thread.emit(emit, barrier.as_ref(), stats) {
+            return None;
+        }
+        if !more {
             break;
         }
     }
@@ -76,6 +74,7 @@ pub(crate) fn run_barrier(
         *stats.counters.entry(name).or_default() += n;
     }
     shared.merge(index, &stats);
+    Some(barrier.outputs())
 }
 
 impl BarrierThread<'_> {

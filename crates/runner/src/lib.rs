@@ -79,6 +79,16 @@ pub struct RunOptions {
 /// How often the run looks at [`RunOptions::interrupt`].
 const INTERRUPT_POLL: Duration = Duration::from_millis(20);
 
+/// The input files a run of `plan` (restricted to `shard` = `(i, n)`) would read, sorted: what
+/// completion markers fingerprint.
+pub fn input_files(plan: &Plan, shard: Option<(usize, usize)>) -> Result<Vec<std::path::PathBuf>, Error> {
+    let sources = plan.stages.iter().enumerate().filter_map(|(index, s)| match &s.stage {
+        millstone_core::Stage::Source(source) => Some((index, s.id.as_str(), source.as_ref())),
+        _ => None,
+    });
+    Ok(topology::files_of(&topology::select_shards(sources, shard)?))
+}
+
 /// Runs a plan to completion and returns its report.
 pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
     let started = Instant::now();
@@ -95,6 +105,7 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
     }
     let shards = topology.shards(&shared, options.shard)?;
     let shards_read = shards.len();
+    let inputs = topology::files_of(&shards);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("millstone-worker-{i}"))
@@ -145,6 +156,7 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
         sinks: delivered.sinks,
         side_files,
     });
+    report.inputs = inputs;
     if let Some(error) = error {
         report.error = Some(error.to_string());
         return Err(Error::Failed { error: Box::new(error), report: Box::new(report) });

@@ -70,6 +70,8 @@ pub struct RunReport {
     /// committed.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// The input files read.
+    pub inputs: Vec<PathBuf>,
     /// The error that stopped the run, if one did (then nothing was committed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -131,6 +133,7 @@ impl RunReport {
             stages,
             side_files: run.side_files,
             interrupted: false,
+            inputs: Vec::new(),
             error: None,
         };
         report.compute_totals();
@@ -156,6 +159,20 @@ impl RunReport {
         let totals_ok = self.totals.has_flat_map
             || self.totals.input == self.totals.written + self.totals.dropped + self.totals.failed;
         self.conserved = stages_ok && totals_ok;
+    }
+
+    /// Every file the run committed: sink outputs, reports, side files; sorted.
+    pub fn outputs(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = self
+            .stages
+            .iter()
+            .filter_map(|s| s.output.as_ref())
+            .flat_map(|o| o.files.iter().cloned())
+            .chain(self.side_files.iter().cloned())
+            .collect();
+        files.sort();
+        files.dedup();
+        files
     }
 
     /// A plain-text table for stderr.

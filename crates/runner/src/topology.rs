@@ -36,7 +36,8 @@ pub(crate) struct Topology {
     steps: Vec<Step>,
 }
 
-/// What the chain delivered: documents that left the last step, and each sink's summary.
+/// What the chain delivered: documents that left the last step, and what each sink (and each
+/// barrier that writes reports) committed.
 pub(crate) struct Delivered {
     pub written: u64,
     pub sinks: BTreeMap<usize, SinkSummary>,
@@ -109,19 +110,9 @@ impl Topology {
         shared: &Shared,
         shard_set: Option<(usize, usize)>,
     ) -> Result<Vec<(usize, Shard)>, Error> {
-        let mut shards = Vec::new();
-        for (index, source) in &self.sources {
-            let list =
-                source.shards().map_err(|error| Error::Stage { stage: shared.ids[*index].clone(), error })?;
-            shards.extend(list.into_iter().map(|s| (*index, s)));
-        }
-        if let Some((i, n)) = shard_set {
-            if n == 0 || i >= n {
-                return Err(Error::Plan(format!("--shard {i}/{n}: expected i/N with i < N")));
-            }
-            shards = shards.into_iter().enumerate().filter(|(k, _)| k % n == i).map(|(_, s)| s).collect();
-        }
-        Ok(shards)
+        let sources =
+            self.sources.iter().map(|(index, source)| (*index, shared.ids[*index].as_str(), source.as_ref()));
+        select_shards(sources, shard_set)
     }
 
     /// Runs the chain to its end: one thread for the readers, one per step, the pool for
@@ -144,7 +135,7 @@ impl Topology {
                 let _e = span.enter();
                 read_sources(sources, shards, threads, shared, first_tx, progress);
             });
-            let mut sinks = Vec::new();
+            let mut outputs = Vec::new();
             for step in steps {
                 let (tx, next_rx) = bounded::<Batch>(CHANNEL_BATCHES);
                 let input = std::mem::replace(&mut rx, next_rx);
@@ -158,14 +149,15 @@ impl Topology {
                     }
                     Step::Barrier(index, barrier) => {
                         let stage_span = stage_span(index);
-                        scope.spawn(move || {
+                        outputs.push(scope.spawn(move || {
                             let _e = stage_span.enter();
-                            run_barrier(index, barrier, input, tx, shared);
-                        });
+                            run_barrier(index, barrier, input, tx, shared)
+                                .map(|files| (index, committed(files)))
+                        }));
                     }
                     Step::Sink(index, sink) => {
                         let stage_span = stage_span(index);
-                        sinks.push(scope.spawn(move || {
+                        outputs.push(scope.spawn(move || {
                             let _e = stage_span.enter();
                             run_sink(index, sink, input, tx, shared).map(|summary| (index, summary))
                         }));
@@ -175,12 +167,48 @@ impl Topology {
             for batch in rx.iter() {
                 delivered.written += batch.docs.len() as u64;
             }
-            for handle in sinks {
+            for handle in outputs {
                 if let Ok(Some((index, summary))) = handle.join() {
-                    delivered.sinks.insert(index, summary);
+                    if !summary.files.is_empty() || summary.docs > 0 {
+                        delivered.sinks.insert(index, summary);
+                    }
                 }
             }
         });
         delivered
     }
+}
+
+/// The shards of `sources` (stage index, id, source) in order, restricted to shard set `i` of
+/// `n` (positions congruent to `i` modulo `n`) when given.
+pub(crate) fn select_shards<'a>(
+    sources: impl Iterator<Item = (usize, &'a str, &'a dyn Source)>,
+    shard_set: Option<(usize, usize)>,
+) -> Result<Vec<(usize, Shard)>, Error> {
+    let mut shards = Vec::new();
+    for (index, id, source) in sources {
+        let list = source.shards().map_err(|error| Error::Stage { stage: id.to_string(), error })?;
+        shards.extend(list.into_iter().map(|s| (index, s)));
+    }
+    if let Some((i, n)) = shard_set {
+        if n == 0 || i >= n {
+            return Err(Error::Plan(format!("--shard {i}/{n}: expected i/N with i < N")));
+        }
+        shards = shards.into_iter().enumerate().filter(|(k, _)| k % n == i).map(|(_, s)| s).collect();
+    }
+    Ok(shards)
+}
+
+/// The files behind a list of shards, sorted, each once.
+pub(crate) fn files_of(shards: &[(usize, Shard)]) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<std::path::PathBuf> = shards.iter().map(|(_, s)| s.path.clone()).collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// The summary of files a barrier committed (its reports).
+fn committed(files: Vec<std::path::PathBuf>) -> SinkSummary {
+    let bytes = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    SinkSummary { files, docs: 0, bytes }
 }

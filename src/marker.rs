@@ -1,0 +1,132 @@
+//! Completion markers (`<out_dir>/_markers/shard-<i>-of-<n>.json`): written last, after every
+//! output is committed, they record the configuration hash, a fingerprint of every input file
+//! (size and modification time) and a checksum of every output (size and xxh3 of the bytes;
+//! for a folder output, of every file in it). `--resume` skips a shard only when all of them
+//! still hold; otherwise it says why and redoes the shard.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// An input file as it was when the run read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputPrint {
+    /// The file.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its modification time, in nanoseconds since the Unix epoch.
+    pub mtime_ns: u128,
+}
+
+/// An output as the run committed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputSum {
+    /// The file or folder.
+    pub path: PathBuf,
+    /// Its size in bytes (summed over a folder's files).
+    pub size: u64,
+    /// xxh3-64 of its bytes (for a folder, of each file's relative path and bytes, in order).
+    pub xxh3: String,
+}
+
+/// What a marker records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Marker {
+    /// Hash of the resolved configuration.
+    pub config_hash: String,
+    /// `i/N` of a sharded run.
+    pub shard: Option<String>,
+    /// The run's totals, for people reading the marker.
+    pub totals: serde_json::Value,
+    /// Every input file.
+    pub inputs: Vec<InputPrint>,
+    /// Every output.
+    pub outputs: Vec<OutputSum>,
+}
+
+/// The fingerprint of an input file now.
+pub fn input_print(path: &Path) -> std::io::Result<InputPrint> {
+    let meta = std::fs::metadata(path)?;
+    let mtime_ns = meta.modified()?.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    Ok(InputPrint { path: path.to_path_buf(), size: meta.len(), mtime_ns })
+}
+
+/// The checksum of an output (file or folder) now.
+pub fn output_sum(path: &Path) -> std::io::Result<OutputSum> {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut size = 0;
+    let mut files = Vec::new();
+    if path.is_dir() {
+        for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+            let entry = entry.map_err(std::io::Error::other)?;
+            if entry.file_type().is_file() {
+                files.push(entry.into_path());
+            }
+        }
+    } else {
+        files.push(path.to_path_buf());
+    }
+    let mut buf = vec![0u8; 1 << 20];
+    for file in files {
+        if path.is_dir() {
+            hasher.update(file.strip_prefix(path).unwrap_or(&file).to_string_lossy().as_bytes());
+        }
+        let mut reader = std::fs::File::open(&file)?;
+        loop {
+            let n = reader.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            size += n as u64;
+            hasher.update(&buf[..n]);
+        }
+    }
+    Ok(OutputSum { path: path.to_path_buf(), size, xxh3: format!("{:016x}", hasher.digest()) })
+}
+
+/// Writes the marker of a finished run (temporary name, then rename).
+pub fn write(path: &Path, config_hash: &str, report: &millstone_runner::RunReport) -> std::io::Result<()> {
+    let marker = Marker {
+        config_hash: config_hash.to_string(),
+        shard: report.shard.clone(),
+        totals: serde_json::to_value(&report.totals).unwrap_or_default(),
+        inputs: report.inputs.iter().map(|p| input_print(p)).collect::<std::io::Result<_>>()?,
+        outputs: report.outputs().iter().map(|p| output_sum(p)).collect::<std::io::Result<_>>()?,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let temp = dir.join(format!(".marker.tmp-{}", std::process::id()));
+    std::fs::write(&temp, serde_json::to_string_pretty(&marker).map_err(std::io::Error::other)? + "\n")?;
+    std::fs::rename(&temp, path)
+}
+
+/// `Ok` when the marker at `path` shows a finished run of this configuration over exactly these
+/// input files, unchanged, whose outputs are all still there, unchanged; otherwise why not.
+pub fn verify(path: &Path, config_hash: &str, inputs: &[PathBuf]) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|_| "no completion marker".to_string())?;
+    let marker: Marker = serde_json::from_str(&text).map_err(|e| format!("unreadable marker: {e}"))?;
+    if marker.config_hash != config_hash {
+        return Err("the configuration changed".into());
+    }
+    let recorded: Vec<&PathBuf> = marker.inputs.iter().map(|i| &i.path).collect();
+    if recorded != inputs.iter().collect::<Vec<_>>() {
+        return Err("the set of input files changed".into());
+    }
+    for input in &marker.inputs {
+        match input_print(&input.path) {
+            Ok(now) if now == *input => {}
+            Ok(_) => return Err(format!("input {} changed", input.path.display())),
+            Err(_) => return Err(format!("input {} is gone", input.path.display())),
+        }
+    }
+    for output in &marker.outputs {
+        match output_sum(&output.path) {
+            Ok(now) if now == *output => {}
+            Ok(_) => return Err(format!("output {} changed", output.path.display())),
+            Err(_) => return Err(format!("output {} is missing", output.path.display())),
+        }
+    }
+    Ok(())
+}
