@@ -181,3 +181,39 @@ fn resume_verifies_inputs_and_outputs() {
     let out = resume();
     assert!(!skipped(&out) && stderr(&out).contains("set of input files"), "{}", stderr(&out));
 }
+
+/// Finding 6: a run commits all its outputs together or none: when the sink's output turns out
+/// to be blocked at the end, the dedup report written earlier is not committed either.
+#[test]
+fn a_run_commits_all_outputs_or_none() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("out")).unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("a.jsonl"),
+        "{\"id\":\"1\",\"text\":\"one\"}\n{\"id\":\"2\",\"text\":\"one\"}\n",
+    )
+    .unwrap();
+    let texts = dir.path().join("out/texts");
+    std::fs::write(&texts, "a file where the text folder should go").unwrap();
+    let p = dir.path().join("p.yaml");
+    std::fs::write(
+        &p,
+        format!(
+            "version: 1\nruntime: {{ out_dir: {o} }}\nstages:\n  - type: ingest.jsonl\n    path: {d}/a.jsonl\n  - type: dedup.exact\n    report: {o}/exact.jsonl\n    keep_dropped: true\n  - type: export.text_dir\n    path: {o}/texts\n",
+            d = data.display(),
+            o = dir.path().join("out").display()
+        ),
+    )
+    .unwrap();
+    let out = millstone(&["run", p.to_str().unwrap(), "--quiet", "--overwrite"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not a folder"), "{}", stderr(&out));
+    assert!(!dir.path().join("out/exact.jsonl").exists(), "the report was committed without the corpus");
+    assert!(!dir.path().join("out/rejects").join("dedup.exact#1.jsonl").exists());
+    assert_eq!(temporaries(dir.path()), Vec::<String>::new());
+    std::fs::remove_file(&texts).unwrap();
+    assert!(millstone(&["run", p.to_str().unwrap(), "--quiet", "--overwrite"]).status.success());
+    assert!(dir.path().join("out/exact.jsonl").exists() && texts.is_dir());
+}

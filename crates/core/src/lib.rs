@@ -49,8 +49,9 @@ pub use plan::{ErrorPolicy, Plan, PlannedStage, RuntimeSettings, Threads};
 pub use registry::{BuildContext, ConfigProblem, Registry, StageConfig, StageInfo};
 pub use spill::SpillFile;
 pub use stage::{
-    Barrier, BatchEncoder, DropReason, Emit, Filter, FilterStage, Map, MapStage, RecordError, Shard, Sink,
-    SinkSummary, Source, SourceItem, Split, SplitStage, Stage, StageKind, Transform, Verdict,
+    commit_all, Barrier, BatchEncoder, DropReason, Emit, Filter, FilterStage, Map, MapStage, PendingOutput,
+    Prepared, RecordError, Shard, Sink, SinkSummary, Source, SourceItem, Split, SplitStage, Stage, StageKind,
+    Transform, Verdict,
 };
 pub use stats::{ErrorSample, StageStats};
 pub use vocab::{FieldRef, OnMatch};

@@ -119,8 +119,9 @@ pub trait Barrier: Send {
     fn drain(&mut self, _out: &mut Emit, _max_docs: usize) -> Result<bool, StageError> {
         Ok(false)
     }
-    /// Files the stage committed (cluster reports), for the run report and completion markers.
-    fn outputs(&self) -> Vec<PathBuf> {
+    /// Outputs the stage wrote (cluster reports), waiting to be committed with the run's other
+    /// outputs; called once, after the last `drain`.
+    fn take_pending(&mut self) -> Vec<Box<dyn PendingOutput>> {
         Vec::new()
     }
     /// Bytes of state this stage holds; the runner reports it and enforces a budget.
@@ -198,12 +199,85 @@ pub struct SinkSummary {
     pub bytes: u64,
 }
 
+/// An output written completely under a temporary name, waiting for the run to succeed: the
+/// runner commits every pending output of a run together, after the last stage finished, so a
+/// failed run commits none of them.
+pub trait PendingOutput: Send {
+    /// The final path.
+    fn target(&self) -> &std::path::Path;
+    /// Checks that the commit can succeed (the target is not taken by something of another
+    /// kind), so that a run finds a blocked output before it commits any.
+    fn ready(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+    /// Moves the output to its final path.
+    fn commit(self: Box<Self>) -> std::io::Result<PathBuf>;
+}
+
+impl PendingOutput for crate::AtomicFile {
+    fn target(&self) -> &std::path::Path {
+        crate::AtomicFile::target(self)
+    }
+    fn ready(&self) -> std::io::Result<()> {
+        let target = crate::AtomicFile::target(self);
+        if target.is_dir() {
+            return Err(std::io::Error::other(format!("{} is a folder", target.display())));
+        }
+        Ok(())
+    }
+    fn commit(self: Box<Self>) -> std::io::Result<PathBuf> {
+        (*self).commit()
+    }
+}
+
+/// What a sink prepared: its documents and the outputs to commit.
+pub struct Prepared {
+    /// Documents written.
+    pub docs: u64,
+    /// Outputs waiting for the run to succeed.
+    pub pending: Vec<Box<dyn PendingOutput>>,
+}
+
+/// Commits pending outputs in order, after checking that every one of them can be; returns
+/// their final paths and total size.
+pub fn commit_all(pending: Vec<Box<dyn PendingOutput>>) -> std::io::Result<(Vec<PathBuf>, u64)> {
+    for output in &pending {
+        output.ready()?;
+    }
+    let mut files = Vec::with_capacity(pending.len());
+    let mut bytes = 0;
+    for output in pending {
+        let path = output.commit()?;
+        bytes += output_bytes(&path);
+        files.push(path);
+    }
+    Ok((files, bytes))
+}
+
+fn output_bytes(path: &std::path::Path) -> u64 {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            std::fs::read_dir(path).into_iter().flatten().flatten().map(|e| output_bytes(&e.path())).sum()
+        }
+        Ok(meta) => meta.len(),
+        Err(_) => 0,
+    }
+}
+
 /// Writes documents; sees batches in input order on its own thread.
 pub trait Sink: Send {
     /// Writes one batch.
     fn write(&mut self, batch: &Batch) -> Result<(), StageError>;
-    /// Flushes and commits the output (e.g. renames temporary files into place).
-    fn finish(&mut self) -> Result<SinkSummary, StageError>;
+    /// Flushes everything under temporary names and returns what is to be committed. The
+    /// runner calls this, and commits the outputs of all stages together once the run succeeded.
+    fn prepare(&mut self) -> Result<Prepared, StageError>;
+    /// Prepares and commits at once (library use outside the runner).
+    fn finish(&mut self) -> Result<SinkSummary, StageError> {
+        let prepared = self.prepare()?;
+        let (files, bytes) =
+            commit_all(prepared.pending).map_err(|e| StageError::io("committing outputs", e))?;
+        Ok(SinkSummary { files, docs: prepared.docs, bytes })
+    }
     /// An encoder the runner may run on worker threads, so that the sink's own thread only
     /// writes bytes; its output arrives in [`Sink::write_encoded`].
     fn encoder(&self) -> Option<Arc<dyn BatchEncoder>> {

@@ -258,7 +258,7 @@ pub struct NearDedup<I: NearIndex> {
     drained: u32,
     pairs_verified: u64,
     pairs_matched: u64,
-    committed: Vec<PathBuf>,
+    pending: Vec<Box<dyn millstone_core::PendingOutput>>,
 }
 
 impl<I: NearIndex> NearDedup<I> {
@@ -279,7 +279,7 @@ impl<I: NearIndex> NearDedup<I> {
             drained: 0,
             pairs_verified: 0,
             pairs_matched: 0,
-            committed: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -396,7 +396,7 @@ impl<I: NearIndex> NearDedup<I> {
                 reason,
             })?;
         }
-        self.committed.push(report.commit()?);
+        self.pending.push(report.seal()?);
         Ok(())
     }
 
@@ -477,8 +477,8 @@ impl<I: NearIndex> Barrier for NearDedup<I> {
         Ok(true)
     }
 
-    fn outputs(&self) -> Vec<PathBuf> {
-        self.committed.clone()
+    fn take_pending(&mut self) -> Vec<Box<dyn millstone_core::PendingOutput>> {
+        std::mem::take(&mut self.pending)
     }
 
     fn retained_bytes(&self) -> usize {

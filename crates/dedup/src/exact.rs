@@ -59,7 +59,7 @@ impl StageConfig for ExactConfig {
                 report: None,
                 overwrite: cx.overwrite,
                 missing: 0,
-                committed: Vec::new(),
+                pending: Vec::new(),
             }),
         })
     }
@@ -115,7 +115,7 @@ pub struct ExactDedup {
     report: Option<ClusterReport>,
     overwrite: bool,
     missing: u64,
-    committed: Vec<PathBuf>,
+    pending: Vec<Box<dyn millstone_core::PendingOutput>>,
 }
 
 const DUPLICATE: DropReason = DropReason("exact_duplicate");
@@ -182,13 +182,13 @@ impl Barrier for ExactDedup {
     fn finish(&mut self, _out: &mut Emit) -> Result<(), StageError> {
         self.open_report()?;
         if let Some(report) = self.report.take() {
-            self.committed.push(report.commit()?);
+            self.pending.push(report.seal()?);
         }
         Ok(())
     }
 
-    fn outputs(&self) -> Vec<PathBuf> {
-        self.committed.clone()
+    fn take_pending(&mut self) -> Vec<Box<dyn millstone_core::PendingOutput>> {
+        std::mem::take(&mut self.pending)
     }
 
     fn retained_bytes(&self) -> usize {
@@ -215,7 +215,7 @@ mod tests {
             report: None,
             overwrite: true,
             missing: 0,
-            committed: Vec::new(),
+            pending: Vec::new(),
         };
         let mut prepared = Emit::new(false);
         for d in docs {

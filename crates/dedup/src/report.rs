@@ -42,10 +42,10 @@ impl ClusterReport {
         self.file.write_all(b"\n").map_err(io)
     }
 
-    /// Commits the report.
-    pub fn commit(self) -> Result<PathBuf, StageError> {
+    /// Flushes the report and hands it over for committing with the run's other outputs.
+    pub fn seal(self) -> Result<Box<dyn millstone_core::PendingOutput>, StageError> {
         let path = self.path.clone();
         let file = self.file.into_inner().map_err(|e| StageError::io(path.display(), e.into_error()))?;
-        file.commit().map_err(|e| StageError::io(path.display(), e))
+        Ok(Box::new(file))
     }
 }

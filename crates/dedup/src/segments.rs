@@ -137,7 +137,7 @@ impl StageConfig for SegmentsConfig {
                 spill: None,
                 report: None,
                 segments_removed: 0,
-                committed: Vec::new(),
+                pending: Vec::new(),
             }),
         })
     }
@@ -208,7 +208,7 @@ struct SegmentDedup {
     spill: Option<SpillFile>,
     report: Option<ClusterReport>,
     segments_removed: u64,
-    committed: Vec<PathBuf>,
+    pending: Vec<Box<dyn millstone_core::PendingOutput>>,
 }
 
 impl SegmentDedup {
@@ -332,8 +332,8 @@ impl Barrier for SegmentDedup {
         self.close_report()
     }
 
-    fn outputs(&self) -> Vec<PathBuf> {
-        self.committed.clone()
+    fn take_pending(&mut self) -> Vec<Box<dyn millstone_core::PendingOutput>> {
+        std::mem::take(&mut self.pending)
     }
 
     fn retained_bytes(&self) -> usize {
@@ -348,7 +348,7 @@ impl Barrier for SegmentDedup {
 impl SegmentDedup {
     fn close_report(&mut self) -> Result<bool, StageError> {
         if let Some(report) = self.report.take() {
-            self.committed.push(report.commit()?);
+            self.pending.push(report.seal()?);
         }
         Ok(false)
     }

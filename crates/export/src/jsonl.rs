@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    AtomicFile, Batch, BatchEncoder, BuildContext, BuildError, Document, FieldError, Sink, SinkSummary,
-    Stage, StageConfig, StageError, StageKind,
+    AtomicFile, Batch, BatchEncoder, BuildContext, BuildError, Document, FieldError, PendingOutput, Prepared,
+    Sink, Stage, StageConfig, StageError, StageKind,
 };
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
@@ -324,18 +324,16 @@ impl Sink for JsonlSink {
         self.write_bytes(&encoded, batch.docs.len())
     }
 
-    fn finish(&mut self) -> Result<SinkSummary, StageError> {
+    fn prepare(&mut self) -> Result<Prepared, StageError> {
         self.open()?;
         let writer = self.writer.take().expect("opened above");
         let last = writer.finish().map_err(|e| self.io(e))?;
-        let mut files = Vec::new();
-        let mut bytes = 0;
-        for file in std::mem::take(&mut self.finished).into_iter().chain([last]) {
-            let path = file.commit().map_err(|e| self.io(e))?;
-            bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            files.push(path);
-        }
-        Ok(SinkSummary { files, docs: self.docs, bytes })
+        let pending = std::mem::take(&mut self.finished)
+            .into_iter()
+            .chain([last])
+            .map(|file| Box::new(file) as Box<dyn PendingOutput>)
+            .collect();
+        Ok(Prepared { docs: self.docs, pending })
     }
 }
 

@@ -9,8 +9,8 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    AtomicFile, Batch, BuildContext, BuildError, FieldError, Sink, SinkSummary, Stage, StageConfig,
-    StageError, StageKind,
+    AtomicFile, Batch, BuildContext, BuildError, FieldError, Prepared, Sink, Stage, StageConfig, StageError,
+    StageKind,
 };
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -171,13 +171,11 @@ impl Sink for ParquetSink {
         Ok(())
     }
 
-    fn finish(&mut self) -> Result<SinkSummary, StageError> {
+    fn prepare(&mut self) -> Result<Prepared, StageError> {
         self.open(&Batch::default())?;
         let writer = self.writer.take().expect("opened above");
         let file = writer.into_inner().map_err(|e| self.error(e))?;
-        let path = file.commit().map_err(|e| self.error(e))?;
-        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        Ok(SinkSummary { files: vec![path], docs: self.docs, bytes })
+        Ok(Prepared { docs: self.docs, pending: vec![Box::new(file)] })
     }
 }
 

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    AtomicFile, Batch, BuildContext, BuildError, FieldError, Sink, SinkSummary, Stage, StageConfig,
-    StageError, StageKind,
+    AtomicFile, Batch, BuildContext, BuildError, FieldError, PendingOutput, Prepared, Sink, Stage,
+    StageConfig, StageError, StageKind,
 };
 use serde::{Deserialize, Serialize};
 
@@ -82,15 +82,13 @@ impl Sink for CsvSink {
         Ok(())
     }
 
-    fn finish(&mut self) -> Result<SinkSummary, StageError> {
+    fn prepare(&mut self) -> Result<Prepared, StageError> {
         if self.writer.is_none() {
             self.write(&Batch::default())?;
         }
         let writer = self.writer.take().expect("created above");
         let file = writer.into_inner().map_err(|e| self.io(e.into_error()))?;
-        let path = file.commit().map_err(|e| self.io(e))?;
-        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        Ok(SinkSummary { files: vec![path], docs: self.docs, bytes })
+        Ok(Prepared { docs: self.docs, pending: vec![Box::new(file)] })
     }
 }
 
@@ -210,18 +208,47 @@ impl Sink for TextDirSink {
         Ok(())
     }
 
-    fn finish(&mut self) -> Result<SinkSummary, StageError> {
+    fn prepare(&mut self) -> Result<Prepared, StageError> {
         if self.temp.is_none() {
             self.write(&Batch::default())?;
         }
         let temp = self.temp.take().expect("created above");
-        if self.config.path.exists() {
-            std::fs::remove_dir_all(&self.config.path)
-                .map_err(|e| StageError::io(self.config.path.display(), e))?;
+        let pending = PendingFolder { temp: Some(temp), target: self.config.path.clone() };
+        Ok(Prepared { docs: self.docs, pending: vec![Box::new(pending)] })
+    }
+}
+
+/// A finished text folder under its temporary name; committed by replacing the target folder.
+struct PendingFolder {
+    temp: Option<PathBuf>,
+    target: PathBuf,
+}
+
+impl PendingOutput for PendingFolder {
+    fn target(&self) -> &std::path::Path {
+        &self.target
+    }
+    fn ready(&self) -> std::io::Result<()> {
+        if self.target.exists() && !self.target.is_dir() {
+            return Err(std::io::Error::other(format!("{} is a file, not a folder", self.target.display())));
         }
-        std::fs::rename(&temp, &self.config.path)
-            .map_err(|e| StageError::io(self.config.path.display(), e))?;
-        Ok(SinkSummary { files: vec![self.config.path.clone()], docs: self.docs, bytes: self.bytes })
+        Ok(())
+    }
+    fn commit(mut self: Box<Self>) -> std::io::Result<PathBuf> {
+        let temp = self.temp.take().expect("committed once");
+        if self.target.exists() {
+            std::fs::remove_dir_all(&self.target)?;
+        }
+        std::fs::rename(&temp, &self.target)?;
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for PendingFolder {
+    fn drop(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            let _ = std::fs::remove_dir_all(temp);
+        }
     }
 }
 

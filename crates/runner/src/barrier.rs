@@ -17,15 +17,15 @@ struct BarrierThread<'a> {
     seq: u64,
 }
 
-/// Runs barrier stage `index` over `input`, sending what it emits to `out`; returns the files
-/// it committed, or `None` if the run stopped.
+/// Runs barrier stage `index` over `input`, sending what it emits to `out`; returns the outputs
+/// it wrote (reports) for the run to commit, or `None` if the run stopped.
 pub(crate) fn run_barrier(
     index: usize,
     mut barrier: Box<dyn Barrier>,
     input: Receiver<Batch>,
     out: Sender<Batch>,
     shared: &Shared,
-) -> Option<Vec<std::path::PathBuf>> {
+) -> Option<Vec<Box<dyn millstone_core::PendingOutput>>> {
     let mut thread = BarrierThread { index, shared, out, seq: 0 };
     let id = shared.ids[index].as_str();
     let new_emit = || Emit::new(shared.keep_dropped[index]);
@@ -74,7 +74,7 @@ pub(crate) fn run_barrier(
         *stats.counters.entry(name).or_default() += n;
     }
     shared.merge(index, &stats);
-    Some(barrier.outputs())
+    Some(barrier.take_pending())
 }
 
 impl BarrierThread<'_> {

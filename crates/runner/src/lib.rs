@@ -79,6 +79,36 @@ pub struct RunOptions {
 /// How often the run looks at [`RunOptions::interrupt`].
 const INTERRUPT_POLL: Duration = Duration::from_millis(20);
 
+/// Commits the outputs of every stage (in stage order), then the side files.
+#[allow(clippy::type_complexity)]
+fn commit(
+    pending: std::collections::BTreeMap<usize, millstone_core::Prepared>,
+    shared: &Shared,
+) -> Result<(std::collections::BTreeMap<usize, millstone_core::SinkSummary>, Vec<std::path::PathBuf>), Error>
+{
+    for (index, prepared) in &pending {
+        for output in &prepared.pending {
+            output.ready().map_err(|e| Error::Stage {
+                stage: shared.ids[*index].clone(),
+                error: millstone_core::StageError::io(output.target().display(), e),
+            })?;
+        }
+    }
+    let mut summaries = std::collections::BTreeMap::new();
+    for (index, prepared) in pending {
+        if prepared.pending.is_empty() && prepared.docs == 0 {
+            continue;
+        }
+        let (files, bytes) = millstone_core::commit_all(prepared.pending).map_err(|e| Error::Stage {
+            stage: shared.ids[index].clone(),
+            error: millstone_core::StageError::io("committing outputs", e),
+        })?;
+        summaries.insert(index, millstone_core::SinkSummary { files, docs: prepared.docs, bytes });
+    }
+    let side = shared.side.finish()?;
+    Ok((summaries, side))
+}
+
 /// The input files a run of `plan` (restricted to `shard` = `(i, n)`) would read, sorted: what
 /// completion markers fingerprint.
 pub fn input_files(plan: &Plan, shard: Option<(usize, usize)>) -> Result<Vec<std::path::PathBuf>, Error> {
@@ -134,11 +164,14 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
     progress.finish();
     let mut error = shared.abort.take();
     let interrupted = shared.abort.was_interrupted() && error.is_none();
+    // Every stage succeeded: commit all outputs together (a failed run commits none; its
+    // temporaries are removed when the pending outputs are dropped).
     let mut side_files = Vec::new();
+    let mut sinks = std::collections::BTreeMap::new();
     if error.is_none() && !interrupted {
-        match shared.side.finish() {
-            Ok(files) => side_files = files,
-            Err(e) => error = Some(Error::SideOutput(e)),
+        match commit(delivered.pending, &shared) {
+            Ok((committed, side)) => (sinks, side_files) = (committed, side),
+            Err(e) => error = Some(e),
         }
     }
     let mut report = RunReport::assemble(report::Assembly {
@@ -153,7 +186,7 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
         kinds,
         stats: shared.take_stats(),
         written: delivered.written,
-        sinks: delivered.sinks,
+        sinks,
         side_files,
     });
     report.inputs = inputs;

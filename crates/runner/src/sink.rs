@@ -1,22 +1,23 @@
 //! Sinks: one thread per sink stage writes batches in input order (bytes already encoded on the
-//! pool where the sink offers an encoder), passes them on, and commits the output at the end.
+//! pool where the sink offers an encoder), passes them on, and prepares its outputs at the end;
+//! the run commits them with every other output once all stages succeeded.
 
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
-use millstone_core::{Batch, Sink, SinkSummary, StageStats};
+use millstone_core::{Batch, Prepared, Sink, StageStats};
 
 use crate::abort::guarded;
 use crate::accounting::Shared;
 
-/// Runs sink stage `index`; returns what it wrote, or `None` if the run stopped.
+/// Runs sink stage `index`; returns what it prepared, or `None` if the run stopped.
 pub(crate) fn run_sink(
     index: usize,
     mut sink: Box<dyn Sink>,
     input: Receiver<Batch>,
     out: Sender<Batch>,
     shared: &Shared,
-) -> Option<SinkSummary> {
+) -> Option<Prepared> {
     let id = shared.ids[index].as_str();
     for mut batch in input.iter() {
         if shared.abort.is_set() {
@@ -45,7 +46,7 @@ pub(crate) fn run_sink(
         return None;
     }
     let started = Instant::now();
-    let summary = guarded(&shared.abort, id, || sink.finish())?;
+    let prepared = guarded(&shared.abort, id, || sink.prepare())?;
     shared.merge(index, &StageStats { busy: started.elapsed(), ..Default::default() });
-    Some(summary)
+    Some(prepared)
 }

@@ -160,8 +160,8 @@ impl millstone_core::Sink for PanickingSink {
     fn write(&mut self, _: &millstone_core::Batch) -> Result<(), StageError> {
         panic!("sink exploded");
     }
-    fn finish(&mut self) -> Result<millstone_core::SinkSummary, StageError> {
-        Ok(Default::default())
+    fn prepare(&mut self) -> Result<millstone_core::Prepared, StageError> {
+        Ok(millstone_core::Prepared { docs: 0, pending: Vec::new() })
     }
 }
 

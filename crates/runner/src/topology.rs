@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crossbeam_channel::bounded;
-use millstone_core::{Barrier, Batch, PlannedStage, Shard, Sink, SinkSummary, Source, Stage};
+use millstone_core::{Barrier, Batch, PlannedStage, Prepared, Shard, Sink, Source, Stage};
 use tracing::{info_span, Span};
 
 use crate::accounting::Shared;
@@ -36,11 +36,11 @@ pub(crate) struct Topology {
     steps: Vec<Step>,
 }
 
-/// What the chain delivered: documents that left the last step, and what each sink (and each
-/// barrier that writes reports) committed.
+/// What the chain delivered: documents that left the last step, and per stage that writes
+/// files (sinks; barriers with reports) its documents written and its outputs to commit.
 pub(crate) struct Delivered {
     pub written: u64,
-    pub sinks: BTreeMap<usize, SinkSummary>,
+    pub pending: BTreeMap<usize, Prepared>,
 }
 
 impl Topology {
@@ -127,7 +127,7 @@ impl Topology {
     ) -> Delivered {
         let threads = pool.current_num_threads();
         let Topology { sources, steps } = self;
-        let mut delivered = Delivered { written: 0, sinks: BTreeMap::new() };
+        let mut delivered = Delivered { written: 0, pending: BTreeMap::new() };
         std::thread::scope(|scope| {
             let (first_tx, mut rx) = bounded::<Batch>(CHANNEL_BATCHES);
             let sources = &sources;
@@ -152,7 +152,7 @@ impl Topology {
                         outputs.push(scope.spawn(move || {
                             let _e = stage_span.enter();
                             run_barrier(index, barrier, input, tx, shared)
-                                .map(|files| (index, committed(files)))
+                                .map(|pending| (index, Prepared { docs: 0, pending }))
                         }));
                     }
                     Step::Sink(index, sink) => {
@@ -168,10 +168,8 @@ impl Topology {
                 delivered.written += batch.docs.len() as u64;
             }
             for handle in outputs {
-                if let Ok(Some((index, summary))) = handle.join() {
-                    if !summary.files.is_empty() || summary.docs > 0 {
-                        delivered.sinks.insert(index, summary);
-                    }
+                if let Ok(Some((index, prepared))) = handle.join() {
+                    delivered.pending.insert(index, prepared);
                 }
             }
         });
@@ -205,10 +203,4 @@ pub(crate) fn files_of(shards: &[(usize, Shard)]) -> Vec<std::path::PathBuf> {
     files.sort();
     files.dedup();
     files
-}
-
-/// The summary of files a barrier committed (its reports).
-fn committed(files: Vec<std::path::PathBuf>) -> SinkSummary {
-    let bytes = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
-    SinkSummary { files, docs: 0, bytes }
 }
