@@ -11,6 +11,8 @@
 
 pub mod describe;
 pub mod docs;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod marker;
 
 use millstone_core::Registry;

@@ -88,6 +88,18 @@ fn decode(record: &[u8]) -> Result<Document, StageError> {
     Ok(doc)
 }
 
+impl SpillFile {
+    /// Encodes one document as a spill record (without the length prefix).
+    pub fn encode_record(doc: Document, buf: &mut Vec<u8>) -> Result<(), StageError> {
+        encode(doc, buf)
+    }
+
+    /// Decodes one spill record; a truncated or corrupt record is an error, never a panic.
+    pub fn decode_record(record: &[u8]) -> Result<Document, StageError> {
+        decode(record)
+    }
+}
+
 /// Documents parked on disk.
 #[derive(Debug)]
 pub struct SpillFile {
