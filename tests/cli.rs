@@ -272,3 +272,31 @@ fn overrides_reach_nested_keys_and_bad_overrides_are_reported() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("threads must be at least 1"), "{}", stderr(&out));
 }
+
+#[test]
+fn repeated_failures_are_logged_a_few_times_and_counted_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let mut body = String::new();
+    for i in 0..50 {
+        body.push_str(&format!("{{\"id\":\"{i}\",\"text\":\"good {i}\"}}\nnot json {i}\n"));
+    }
+    std::fs::write(&input, body).unwrap();
+    let p = dir.path().join("p.yaml");
+    std::fs::write(
+        &p,
+        format!(
+            "version: 1\nruntime: {{ out_dir: {o}, max_failed_fraction: 1.0 }}\nstages:\n  - type: ingest.jsonl\n    path: {i}\n  - type: export.jsonl\n    path: {o}/out.jsonl\n",
+            i = input.display(),
+            o = dir.path().join("out").display()
+        ),
+    )
+    .unwrap();
+    let out = millstone(&["run", p.to_str().unwrap(), "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let logged = err.lines().filter(|l| l.contains("skipping")).count();
+    assert_eq!(logged, 10, "{err}");
+    assert!(err.contains("40 more failures not logged one by one"), "{err}");
+    assert!(err.contains("| not valid JSON=50"), "the summary counts failures by kind: {err}");
+}

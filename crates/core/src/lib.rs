@@ -53,7 +53,7 @@ pub use stage::{
     Prepared, RecordError, Shard, Sink, SinkSummary, Source, SourceItem, Split, SplitStage, Stage, StageKind,
     Transform, Verdict,
 };
-pub use stats::{ErrorSample, StageStats};
+pub use stats::{failure_kind, ErrorSample, StageStats};
 pub use vocab::{FieldRef, OnMatch};
 
 /// Re-exported so stage crates derive the same `JsonSchema` the registry uses.

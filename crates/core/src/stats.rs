@@ -49,6 +49,33 @@ pub struct StageStats {
     pub flat_map: bool,
     /// The first failures, for the report.
     pub error_samples: Vec<ErrorSample>,
+    /// Failures by kind (the error message up to its first `:`, numbers as `N`).
+    pub failures: BTreeMap<String, u64>,
+}
+
+/// The kind of a failure, for counting: its message up to the first `:`, numbers as `N` (digits
+/// inside a word, as in `UTF-8`, stay), at most 60 characters (`invalid UTF-8 at byte N`).
+pub fn failure_kind(message: &str) -> String {
+    let head = message.split(": ").next().unwrap_or(message);
+    let mut kind = String::new();
+    let mut in_number = false;
+    let mut previous = ' ';
+    for c in head.chars() {
+        if c.is_ascii_digit() && (in_number || !(previous.is_alphanumeric() || previous == '-')) {
+            if !in_number {
+                kind.push('N');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            kind.push(c);
+        }
+        previous = c;
+        if kind.len() >= 60 {
+            break;
+        }
+    }
+    kind
 }
 
 fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -68,6 +95,13 @@ impl StageStats {
         } else {
             self.docs_in == self.docs_out + self.dropped_total() + self.failed
         }
+    }
+
+    /// Records a failure: counted by kind, and sampled if there is room.
+    pub fn record_failure(&mut self, sample: ErrorSample) {
+        self.failed += 1;
+        *self.failures.entry(failure_kind(&sample.message)).or_default() += 1;
+        self.sample_error(sample);
     }
 
     /// Records a failure sample if there is room.
@@ -93,6 +127,9 @@ impl StageStats {
         }
         self.retained_bytes_peak = self.retained_bytes_peak.max(other.retained_bytes_peak);
         self.flat_map |= other.flat_map;
+        for (k, v) in &other.failures {
+            *self.failures.entry(k.clone()).or_default() += v;
+        }
         for sample in &other.error_samples {
             self.sample_error(sample.clone());
         }
@@ -102,6 +139,17 @@ impl StageStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failure_kinds_group_messages() {
+        assert_eq!(failure_kind("invalid UTF-8 at byte 42"), "invalid UTF-8 at byte N");
+        assert_eq!(failure_kind("not valid JSON: expected value at line 1 column 5"), "not valid JSON");
+        let mut st = StageStats::default();
+        for i in 0..3 {
+            st.record_failure(ErrorSample { id: None, location: "f".into(), message: format!("bad at {i}") });
+        }
+        assert_eq!((st.failed, st.failures["bad at N"]), (3, 3));
+    }
 
     #[test]
     fn conservation_and_merge() {

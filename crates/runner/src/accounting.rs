@@ -4,6 +4,7 @@
 //! a stage emitted into statistics and rejects, and [`Shared::on_failure`] applies `on_error` to
 //! one failed document or record.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use millstone_core::{
@@ -38,7 +39,12 @@ pub(crate) struct Shared {
     pub side: SideWriter,
     pub abort: Abort,
     pub runtime: RuntimeSettings,
+    /// Failures per stage so far, for throttling warnings.
+    warnings: Vec<AtomicU64>,
 }
+
+/// Failures logged one by one per stage; the rest are only counted.
+pub(crate) const WARNINGS_PER_STAGE: u64 = 10;
 
 impl Shared {
     pub(crate) fn new(
@@ -56,6 +62,7 @@ impl Shared {
             side: SideWriter::new(&runtime.out_dir, ids.clone(), shard, overwrite),
             abort: Abort::default(),
             runtime,
+            warnings: stages.iter().map(|_| AtomicU64::new(0)).collect(),
             ids,
         }
     }
@@ -63,6 +70,20 @@ impl Shared {
     /// Adds a partial record to a stage's statistics.
     pub(crate) fn merge(&self, stage: usize, stats: &StageStats) {
         self.stats[stage].lock().unwrap_or_else(|p| p.into_inner()).merge(stats);
+    }
+
+    /// Logs, once per stage, how many failures were not logged one by one.
+    pub(crate) fn log_unlogged_failures(&self) {
+        for (stage, count) in self.warnings.iter().enumerate() {
+            let n = count.load(Ordering::Relaxed);
+            if n > WARNINGS_PER_STAGE {
+                warn!(
+                    stage = %self.ids[stage],
+                    "{} more failures not logged one by one; the report counts them by kind",
+                    n - WARNINGS_PER_STAGE
+                );
+            }
+        }
     }
 
     /// Marks a stage as one that may emit several documents per input.
@@ -137,13 +158,15 @@ impl Shared {
         side: &mut Vec<SideRecord>,
     ) -> Result<(), Error> {
         let Failure { id, provenance, error, doc } = failure;
-        stats.failed += 1;
-        stats.sample_error(ErrorSample {
+        stats.record_failure(ErrorSample {
             id: id.as_ref().map(|id| id.to_string()),
             location: provenance.to_string(),
             message: error.to_string(),
         });
         let stage_id = &self.ids[stage];
+        // The first few failures of a stage are logged; the rest are counted (by kind, in the
+        // report and the summary) and mentioned once at the end.
+        let logged = self.warnings[stage].fetch_add(1, Ordering::Relaxed) < WARNINGS_PER_STAGE;
         match (self.policy(stage), id) {
             (ErrorPolicy::Fail, Some(id)) => {
                 Err(Error::Document { stage: stage_id.clone(), id, provenance, error: Box::new(error) })
@@ -151,6 +174,7 @@ impl Shared {
             (ErrorPolicy::Fail, None) => {
                 Err(Error::Record { stage: stage_id.clone(), provenance, error: Box::new(error) })
             }
+            (ErrorPolicy::Skip, _) if !logged => Ok(()),
             (ErrorPolicy::Skip, id) => {
                 match id {
                     Some(id) => warn!(stage = %stage_id, "document `{id}` ({provenance}) failed: {error}"),

@@ -162,6 +162,7 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
         delivered
     });
     progress.finish();
+    shared.log_unlogged_failures();
     let mut error = shared.abort.take();
     let interrupted = shared.abort.was_interrupted() && error.is_none();
     // Every stage succeeded: commit all outputs together (a failed run commits none; its

@@ -182,12 +182,17 @@ impl RunReport {
         let width = self.stages.iter().map(|r| r.id.len()).max().unwrap_or(5).max(5);
         let _ = writeln!(
             s,
-            "{:<width$}  {:>9} {:>9} {:>9} {:>7} {:>10} {:>8}  drop reasons",
+            "{:<width$}  {:>9} {:>9} {:>9} {:>7} {:>10} {:>8}  drop reasons | failure reasons",
             "stage", "in", "out", "dropped", "failed", "MB in", "busy s"
         );
         for r in &self.stages {
             let st = &r.stats;
-            let reasons: Vec<String> = st.dropped.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let mut reasons =
+                st.dropped.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+            if !st.failures.is_empty() {
+                let failures: Vec<String> = st.failures.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                reasons = format!("{reasons} | {}", failures.join("; "));
+            }
             let _ = writeln!(
                 s,
                 "{:<width$}  {:>9} {:>9} {:>9} {:>7} {:>10.2} {:>8.2}  {}",
@@ -198,7 +203,7 @@ impl RunReport {
                 st.failed,
                 st.bytes_in as f64 / 1e6,
                 st.busy.as_secs_f64(),
-                reasons.join(" ")
+                reasons.trim_start()
             );
         }
         let t = &self.totals;
