@@ -167,9 +167,23 @@ fn read_one_shard(
         }
         ControlFlow::Continue(())
     });
-    if let Err(error) = result {
-        let failure = Failure { id: None, provenance: Provenance::file(shard.label()), error, doc: None };
-        fail(&mut batch, failure);
+    match result {
+        // An input listed at the start that is gone when its turn comes: its records cannot be
+        // counted, so this is not one failed record but a failed run that names the file.
+        Err(StageError::Io { path, source }) if source.kind() == std::io::ErrorKind::NotFound => {
+            batch.fatal = Some(Error::Stage {
+                stage: shared.ids[stage].clone(),
+                error: StageError::Io {
+                    path,
+                    source: std::io::Error::new(source.kind(), "the input file disappeared during the run"),
+                },
+            });
+        }
+        Err(error) => {
+            let failure = Failure { id: None, provenance: Provenance::file(shard.label()), error, doc: None };
+            fail(&mut batch, failure);
+        }
+        Ok(()) => {}
     }
     let _ = flush(&mut batch, &mut started);
 }

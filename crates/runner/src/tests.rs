@@ -210,3 +210,32 @@ fn panics_in_sequential_stages_become_errors_naming_the_stage() {
         assert!(error.contains(&format!("stage `{id}`")) && error.contains(message), "{error}");
     }
 }
+
+/// A source whose second file is gone by the time it is read.
+struct Vanishing;
+impl Source for Vanishing {
+    fn shards(&self) -> Result<Vec<Shard>, StageError> {
+        Ok(vec![Shard::file("here.jsonl"), Shard::file("gone.jsonl")])
+    }
+    fn read(
+        &self,
+        shard: &Shard,
+        emit: &mut dyn FnMut(SourceItem) -> ControlFlow<()>,
+    ) -> Result<(), StageError> {
+        if shard.path.ends_with("gone.jsonl") {
+            return Err(StageError::io("gone.jsonl", std::io::Error::from(std::io::ErrorKind::NotFound)));
+        }
+        let _ = emit(SourceItem::Doc(Document::new("a", "text")));
+        Ok(())
+    }
+}
+
+/// An input deleted during the run used to count as one failed record; its records cannot be
+/// counted, so the run fails and names the file.
+#[test]
+fn an_input_that_disappears_fails_the_run_naming_it() {
+    let mut plan = plan(ErrorPolicy::Skip);
+    plan.stages[0].stage = Stage::Source(Box::new(Vanishing));
+    let error = run(plan, &RunOptions::default()).expect_err("a vanished input fails the run").to_string();
+    assert!(error.contains("gone.jsonl") && error.contains("disappeared"), "{error}");
+}
