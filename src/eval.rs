@@ -85,7 +85,7 @@ pub fn dedup(
             }
             Err(e) => return Err(e.into()),
         };
-        millstone_runner::run(plan, &Default::default())?;
+        millstone_runner::run(plan, &millstone_runner::RunOptions { overwrite: true, ..Default::default() })?;
         let mut links = Links::default();
         for index in &scored {
             let rows = std::fs::read_to_string(work.join(format!("report-{index}.jsonl")))?;

@@ -148,6 +148,23 @@ enum EvalCommand {
 
 mod eval;
 
+/// An error and its causes, `outer: cause: root`, leaving out a cause whose text the message
+/// before it already contains (library errors often show their source in their own message).
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if text.contains(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
+}
+
 /// Writes the run report if asked for.
 fn write_report(path: Option<&std::path::Path>, report: &millstone_runner::RunReport) -> anyhow::Result<()> {
     let Some(path) = path else { return Ok(()) };
@@ -214,7 +231,7 @@ fn main() -> ExitCode {
     match execute(cli.command) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", error_chain(&error));
             ExitCode::from(EXIT_RUN_FAILED)
         }
     }

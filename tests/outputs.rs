@@ -97,9 +97,14 @@ fn side_files_appear_only_when_the_run_succeeds() {
     assert!(millstone(&["run", &p, "--quiet"]).status.success());
     assert_eq!(std::fs::read_to_string(&quarantine).unwrap().lines().count(), 1);
     std::fs::remove_file(dir.path().join("out/sub/out.jsonl")).unwrap();
+    // The quarantine file of the last run is there: refused before reading (exit 2).
     let again = millstone(&["run", &p, "--quiet"]);
-    assert_eq!(again.status.code(), Some(1));
-    assert!(stderr(&again).contains("pass --overwrite"), "{}", stderr(&again));
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("quarantine") && stderr(&again).contains("--overwrite"),
+        "{}",
+        stderr(&again)
+    );
 }
 
 /// Finding 15: an existing output is found before the first record is read.

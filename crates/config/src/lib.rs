@@ -476,6 +476,15 @@ impl Checker {
             shard: options.shard,
         };
         self.paths.extend(outputs::path_uses(path, info.kind, &fields));
+        let quarantine = on_error == ErrorPolicy::Quarantine && !runtime.fail_fast;
+        self.paths.extend(outputs::side_uses(
+            path,
+            &id,
+            &runtime.out_dir,
+            keep_dropped,
+            quarantine,
+            options.shard,
+        ));
         let fields = serde_json::Value::Object(fields);
         match info.build(&fields, &cx) {
             Ok(stage) if ok => Some(PlannedStage {

@@ -16,6 +16,36 @@ pub(crate) struct PathUse {
     pub key: String,
     pub value: String,
     pub output: bool,
+    /// A path the user wrote, which must carry `{shard}` in a sharded run (side files get the
+    /// shard from the runner).
+    pub user_path: bool,
+}
+
+/// The side files a stage writes (`keep_dropped`, `on_error: quarantine`), named as the runner
+/// names them.
+pub(crate) fn side_uses(
+    stage_path: &str,
+    id: &str,
+    out_dir: &Path,
+    keep_dropped: bool,
+    quarantine: bool,
+    shard: Option<(usize, usize)>,
+) -> Vec<PathUse> {
+    let suffix = shard.map(|(i, n)| format!(".{i:05}-of-{n:05}")).unwrap_or_default();
+    let side = |dir: &str, key: &str| PathUse {
+        key: format!("{stage_path}.{key}"),
+        value: out_dir.join(dir).join(format!("{id}{suffix}.jsonl")).display().to_string(),
+        output: true,
+        user_path: false,
+    };
+    let mut uses = Vec::new();
+    if keep_dropped {
+        uses.push(side("rejects", "keep_dropped"));
+    }
+    if quarantine {
+        uses.push(side("quarantine", "on_error"));
+    }
+    uses
 }
 
 /// The paths a stage entry reads (`path`/`paths` of sources) and writes (`path` of sinks,
@@ -28,7 +58,12 @@ pub(crate) fn path_uses(
     let mut uses = Vec::new();
     let mut push = |key: &str, value: &serde_json::Value, output: bool| {
         if let Some(s) = value.as_str() {
-            uses.push(PathUse { key: format!("{stage_path}.{key}"), value: s.to_string(), output });
+            uses.push(PathUse {
+                key: format!("{stage_path}.{key}"),
+                value: s.to_string(),
+                output,
+                user_path: true,
+            });
         }
     };
     for (key, value) in fields {
@@ -94,7 +129,7 @@ pub(crate) fn check(
                 .help("pass --overwrite to replace it, or choose another path"),
             );
         }
-        if sharded && !out.value.contains("{shard}") {
+        if sharded && out.user_path && !out.value.contains("{shard}") {
             found.push(
                 Diagnostic::new(
                     format!("output `{}` has no `{{shard}}` but the run is sharded", out.value),
