@@ -271,7 +271,6 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 }
             }
             let config_hash = plan.config_hash.clone();
-            let max_failed_fraction = plan.runtime.max_failed_fraction;
             // The marker of an earlier run is invalid from the moment this run starts writing:
             // a run killed from here on is redone by --resume.
             match std::fs::remove_file(&marker) {
@@ -308,18 +307,6 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             };
             eprintln!("{}", outcome.summary_table());
             write_report(report.as_deref(), &outcome)?;
-            let totals = &outcome.totals;
-            let failed_fraction =
-                if totals.input > 0 { totals.failed as f64 / totals.input as f64 } else { 0.0 };
-            if failed_fraction > max_failed_fraction {
-                bail!(
-                    "{} of {} input records ({:.1}%) failed, above runtime.max_failed_fraction = {max_failed_fraction}: \
-                     the run is failed (no completion marker); the report's error samples name the records",
-                    totals.failed,
-                    totals.input,
-                    failed_fraction * 100.0
-                );
-            }
             if !outcome.conserved {
                 bail!(
                     "document counts do not add up (see the report): this is a bug in a stage or the runner"

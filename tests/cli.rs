@@ -156,6 +156,7 @@ fn a_run_where_too_many_records_fail_is_a_failed_run() {
     assert!(stderr(&out).contains("3 of 5 input records (60.0%) failed"), "{}", stderr(&out));
     assert_eq!(report(&report_path)["totals"]["failed"], 3);
     assert!(!dir.path().join("out/_markers").exists(), "a failed run leaves no completion marker");
+    assert!(!dir.path().join("out/out.jsonl").exists(), "and commits no output");
     assert!(run("0.6").status.success());
     let out = run("1.5");
     assert_eq!(out.status.code(), Some(2));

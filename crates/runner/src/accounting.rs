@@ -91,6 +91,20 @@ impl Shared {
         self.stats[stage].lock().unwrap_or_else(|p| p.into_inner()).flat_map = true;
     }
 
+    /// Records that failed and records read so far (sources' input), over all stages.
+    pub(crate) fn failed_and_input(&self, sources: &[bool]) -> (u64, u64) {
+        let mut failed = 0;
+        let mut input = 0;
+        for (stage, stats) in self.stats.iter().enumerate() {
+            let stats = stats.lock().unwrap_or_else(|p| p.into_inner());
+            failed += stats.failed;
+            if sources[stage] {
+                input += stats.docs_in;
+            }
+        }
+        (failed, input)
+    }
+
     /// Takes every stage's final statistics (the run is over).
     pub(crate) fn take_stats(&self) -> Vec<StageStats> {
         self.stats.iter().map(|m| std::mem::take(&mut *m.lock().unwrap_or_else(|p| p.into_inner()))).collect()

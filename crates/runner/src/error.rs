@@ -39,6 +39,21 @@ pub enum Error {
         #[source]
         error: Box<StageError>,
     },
+    /// More than `runtime.max_failed_fraction` of the input records failed.
+    #[error(
+        "{failed} of {input} input records ({percent:.1}%) failed, above runtime.max_failed_fraction = {max}: \
+         the run is failed and nothing was committed; the report's error samples name the records"
+    )]
+    TooManyFailures {
+        /// Records that failed.
+        failed: u64,
+        /// Records read.
+        input: u64,
+        /// `failed / input` in percent.
+        percent: f64,
+        /// The limit.
+        max: f64,
+    },
     /// The plan cannot run (no source, bad shard selection).
     #[error("invalid plan: {0}")]
     Plan(String),

@@ -128,7 +128,7 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
 
     let Plan { name, runtime, stages, config_hash } = plan;
     let shared = Arc::new(Shared::new(&stages, runtime, options.shard, options.overwrite));
-    let kinds = stages.iter().map(|s| s.stage.kind()).collect();
+    let kinds: Vec<millstone_core::StageKind> = stages.iter().map(|s| s.stage.kind()).collect();
     let topology = Topology::compile(stages)?;
     for stage in topology.flat_map_stages() {
         shared.mark_flat_map(stage);
@@ -164,6 +164,15 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
     progress.finish();
     shared.log_unlogged_failures();
     let mut error = shared.abort.take();
+    if error.is_none() {
+        let sources: Vec<bool> = kinds.iter().map(|k| *k == millstone_core::StageKind::Source).collect();
+        let (failed, input) = shared.failed_and_input(&sources);
+        let max = shared.runtime.max_failed_fraction;
+        if input > 0 && failed as f64 / input as f64 > max {
+            let percent = failed as f64 * 100.0 / input as f64;
+            error = Some(Error::TooManyFailures { failed, input, percent, max });
+        }
+    }
     let interrupted = shared.abort.was_interrupted() && error.is_none();
     // Every stage succeeded: commit all outputs together (a failed run commits none; its
     // temporaries are removed when the pending outputs are dropped).
