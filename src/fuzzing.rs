@@ -3,8 +3,15 @@
 //! run. Each function takes arbitrary bytes and must neither panic nor break an invariant.
 
 use std::ops::ControlFlow;
+use std::sync::{Arc, OnceLock};
 
-use millstone_core::{BuildContext, Document, Emit, SpillFile, Stage, StageKind};
+use millstone_core::{BuildContext, Document, Emit, Registry, SpillFile, Stage, Transform};
+
+/// The registry, built once per process rather than once per input.
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(crate::builtin_registry)
+}
 
 /// A fuzz target's body.
 pub type Target = fn(&[u8]);
@@ -24,11 +31,11 @@ pub const TARGETS: [(&str, Target); 7] = [
 pub fn pipeline(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let (first, yaml) = text.split_once('\n').unwrap_or(("", &text));
-    let registry = crate::builtin_registry();
+    let registry = registry();
     let overrides = if first.contains('=') { vec![first.to_string()] } else { Vec::new() };
     let options = millstone_config::LoadOptions { overrides, ..Default::default() };
     if let Err(millstone_config::Error::Invalid(diagnostics)) =
-        millstone_config::parse_plan("fuzz.yaml", yaml, &registry, &options)
+        millstone_config::parse_plan("fuzz.yaml", yaml, registry, &options)
     {
         // Rendering names positions inside the text: it must not slice out of bounds.
         let _ = diagnostics.to_string();
@@ -47,8 +54,7 @@ fn read_as_file(type_name: &str, file_name: &str, data: &[u8]) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let path = dir.path().join(file_name);
     std::fs::write(&path, data).expect("writing the input");
-    let registry = crate::builtin_registry();
-    let info = registry.get(type_name).expect("registered");
+    let info = registry().get(type_name).expect("registered");
     let fields = serde_json::json!({ "path": path.display().to_string() });
     let Ok(Stage::Source(source)) = info.build(&fields, &BuildContext::for_tests()) else { return };
     let Ok(shards) = source.shards() else { return };
@@ -74,13 +80,14 @@ pub fn csv(data: &[u8]) {
 
 /// An HTML page through `clean.html_to_text`.
 pub fn html_to_text(data: &[u8]) {
-    let registry = crate::builtin_registry();
-    let info = registry.get("clean.html_to_text").expect("registered");
-    let Ok(Stage::Transform(transform)) = info.build(&serde_json::json!({}), &BuildContext::for_tests())
-    else {
-        panic!("clean.html_to_text builds from its defaults");
-    };
-    assert_eq!(info.kind, StageKind::Transform);
+    static EXTRACTOR: OnceLock<Arc<dyn Transform>> = OnceLock::new();
+    let transform = EXTRACTOR.get_or_init(|| {
+        let info = registry().get("clean.html_to_text").expect("registered");
+        match info.build(&serde_json::json!({}), &BuildContext::for_tests()) {
+            Ok(Stage::Transform(transform)) => transform,
+            _ => panic!("clean.html_to_text builds from its defaults"),
+        }
+    });
     let mut out = Emit::new(false);
     let _ = transform.apply(Document::new("fuzz", String::from_utf8_lossy(data).into_owned()), &mut out);
 }

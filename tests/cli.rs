@@ -1,19 +1,10 @@
 //! End-to-end tests of the `millstone` binary: the bundled pipeline, bad input, diagnostics.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn millstone(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_millstone"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("running millstone")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use common::{millstone, stderr};
 
 fn report(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()

@@ -3,8 +3,12 @@
 //! small tmpfs the test mounts; where the machine refuses (not root, no tmpfs), the test says
 //! so and does nothing.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
+
+use common::files_below;
 
 struct Tmpfs(std::path::PathBuf);
 
@@ -24,19 +28,6 @@ impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.0).status();
     }
-}
-
-fn files_below(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            out.extend(files_below(&p));
-        } else {
-            out.push(p.display().to_string());
-        }
-    }
-    out
 }
 
 fn run(pipeline: &Path) -> std::process::Output {

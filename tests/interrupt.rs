@@ -1,23 +1,13 @@
 //! Ctrl-C / SIGTERM: the run stops reading, commits nothing, removes its temporaries, prints
 //! the summary of what it did, writes the report marked `interrupted`, and exits 130.
 
+mod common;
+
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn files_below(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            out.extend(files_below(&p));
-        } else {
-            out.push(p.display().to_string());
-        }
-    }
-    out
-}
+use common::files_below;
 
 #[cfg(unix)]
 #[test]

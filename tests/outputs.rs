@@ -1,20 +1,12 @@
 //! Where a run writes: old markers are invalidated before a rerun writes, side files appear only
 //! when the run succeeds, sharded runs cannot collide, and no output may be an input.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn millstone(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_millstone"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("running millstone")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use common::{entries_below, millstone, stderr};
 
 /// A pipeline over `dir/data/*.jsonl` with quarantine, writing `dir/out/<export>`.
 fn pipeline(dir: &Path, export: &str, fraction: f64) -> String {
@@ -42,25 +34,13 @@ fn pipeline(dir: &Path, export: &str, fraction: f64) -> String {
 
 fn temporaries(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
-    for entry in walk(dir) {
+    for entry in entries_below(dir) {
         let name = entry.file_name().unwrap().to_string_lossy().into_owned();
         if name.contains(".tmp-") {
             found.push(entry.display().to_string());
         }
     }
     found
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        }
-        out.push(p);
-    }
-    out
 }
 
 /// Finding 1: a rerun that fails must not leave the previous run's marker claiming completion.

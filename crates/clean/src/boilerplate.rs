@@ -66,21 +66,13 @@ pub const COMMENT_MARKERS: &[&str] = &[
     r"^(comments (are )?powered by disqus|disqus comments|please enable javascript to view the comments.*)\W*$",
 ];
 
-/// `on_match` values of the stages that find spans of boilerplate: `remove` rewrites the text,
-/// `annotate` only adds spans.
-pub(crate) const SPAN_ON_MATCH: &[OnMatch] = &[OnMatch::Remove, OnMatch::Annotate];
-
-pub(crate) fn remove() -> OnMatch {
-    OnMatch::Remove
-}
-
 /// Configuration of `clean.strip_boilerplate`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BoilerplateConfig {
     /// `remove` (delete boilerplate lines and comment sections) or `annotate` (keep the text; add
     /// `boilerplate` and `comments` spans).
-    #[serde(default = "remove")]
+    #[serde(default = "OnMatch::default_remove")]
     pub on_match: OnMatch,
     /// Use the built-in boilerplate patterns.
     #[serde(default = "yes")]
@@ -145,7 +137,7 @@ impl Default for BoilerplateConfig {
 
 impl StageConfig for BoilerplateConfig {
     const TYPE: &'static str = "clean.strip_boilerplate";
-    const ON_MATCH: &'static [OnMatch] = SPAN_ON_MATCH;
+    const ON_MATCH: &'static [OnMatch] = OnMatch::SPANS;
     const RENAMED: &'static [(&'static str, &'static str)] = &[("mode", "on_match")];
     const KIND: StageKind = StageKind::Transform;
     const SUMMARY: &'static str =

@@ -17,7 +17,7 @@ use millstone_core::{
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::boilerplate::{remove, remove_spans, SPAN_ON_MATCH};
+use crate::boilerplate::remove_spans;
 
 /// Configuration of `clean.repeated_lines`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -35,7 +35,7 @@ pub struct RepeatedLinesConfig {
     #[serde(default = "default_max_line_chars")]
     pub max_line_chars: usize,
     /// `remove` (delete the lines) or `annotate` (spans labelled `boilerplate`).
-    #[serde(default = "remove")]
+    #[serde(default = "OnMatch::default_remove")]
     pub on_match: OnMatch,
     /// Where the spill file goes; default: the system temp folder.
     #[serde(default)]
@@ -51,7 +51,7 @@ fn default_max_line_chars() -> usize {
 
 impl StageConfig for RepeatedLinesConfig {
     const TYPE: &'static str = "clean.repeated_lines";
-    const ON_MATCH: &'static [OnMatch] = SPAN_ON_MATCH;
+    const ON_MATCH: &'static [OnMatch] = OnMatch::SPANS;
     const RENAMED: &'static [(&'static str, &'static str)] =
         &[("mode", "on_match"), ("field", "scope_field")];
     const KIND: StageKind = StageKind::Barrier;

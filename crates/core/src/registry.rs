@@ -161,12 +161,7 @@ impl StageInfo {
 
     /// Names of the fields the stage accepts, in declaration order.
     pub fn field_names(&self) -> Vec<String> {
-        let schema = self.schema();
-        let mut names = Vec::new();
-        collect_properties(&schema, &schema, &mut names);
-        let mut seen = std::collections::HashSet::new();
-        names.retain(|n| seen.insert(n.clone()));
-        names
+        self.fields().into_iter().map(|(name, _)| name).collect()
     }
 
     /// The field schemas of the stage in declaration order, with `$ref`s to enums resolved and
@@ -338,26 +333,6 @@ fn inline_refs(root: &serde_json::Value, value: &mut serde_json::Value, depth: u
     } else if let Some(list) = value.as_array_mut() {
         for v in list {
             inline_refs(root, v, depth + 1);
-        }
-    }
-}
-
-fn collect_properties(root: &serde_json::Value, schema: &serde_json::Value, names: &mut Vec<String>) {
-    if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
-        names.extend(props.keys().cloned());
-    }
-    for combinator in ["allOf", "anyOf", "oneOf"] {
-        if let Some(list) = schema.get(combinator).and_then(|v| v.as_array()) {
-            for sub in list {
-                collect_properties(root, sub, names);
-            }
-        }
-    }
-    if let Some(reference) = schema.get("$ref").and_then(|r| r.as_str()) {
-        if let Some(name) = reference.strip_prefix("#/$defs/") {
-            if let Some(target) = root.get("$defs").and_then(|d| d.get(name)) {
-                collect_properties(root, target, names);
-            }
         }
     }
 }

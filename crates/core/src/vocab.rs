@@ -109,6 +109,25 @@ pub enum OnMatch {
 impl OnMatch {
     /// Every value, in documentation order.
     pub const ALL: [OnMatch; 4] = [OnMatch::Drop, OnMatch::Remove, OnMatch::Annotate, OnMatch::Split];
+    /// What stages that find spans in a text support (boilerplate, repeated segments).
+    pub const SPANS: &'static [OnMatch] = &[OnMatch::Remove, OnMatch::Annotate];
+    /// What stages that judge whole documents support (near-duplicate clusters).
+    pub const DOCUMENTS: &'static [OnMatch] = &[OnMatch::Drop, OnMatch::Annotate];
+    /// What segmenters support.
+    pub const SEGMENTS: &'static [OnMatch] = &[OnMatch::Annotate, OnMatch::Split];
+
+    /// `drop`, as a serde default (`#[serde(default = "OnMatch::default_drop")]`).
+    pub fn default_drop() -> Self {
+        OnMatch::Drop
+    }
+    /// `remove`, as a serde default.
+    pub fn default_remove() -> Self {
+        OnMatch::Remove
+    }
+    /// `annotate`, as a serde default.
+    pub fn default_annotate() -> Self {
+        OnMatch::Annotate
+    }
 
     /// The YAML spelling.
     pub fn as_str(self) -> &'static str {

@@ -39,15 +39,6 @@ pub enum KeeperPolicy {
     Priority,
 }
 
-/// `on_match` values of the document-level dedup stages: `drop` every cluster member but the
-/// keeper (reason `near_duplicate`), or `annotate` (keep everything; set `meta.dup_cluster`,
-/// `meta.dup_of`, `meta.dup_similarity`).
-pub const DOC_ON_MATCH: &[OnMatch] = &[OnMatch::Drop, OnMatch::Annotate];
-
-fn drop_match() -> OnMatch {
-    OnMatch::Drop
-}
-
 /// The cluster and keeper settings every near-duplicate stage shares (flattened into its YAML).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ClusterOptions {
@@ -61,7 +52,7 @@ pub struct ClusterOptions {
     #[serde(default)]
     pub priority: Vec<String>,
     /// `drop` (every member but the keeper) or `annotate` (keep all; cluster in meta).
-    #[serde(default = "drop_match")]
+    #[serde(default = "OnMatch::default_drop")]
     pub on_match: OnMatch,
     /// Write a cluster report (one JSONL row per document) here.
     #[serde(default)]

@@ -16,7 +16,7 @@ use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{BuildContext, BuildError, Document, FieldError, Stage, StageConfig, StageKind};
 use serde::{Deserialize, Serialize};
 
-pub use crate::cluster::{ClusterOptions, KeeperPolicy, DOC_ON_MATCH};
+pub use crate::cluster::{ClusterOptions, KeeperPolicy};
 use crate::cluster::{NearDedup, NearIndex, PrepareStep};
 use crate::lsh::{band_keys, optimal_bands_rows, LshIndex};
 use crate::minhash::{MinHasher, Similarity};
@@ -154,7 +154,7 @@ impl MinHashConfig {
 
 impl StageConfig for MinHashConfig {
     const TYPE: &'static str = "dedup.minhash";
-    const ON_MATCH: &'static [millstone_core::OnMatch] = DOC_ON_MATCH;
+    const ON_MATCH: &'static [millstone_core::OnMatch] = millstone_core::OnMatch::DOCUMENTS;
     const RENAMED: &'static [(&'static str, &'static str)] = &[("action", "on_match")];
     const KIND: StageKind = StageKind::Barrier;
     const SUMMARY: &'static str =

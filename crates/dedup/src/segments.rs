@@ -48,14 +48,6 @@ pub enum KeepCopy {
     None,
 }
 
-/// `on_match` values of the span-level dedup stages: `remove` rewrites the text without the
-/// matched spans; `annotate` keeps the text and adds spans labelled `duplicate`.
-pub const SPAN_ON_MATCH: &[OnMatch] = &[OnMatch::Remove, OnMatch::Annotate];
-
-pub(crate) fn remove_match() -> OnMatch {
-    OnMatch::Remove
-}
-
 /// Configuration of `dedup.exact_segments`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -67,7 +59,7 @@ pub struct SegmentsConfig {
     #[serde(default)]
     pub keep: KeepCopy,
     /// `remove` the matched segments or `annotate` them with `duplicate` spans.
-    #[serde(default = "remove_match")]
+    #[serde(default = "OnMatch::default_remove")]
     pub on_match: OnMatch,
     /// Which differences to ignore.
     #[serde(default)]
@@ -104,7 +96,7 @@ fn default_min_remaining() -> usize {
 
 impl StageConfig for SegmentsConfig {
     const TYPE: &'static str = "dedup.exact_segments";
-    const ON_MATCH: &'static [OnMatch] = SPAN_ON_MATCH;
+    const ON_MATCH: &'static [OnMatch] = OnMatch::SPANS;
     const RENAMED: &'static [(&'static str, &'static str)] = &[("action", "on_match"), ("mode", "keep")];
     const KIND: StageKind = StageKind::Barrier;
     const SUMMARY: &'static str =

@@ -93,7 +93,7 @@ impl SimHashConfig {
 
 impl StageConfig for SimHashConfig {
     const TYPE: &'static str = "dedup.simhash";
-    const ON_MATCH: &'static [millstone_core::OnMatch] = crate::cluster::DOC_ON_MATCH;
+    const ON_MATCH: &'static [millstone_core::OnMatch] = millstone_core::OnMatch::DOCUMENTS;
     const RENAMED: &'static [(&'static str, &'static str)] = &[("action", "on_match")];
     const KIND: StageKind = StageKind::Barrier;
     const SUMMARY: &'static str =

@@ -28,7 +28,7 @@ pub struct SubstringConfig {
     #[serde(default = "default_min_length")]
     pub min_length: usize,
     /// `remove` the spans, or `annotate` them with `duplicate` spans.
-    #[serde(default = "crate::segments::remove_match")]
+    #[serde(default = "OnMatch::default_remove")]
     pub on_match: OnMatch,
     /// Drop a document left with fewer characters than this.
     #[serde(default = "default_min_remaining")]
@@ -53,7 +53,7 @@ fn default_max_bytes() -> ByteSize {
 
 impl StageConfig for SubstringConfig {
     const TYPE: &'static str = "dedup.substring";
-    const ON_MATCH: &'static [OnMatch] = crate::segments::SPAN_ON_MATCH;
+    const ON_MATCH: &'static [OnMatch] = OnMatch::SPANS;
     const RENAMED: &'static [(&'static str, &'static str)] = &[("action", "on_match")];
     const KIND: StageKind = StageKind::Barrier;
     const SUMMARY: &'static str =

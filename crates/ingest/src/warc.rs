@@ -131,7 +131,6 @@ impl Source for WarcSource {
             provenance: Provenance::byte(label.clone(), offset),
             message: format!("WARC stream breaks off: {e} (records before it were read)"),
         };
-        let mut records = 0u64;
         // The offset of a version line already in `line`, found by resynchronising.
         let mut pending: Option<u64> = None;
         // After a bad record, skips to the next `WARC/1.x` line and reports what was skipped.
@@ -194,7 +193,6 @@ impl Source for WarcSource {
                     headers.push((k.trim().to_string(), v.trim().to_string()));
                 }
             }
-            records += 1;
             let provenance = Provenance::byte(label.clone(), start);
             let Some(length) = header(&headers, "Content-Length").and_then(|v| v.parse::<u64>().ok()) else {
                 let why = "record without a valid Content-Length";
@@ -264,7 +262,7 @@ impl Source for WarcSource {
                 return Ok(());
             }
         }
-        if records == 0 && reader.offset == 0 {
+        if reader.offset == 0 {
             // An empty file holds no record: nothing to count as failed.
             tracing::warn!("{label}: empty WARC file");
         }

@@ -126,13 +126,6 @@ impl Transform for Annotator {
     }
 }
 
-fn annotate() -> OnMatch {
-    OnMatch::Annotate
-}
-
-/// What `on_match` values segmenters support.
-const SEGMENT_ON_MATCH: &[OnMatch] = &[OnMatch::Annotate, OnMatch::Split];
-
 fn mode(on_match: OnMatch) -> Mode {
     match on_match {
         OnMatch::Split => Mode::Explode,
@@ -157,14 +150,14 @@ fn build(
 #[serde(deny_unknown_fields)]
 pub struct LinesConfig {
     /// `annotate` (spans labelled `line`) or `split` (a document per line).
-    #[serde(default = "annotate")]
+    #[serde(default = "OnMatch::default_annotate")]
     pub on_match: OnMatch,
 }
 
 impl StageConfig for LinesConfig {
     const TYPE: &'static str = "segment.lines";
     const KIND: StageKind = StageKind::Transform;
-    const ON_MATCH: &'static [OnMatch] = SEGMENT_ON_MATCH;
+    const ON_MATCH: &'static [OnMatch] = OnMatch::SEGMENTS;
     const RENAMED: &'static [(&'static str, &'static str)] = &[("mode", "on_match")];
     const SUMMARY: &'static str = "Non-empty lines as byte-offset spans (or one document per line)";
     const EXAMPLE: &'static str = "type: segment.lines\non_match: annotate\n";
@@ -178,14 +171,14 @@ impl StageConfig for LinesConfig {
 #[serde(deny_unknown_fields)]
 pub struct ParagraphsConfig {
     /// `annotate` (spans labelled `paragraph`) or `split` (a document per paragraph).
-    #[serde(default = "annotate")]
+    #[serde(default = "OnMatch::default_annotate")]
     pub on_match: OnMatch,
 }
 
 impl StageConfig for ParagraphsConfig {
     const TYPE: &'static str = "segment.paragraphs";
     const KIND: StageKind = StageKind::Transform;
-    const ON_MATCH: &'static [OnMatch] = SEGMENT_ON_MATCH;
+    const ON_MATCH: &'static [OnMatch] = OnMatch::SEGMENTS;
     const RENAMED: &'static [(&'static str, &'static str)] = &[("mode", "on_match")];
     const SUMMARY: &'static str =
         "Blank-line separated paragraphs as byte-offset spans (or one document each)";
@@ -200,7 +193,7 @@ impl StageConfig for ParagraphsConfig {
 #[serde(deny_unknown_fields)]
 pub struct SentencesConfig {
     /// `annotate` (spans labelled `sentence`) or `split` (a document per sentence).
-    #[serde(default = "annotate")]
+    #[serde(default = "OnMatch::default_annotate")]
     pub on_match: OnMatch,
     /// Abbreviation list: `en`, `de`, `fr` or `es`.
     #[serde(default = "default_language")]
@@ -222,7 +215,7 @@ const LANGUAGES: [&str; 4] = ["en", "de", "fr", "es"];
 impl StageConfig for SentencesConfig {
     const TYPE: &'static str = "segment.sentences";
     const KIND: StageKind = StageKind::Transform;
-    const ON_MATCH: &'static [OnMatch] = SEGMENT_ON_MATCH;
+    const ON_MATCH: &'static [OnMatch] = OnMatch::SEGMENTS;
     const RENAMED: &'static [(&'static str, &'static str)] = &[("mode", "on_match")];
     const SUMMARY: &'static str =
         "Sentences (UAX #29 plus abbreviation, initials, decimals, quotes, list rules)";
@@ -249,7 +242,7 @@ impl StageConfig for SentencesConfig {
 #[serde(deny_unknown_fields)]
 pub struct ChunksConfig {
     /// `annotate` (spans labelled `chunk`) or `split` (a document per chunk, a chunk table).
-    #[serde(default = "annotate")]
+    #[serde(default = "OnMatch::default_annotate")]
     pub on_match: OnMatch,
     /// `chars`, `words`, `sentences` or `tokens`.
     #[serde(default)]
@@ -273,7 +266,7 @@ pub struct ChunksConfig {
 impl StageConfig for ChunksConfig {
     const TYPE: &'static str = "segment.chunks";
     const KIND: StageKind = StageKind::Transform;
-    const ON_MATCH: &'static [OnMatch] = SEGMENT_ON_MATCH;
+    const ON_MATCH: &'static [OnMatch] = OnMatch::SEGMENTS;
     const RENAMED: &'static [(&'static str, &'static str)] = &[("mode", "on_match")];
     const SUMMARY: &'static str =
         "Windows of chars, words, sentences or tiktoken tokens with size and overlap";

@@ -330,6 +330,27 @@ pub fn check_sink(info: &StageInfo, docs: &[Document], dir: &Path) -> Result<(),
     Ok(())
 }
 
+/// A source of `info` built from its example with `path` set to `path` (and `paths`, plus the
+/// listed example keys, removed).
+fn source_at(
+    info: &StageInfo,
+    dir: &Path,
+    path: &str,
+    drop: &[&str],
+) -> Result<Box<dyn millstone_core::Source>, String> {
+    let name = info.type_name;
+    let mut fields = example_fields(info, dir);
+    let map = fields.as_object_mut().expect("mapping");
+    for key in ["paths"].iter().chain(drop) {
+        map.remove(*key);
+    }
+    map.insert("path".into(), path.into());
+    match build(info, &fields).map_err(|e| format!("{name}: build: {e}"))? {
+        Stage::Source(source) => Ok(source),
+        _ => Err(format!("{name}: not a source")),
+    }
+}
+
 /// Law 7 for a source: a missing input is an error, not a panic; and, where a sink of the same
 /// format exists (`export.x` for `ingest.x`), what the sink wrote is read back, text for text.
 pub fn check_source(
@@ -339,13 +360,7 @@ pub fn check_source(
     dir: &Path,
 ) -> Result<(), String> {
     let name = info.type_name;
-    let mut fields = example_fields(info, dir);
-    let map = fields.as_object_mut().expect("mapping");
-    map.remove("paths");
-    map.insert("path".into(), dir.join("missing-input").display().to_string().into());
-    let Stage::Source(source) = build(info, &fields).map_err(|e| format!("{name}: build: {e}"))? else {
-        return Err(format!("{name}: not a source"));
-    };
+    let source = source_at(info, dir, &dir.join("missing-input").display().to_string(), &[])?;
     let listed = call("shards", || source.shards()).map_err(|e| format!("{name}: {e}"))?;
     if let Ok(shards) = listed {
         if !shards.is_empty() {
@@ -360,17 +375,9 @@ pub fn check_source(
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let sink_fields = example_fields(sink_info, &out);
     write_with_sink(sink_info, &sink_fields, docs, 7)?;
-    let written = sink_fields.get("path").and_then(Value::as_str).unwrap_or_default().to_string();
-    let mut fields = example_fields(info, dir);
-    let map = fields.as_object_mut().expect("mapping");
-    map.remove("paths");
-    for key in ["text_field", "id_field", "fields", "glob", "title_from_first_line", "folder_field"] {
-        map.remove(key);
-    }
-    map.insert("path".into(), written.into());
-    let Stage::Source(source) = build(info, &fields).map_err(|e| format!("{name}: build: {e}"))? else {
-        return Err(format!("{name}: not a source"));
-    };
+    let written = sink_fields.get("path").and_then(Value::as_str).unwrap_or_default();
+    let example_only = ["text_field", "id_field", "fields", "glob", "title_from_first_line", "folder_field"];
+    let source = source_at(info, dir, written, &example_only)?;
     let (mut texts, mut bad) = (Vec::new(), 0usize);
     let shards = call("shards", || source.shards()).map_err(|e| format!("{name}: {e}"))?;
     for shard in shards.map_err(|e| format!("{name}: shards: {e}"))? {
