@@ -12,7 +12,7 @@
 //!   only removes its own line.
 //!
 //! All patterns are compiled into one [`regex::RegexSet`] (finite automata: linear time, no
-//! backtracking). Mode `remove` rewrites the text; mode `mark` leaves it and adds spans labelled
+//! backtracking). `on_match: remove` rewrites the text; `on_match: annotate` leaves it and adds spans labelled
 //! `boilerplate` and `comments`, and removing those spans gives exactly the `remove` output.
 
 use millstone_core::schemars::{self, JsonSchema};

@@ -1,10 +1,10 @@
 //! `dedup.exact_segments`: paragraph- or line-level exact dedup across the corpus (CCNet).
 //!
-//! * `keep_first` (default): a segment's first copy stays; later copies are removed (or marked).
-//!   Streams, unless `scope_field` is set.
-//! * `remove_all`: every segment that occurs in two or more documents is removed everywhere
+//! * `keep: first` (default): a segment's first copy stays; later copies are removed (or, with
+//!   `on_match: annotate`, marked). Streams, unless `scope_field` is set.
+//! * `keep: none`: every segment that occurs in two or more documents is removed everywhere
 //!   (CCNet's behaviour). Needs two passes: documents wait in a spill file.
-//! * `scope_field` (e.g. `site`): a segment that recurs in at least `scope_min_docs` documents
+//! * `scope_field` (e.g. `meta.site`): a segment that recurs in at least `scope_min_docs` documents
 //!   of the *same* source is that source's boilerplate and goes everywhere in it; a segment
 //!   shared across *different* sources (syndication, quotations) keeps its first copy.
 //!
