@@ -76,7 +76,7 @@ pub fn dedup(
         if let Some(k) = &sweep_key {
             all.push(format!("{k}={value}"));
         }
-        let options = LoadOptions { overrides: all, threads, overwrite: true, shard: None };
+        let options = LoadOptions { overrides: all, threads, overwrite: true, shard: None, part: None };
         let plan = match parse_plan(&pipeline.display().to_string(), &text, registry, &options) {
             Ok(plan) => plan,
             Err(millstone_config::Error::Invalid(d)) => {

@@ -110,7 +110,7 @@ pub fn sentences(data: &[u8]) {
 pub fn spill_codec(data: &[u8]) {
     if let Ok(doc) = SpillFile::decode_record(data) {
         let mut again = Vec::new();
-        SpillFile::encode_record(doc.clone(), &mut again).expect("encoding a decoded document");
+        SpillFile::encode_record(&doc, &mut again).expect("encoding a decoded document");
         assert_eq!(SpillFile::decode_record(&again).expect("decoding an encoded document"), doc);
     }
 }

@@ -80,6 +80,44 @@ enum Command {
     /// Measure dedup quality against labelled data.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Plan a distributed run: list the inputs once, cut the pipeline into steps at its
+    /// barriers, assign inputs to tasks; writes WORK/plan.json.
+    Plan(distributed_cli::PlanArgs),
+    /// Run one task of a planned run (what every engine calls).
+    Task {
+        /// The plan file (or its work folder).
+        #[arg(long)]
+        plan: PathBuf,
+        /// The step.
+        #[arg(long)]
+        step: usize,
+        /// The rank (default: SLURM_ARRAY_TASK_ID + MILLSTONE_RANK_OFFSET).
+        #[arg(long)]
+        rank: Option<usize>,
+        /// This task's log file, recorded if it fails.
+        #[arg(long)]
+        log: Option<PathBuf>,
+        /// Never show a progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Show a planned run's steps: ranks done, failed (with log), pending; docs and bytes.
+    Status {
+        /// The work folder (or its plan.json).
+        #[arg(long)]
+        work: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Plan (or reuse the plan) and run every missing task: on this machine (`local`) or as
+    /// Slurm job arrays (`slurm`).
+    Submit {
+        #[command(flatten)]
+        plan: distributed_cli::PlanArgs,
+        #[command(flatten)]
+        submit: distributed_cli::SubmitArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -146,6 +184,7 @@ enum EvalCommand {
     },
 }
 
+mod distributed_cli;
 mod eval;
 
 /// An error and its causes, `outer: cause: root`, leaving out a cause whose text the message
@@ -241,7 +280,8 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
     let registry = millstone::builtin_registry();
     match command {
         Command::Run { pipeline, threads, report, overrides, shard, overwrite, fail_fast, quiet, resume } => {
-            let options = LoadOptions { overrides, threads, overwrite: overwrite || resume, shard };
+            let options =
+                LoadOptions { overrides, threads, overwrite: overwrite || resume, shard, part: None };
             let mut plan = match load_plan(&pipeline, &registry, &options) {
                 Ok(plan) => plan,
                 Err(millstone_config::Error::Invalid(diagnostics)) => {
@@ -282,6 +322,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             }
             let run_options = millstone_runner::RunOptions {
                 shard,
+                part: None,
                 progress: !quiet && std::io::stderr().is_terminal(),
                 overwrite: overwrite || resume,
                 interrupt: Some(interrupt_flag()?),
@@ -319,7 +360,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { pipelines, overrides } => {
-            let options = LoadOptions { overrides, threads: None, overwrite: true, shard: None };
+            let options = LoadOptions { overrides, threads: None, overwrite: true, shard: None, part: None };
             let mut failed = false;
             for path in pipelines {
                 match load_plan(&path, &registry, &options) {
@@ -385,6 +426,12 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Eval(EvalCommand::Pairs { train, test, unit, ngram, similarity, permutations }) => {
             eval::pairs(&train, &test, &unit, ngram, &similarity, permutations)
         }
+        Command::Plan(args) => distributed_cli::plan_command(args, &registry),
+        Command::Task { plan, step, rank, log, quiet } => {
+            distributed_cli::task_command(&plan, step, rank, log, quiet, &registry)
+        }
+        Command::Status { work, json } => distributed_cli::status_command(&work, json),
+        Command::Submit { plan, submit } => distributed_cli::submit_command(plan, submit, &registry),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&pipeline_schema(&registry))?);
             Ok(ExitCode::SUCCESS)

@@ -74,6 +74,10 @@ pub struct LoadOptions {
     pub overwrite: bool,
     /// `--shard i/n`: substituted into `{shard}` in output paths.
     pub shard: Option<(usize, usize)>,
+    /// Task `i` of `n` of a distributed step: `{shard}` in output paths becomes `i`, and a path
+    /// without `{shard}` gets `.<i>-of-<n>` before its extension (so, unlike `--shard`, it
+    /// needs no `{shard}`). Wins over `shard`.
+    pub part: Option<(usize, usize)>,
 }
 
 /// Keys of a stage entry that belong to the runner, not to the stage.
@@ -245,7 +249,9 @@ pub fn parse_plan(file: &str, text: &str, registry: &Registry, options: &LoadOpt
         }
     }
 
-    let conflicts = outputs::check(&checker.paths, options.shard, options.overwrite, &checker.positions);
+    // A task of a distributed step names its outputs by part, so only `--shard` needs `{shard}`.
+    let shard = if options.part.is_some() { None } else { options.shard };
+    let conflicts = outputs::check(&checker.paths, shard, options.overwrite, &checker.positions);
     checker.diagnostics.extend(conflicts);
     if !checker.diagnostics.is_empty() {
         let mut items = checker.diagnostics;
@@ -473,7 +479,8 @@ impl Checker {
             out_dir: runtime.out_dir.clone(),
             overwrite: options.overwrite,
             threads,
-            shard: options.shard,
+            shard: options.part.or(options.shard),
+            part_names: options.part.is_some(),
         };
         self.paths.extend(outputs::path_uses(path, info.kind, &fields));
         let quarantine = on_error == ErrorPolicy::Quarantine && !runtime.fail_fast;
@@ -483,7 +490,7 @@ impl Checker {
             &runtime.out_dir,
             keep_dropped,
             quarantine,
-            options.shard,
+            options.part.or(options.shard),
         ));
         let fields = serde_json::Value::Object(fields);
         match info.build(&fields, &cx) {

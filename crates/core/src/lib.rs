@@ -46,7 +46,7 @@ pub use bytesize::ByteSize;
 pub use document::{Batch, DocId, Document, Location, Meta, Provenance, Span};
 pub use error::{BuildError, Error, FieldError, StageError};
 pub use plan::{ErrorPolicy, Plan, PlannedStage, RuntimeSettings, Threads};
-pub use registry::{BuildContext, ConfigProblem, Registry, StageConfig, StageInfo};
+pub use registry::{part_path, BuildContext, ConfigProblem, Registry, StageConfig, StageInfo};
 pub use spill::SpillFile;
 pub use stage::{
     commit_all, Barrier, BatchEncoder, DropReason, Emit, Filter, FilterStage, Map, MapStage, PendingOutput,

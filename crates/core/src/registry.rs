@@ -24,6 +24,9 @@ pub struct BuildContext {
     pub threads: usize,
     /// `(i, n)` when the run processes shard set i of n; sinks put `i` into `{shard}` in paths.
     pub shard: Option<(usize, usize)>,
+    /// The run is task `i` of `n` of a distributed step: an output path without `{shard}` gets
+    /// `.<i>-of-<n>` before its extension, so the tasks of a step never share a file.
+    pub part_names: bool,
 }
 
 impl BuildContext {
@@ -35,14 +38,33 @@ impl BuildContext {
             overwrite: true,
             threads: 1,
             shard: None,
+            part_names: false,
         }
     }
     /// Resolves a configured output path: `{shard}` becomes the shard number (`00000` when the
     /// run is not sharded); relative paths stay relative to the working directory.
+    ///
+    /// In a task of a distributed step ([`BuildContext::part_names`]) a path without `{shard}`
+    /// gets the task's part before its first extension: `out/docs.jsonl.zst` becomes
+    /// `out/docs.00002-of-00008.jsonl.zst`.
     pub fn output_path(&self, path: &Path) -> PathBuf {
+        let text = path.to_string_lossy();
+        if let (true, Some((i, n)), false) = (self.part_names, self.shard, text.contains("{shard}")) {
+            return part_path(path, i, n);
+        }
         let shard = format!("{:05}", self.shard.map_or(0, |(i, _)| i));
-        PathBuf::from(path.to_string_lossy().replace("{shard}", &shard))
+        PathBuf::from(text.replace("{shard}", &shard))
     }
+}
+
+/// `path` with `.<i>-of-<n>` (five digits each) before the first extension of its file name.
+pub fn part_path(path: &Path, i: usize, n: usize) -> PathBuf {
+    let name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let (stem, extension) = match name.find('.').filter(|&dot| dot > 0) {
+        Some(dot) => name.split_at(dot),
+        None => (name.as_str(), ""),
+    };
+    path.with_file_name(format!("{stem}.{i:05}-of-{n:05}{extension}"))
 }
 
 /// A stage's YAML configuration: validated, then built into a runtime [`Stage`].

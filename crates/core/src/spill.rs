@@ -45,7 +45,7 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn encode(doc: Document, buf: &mut Vec<u8>) -> Result<(), StageError> {
+fn encode(doc: &Document, buf: &mut Vec<u8>) -> Result<(), StageError> {
     put_bytes(buf, doc.id.as_bytes());
     put_bytes(buf, doc.text.as_bytes());
     put_bytes(buf, &serde_json::to_vec(&doc.meta).map_err(spill_error)?);
@@ -90,7 +90,7 @@ fn decode(record: &[u8]) -> Result<Document, StageError> {
 
 impl SpillFile {
     /// Encodes one document as a spill record (without the length prefix).
-    pub fn encode_record(doc: Document, buf: &mut Vec<u8>) -> Result<(), StageError> {
+    pub fn encode_record(doc: &Document, buf: &mut Vec<u8>) -> Result<(), StageError> {
         encode(doc, buf)
     }
 
@@ -134,7 +134,7 @@ impl SpillFile {
     pub fn push(&mut self, doc: Document) -> Result<(), StageError> {
         let writer = self.writer.as_mut().ok_or_else(|| spill_corrupt("already being read"))?;
         self.buffer.clear();
-        encode(doc, &mut self.buffer)?;
+        encode(&doc, &mut self.buffer)?;
         writer.write_all(&(self.buffer.len() as u64).to_le_bytes()).map_err(spill_error)?;
         writer.write_all(&self.buffer).map_err(spill_error)?;
         self.written += 1;

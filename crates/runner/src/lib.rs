@@ -71,6 +71,10 @@ pub struct RunOptions {
     pub progress: bool,
     /// Side files (rejects, quarantine) may replace existing ones (`--overwrite`).
     pub overwrite: bool,
+    /// Task `i` of `n` of a distributed step: side files (rejects, quarantine) are named
+    /// `<stage>.<i>-of-<n>.jsonl`, as in a sharded run; unlike `shard`, it selects no shards
+    /// (the task's sources already hold only its own).
+    pub part: Option<(usize, usize)>,
     /// Set (e.g. by a signal handler) to stop the run: reading stops, nothing is committed, and
     /// `run` returns [`Error::Interrupted`] with the report of the work done.
     pub interrupt: Option<Arc<AtomicBool>>,
@@ -127,7 +131,7 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
     let _entered = span.enter();
 
     let Plan { name, runtime, stages, config_hash } = plan;
-    let shared = Arc::new(Shared::new(&stages, runtime, options.shard, options.overwrite));
+    let shared = Arc::new(Shared::new(&stages, runtime, options.shard.or(options.part), options.overwrite));
     let kinds: Vec<millstone_core::StageKind> = stages.iter().map(|s| s.stage.kind()).collect();
     let topology = Topology::compile(stages)?;
     for stage in topology.flat_map_stages() {

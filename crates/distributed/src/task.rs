@@ -1,0 +1,322 @@
+//! One task: a slice of the pipeline run by the ordinary runner over the task's share of the
+//! input, with a marker written after its outputs are committed.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use millstone_config::{parse_plan, LoadOptions};
+use millstone_core::{ErrorPolicy, Plan, PlannedStage, Registry, Stage};
+use millstone_runner::{run, RunOptions, RunReport};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::fingerprint::{input_print, output_sum, OutputSum};
+use crate::intermediate::{AssignedSource, ChunkSink, ChunkSource, INPUT_ID, OUTPUT_ID, TYPE_NAME};
+use crate::work::{slice_for, write_atomic, StepKind, WorkPlan};
+
+/// What a finished task recorded (`done/step-<s>/<rank>.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskMarker {
+    /// The plan's configuration hash.
+    pub config_hash: String,
+    /// The step.
+    pub step: usize,
+    /// The rank.
+    pub rank: usize,
+    /// Chunk files for the next step, in order.
+    pub chunks: Vec<PathBuf>,
+    /// Every output the task committed (chunks included), with checksums.
+    pub outputs: Vec<OutputSum>,
+    /// Peak resident memory of the task's process, in bytes (0 where unknown).
+    pub peak_rss_bytes: u64,
+    /// The task's run report.
+    pub report: serde_json::Value,
+}
+
+/// What a failed task recorded (`failed/step-<s>/<rank>.json`); removed when the task succeeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskFailure {
+    /// The error.
+    pub error: String,
+    /// Where the task's output went, if the engine said.
+    pub log: Option<PathBuf>,
+}
+
+/// How a task runs.
+#[derive(Debug, Clone, Default)]
+pub struct TaskOptions {
+    /// Set to stop the task (nothing is committed, no marker is written).
+    pub interrupt: Option<Arc<AtomicBool>>,
+    /// Show a progress bar.
+    pub progress: bool,
+    /// The task's log file, recorded if it fails (so `status` can point at it).
+    pub log: Option<PathBuf>,
+}
+
+/// What [`run_task`] did.
+#[derive(Debug)]
+pub enum TaskOutcome {
+    /// The task ran; its report.
+    Ran(Box<RunReport>),
+    /// A valid marker showed the task finished before; nothing was done.
+    AlreadyDone,
+}
+
+impl TaskMarker {
+    /// Reads the marker of `step`/`rank`, if there is one.
+    pub fn load(plan: &WorkPlan, step: usize, rank: usize) -> Option<TaskMarker> {
+        let text = std::fs::read_to_string(plan.marker_path(step, rank)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Whether this marker belongs to `plan` and its outputs are all there, unchanged in size
+    /// (`full`: and in content).
+    pub fn holds(&self, plan: &WorkPlan, full: bool) -> Result<(), String> {
+        if self.config_hash != plan.config_hash {
+            return Err("the marker is from another configuration".into());
+        }
+        for output in &self.outputs {
+            let now = if full {
+                output_sum(&output.path).ok()
+            } else {
+                std::fs::metadata(&output.path).ok().map(|m| OutputSum { size: m.len(), ..output.clone() })
+            };
+            match now {
+                Some(now) if now == *output => {}
+                Some(_) => return Err(format!("output {} changed", output.path.display())),
+                None => return Err(format!("output {} is missing", output.path.display())),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_request(plan: &WorkPlan, step: usize, rank: usize) -> Result<(), Error> {
+    let Some(planned) = plan.steps.get(step) else {
+        return Err(Error::Usage(format!(
+            "step {step} does not exist: the plan has steps 0..{}",
+            plan.steps.len()
+        )));
+    };
+    if rank >= planned.tasks {
+        return Err(Error::Usage(format!(
+            "step {step} has ranks 0..{}; {rank} does not exist",
+            planned.tasks
+        )));
+    }
+    if plan.millstone_version != env!("CARGO_PKG_VERSION") {
+        return Err(Error::Stale(format!(
+            "planned by millstone {}, this is {}",
+            plan.millstone_version,
+            env!("CARGO_PKG_VERSION")
+        )));
+    }
+    match std::fs::read_to_string(&plan.pipeline) {
+        Ok(text) if text != plan.pipeline_text => {
+            return Err(Error::Stale(format!("{} changed since it was planned", plan.pipeline.display())))
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `0,3-5` for ranks 0, 3, 4, 5.
+pub(crate) fn ranges(ranks: &[usize]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < ranks.len() {
+        let start = ranks[i];
+        while i + 1 < ranks.len() && ranks[i + 1] == ranks[i] + 1 {
+            i += 1;
+        }
+        parts.push(if ranks[i] == start { start.to_string() } else { format!("{start}-{}", ranks[i]) });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+/// The chunks the previous step left for `step`, in order.
+fn input_chunks(plan: &WorkPlan, step: usize) -> Result<Vec<PathBuf>, Error> {
+    let previous = &plan.steps[step - 1];
+    let mut chunks = Vec::new();
+    let mut missing = Vec::new();
+    for rank in 0..previous.tasks {
+        match TaskMarker::load(plan, previous.index, rank) {
+            Some(marker) if marker.holds(plan, false).is_ok() => chunks.extend(marker.chunks),
+            _ => missing.push(rank),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Error::NotReady { step, previous: previous.index, missing: ranges(&missing) });
+    }
+    Ok(chunks)
+}
+
+fn internal(id: &str, stage: Stage) -> PlannedStage {
+    PlannedStage {
+        id: id.to_string(),
+        type_name: TYPE_NAME,
+        on_error: ErrorPolicy::Fail,
+        keep_dropped: false,
+        stage,
+        notes: Vec::new(),
+    }
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), 0 elsewhere.
+fn peak_rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Builds the runner plan of one task: its stages of the pipeline, its input and, unless it is
+/// the last step, a chunk writer for the next step.
+fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> Result<Plan, Error> {
+    let planned = &plan.steps[step];
+    let parallel = planned.kind == StepKind::Parallel;
+    let load = LoadOptions {
+        overrides: plan.overrides.clone(),
+        threads: plan.threads,
+        overwrite: true,
+        shard: None,
+        part: parallel.then_some((rank, planned.tasks)),
+    };
+    let built = parse_plan(&plan.pipeline.display().to_string(), &plan.pipeline_text, registry, &load)?;
+    if built.config_hash != plan.config_hash {
+        return Err(Error::Stale("the pipeline resolves to another configuration hash".into()));
+    }
+    let Plan { name, runtime, stages: all, config_hash } = built;
+    let mut stages = Vec::new();
+    if step > 0 {
+        let chunks = input_chunks(plan, step)?;
+        let mine =
+            if parallel { chunks[slice_for(chunks.len(), planned.tasks, rank)].to_vec() } else { chunks };
+        stages.push(internal(INPUT_ID, Stage::Source(Box::new(ChunkSource { chunks: mine }))));
+    }
+    for (index, mut stage) in all.into_iter().enumerate() {
+        if !(planned.first_stage..planned.end_stage).contains(&index) {
+            continue;
+        }
+        if let Stage::Source(inner) = stage.stage {
+            let shards = plan
+                .shards
+                .iter()
+                .filter(|s| s.stage == index && s.rank == rank)
+                .map(|s| s.shard())
+                .collect();
+            stage.stage = Stage::Source(Box::new(AssignedSource { inner, shards }));
+        }
+        stages.push(stage);
+    }
+    if step + 1 < plan.steps.len() {
+        let sink = ChunkSink::new(plan.data_dir(step), rank, plan.chunk_bytes);
+        stages.push(internal(OUTPUT_ID, Stage::Sink(Box::new(sink))));
+    }
+    Ok(Plan { name, runtime, stages, config_hash })
+}
+
+/// Checks that the input files of this task are as planned.
+fn check_inputs(plan: &WorkPlan, step: usize, rank: usize) -> Result<(), Error> {
+    if step != 0 {
+        return Ok(());
+    }
+    let mine: std::collections::BTreeSet<&Path> =
+        plan.shards.iter().filter(|s| s.rank == rank).map(|s| s.path.as_path()).collect();
+    for print in plan.inputs.iter().filter(|p| mine.contains(p.path.as_path())) {
+        match input_print(&print.path) {
+            Ok(now) if now == *print => {}
+            Ok(_) => {
+                return Err(Error::Stale(format!(
+                    "input {} changed since it was planned",
+                    print.path.display()
+                )))
+            }
+            Err(_) => return Err(Error::Stale(format!("input {} is gone", print.path.display()))),
+        }
+    }
+    Ok(())
+}
+
+/// Runs task `rank` of `step`, or returns [`TaskOutcome::AlreadyDone`] when its marker (with
+/// full output checksums) shows it finished. Relative paths of the pipeline resolve against the
+/// current directory, which should be the plan's `cwd`.
+pub fn run_task(
+    plan: &WorkPlan,
+    step: usize,
+    rank: usize,
+    registry: &Registry,
+    options: &TaskOptions,
+) -> Result<TaskOutcome, Error> {
+    check_request(plan, step, rank)?;
+    if let Some(marker) = TaskMarker::load(plan, step, rank) {
+        if marker.holds(plan, true).is_ok() {
+            return Ok(TaskOutcome::AlreadyDone);
+        }
+    }
+    let result = check_inputs(plan, step, rank).and_then(|()| {
+        let task = task_plan(plan, step, rank, registry)?;
+        let planned = &plan.steps[step];
+        let run_options = RunOptions {
+            shard: None,
+            part: (planned.kind == StepKind::Parallel).then_some((rank, planned.tasks)),
+            progress: options.progress,
+            overwrite: true,
+            interrupt: options.interrupt.clone(),
+        };
+        Ok(run(task, &run_options)?)
+    });
+    let report = match result {
+        Ok(report) => report,
+        Err(error) => {
+            let failure = TaskFailure { error: error_chain(&error), log: options.log.clone() };
+            let text = serde_json::to_string_pretty(&failure).expect("serialisable") + "\n";
+            let _ = write_atomic(&plan.failure_path(step, rank), text.as_bytes());
+            return Err(error);
+        }
+    };
+    let chunks = report
+        .stages
+        .iter()
+        .find(|s| s.id == OUTPUT_ID)
+        .and_then(|s| s.output.as_ref())
+        .map(|o| o.files.clone())
+        .unwrap_or_default();
+    let outputs = report
+        .outputs()
+        .iter()
+        .map(|p| output_sum(p).map_err(|e| Error::io(p, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let marker = TaskMarker {
+        config_hash: plan.config_hash.clone(),
+        step,
+        rank,
+        chunks,
+        outputs,
+        peak_rss_bytes: peak_rss_bytes(),
+        report: serde_json::to_value(&report).expect("a report serialises"),
+    };
+    let text = serde_json::to_string_pretty(&marker).expect("serialisable") + "\n";
+    write_atomic(&plan.marker_path(step, rank), text.as_bytes())?;
+    let _ = std::fs::remove_file(plan.failure_path(step, rank));
+    Ok(TaskOutcome::Ran(Box::new(report)))
+}
+
+/// An error and its causes, `: `-joined.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,441 @@
+//! The plan of a distributed run (`<work>/plan.json`): the pipeline as it was planned, its
+//! inputs listed once and assigned to tasks, and its steps.
+//!
+//! Steps come from cutting the pipeline at its barriers. A run of sources, transforms and sinks
+//! is a **parallel** step of N tasks; a run of consecutive barriers is a **global** step of one
+//! task that reads every document of the step before, in order, so that every barrier (exact,
+//! segment and near-duplicate dedup, Bloom filters, repeated-line counts, suffix arrays) decides
+//! exactly as in `millstone run`. Inputs are given to the tasks of the first step as contiguous
+//! runs of shards of about equal bytes, so the concatenation of the tasks' outputs in rank order
+//! is the order of one process.
+
+use std::path::{Path, PathBuf};
+
+use millstone_config::{parse_plan, LoadOptions};
+use millstone_core::{Registry, Stage, StageKind};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::fingerprint::{input_print, InputPrint};
+
+/// The plan's file name inside the work folder.
+pub const PLAN_FILE: &str = "plan.json";
+const FORMAT: u32 = 1;
+
+/// What a step is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// Sources, transforms and sinks: N independent tasks.
+    Parallel,
+    /// Consecutive barriers: one task over every document, in order.
+    Global,
+}
+
+/// One step of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepPlan {
+    /// Position of the step (0, 1, ...).
+    pub index: usize,
+    /// Parallel or global.
+    pub kind: StepKind,
+    /// First pipeline stage of the step.
+    pub first_stage: usize,
+    /// One past its last stage.
+    pub end_stage: usize,
+    /// The ids of its stages, for people reading the plan.
+    pub stage_ids: Vec<String>,
+    /// How many tasks it has.
+    pub tasks: usize,
+}
+
+impl StepPlan {
+    /// `step 1 (global, 1 task): exact_dups, near_dups`.
+    pub fn describe(&self) -> String {
+        let kind = match self.kind {
+            StepKind::Parallel => "parallel",
+            StepKind::Global => "global",
+        };
+        let tasks = if self.tasks == 1 { "1 task".to_string() } else { format!("{} tasks", self.tasks) };
+        format!("step {} ({kind}, {tasks}): {}", self.index, self.stage_ids.join(", "))
+    }
+}
+
+/// One unit of input (a file or a byte range of one) and the task that reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedShard {
+    /// The source stage that reads it.
+    pub stage: usize,
+    /// The file.
+    pub path: PathBuf,
+    /// A byte range of the file, if the source splits files.
+    pub range: Option<(u64, u64)>,
+    /// The line at which the range starts.
+    pub first_line: u64,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// The task of step 0 that reads it.
+    pub rank: usize,
+}
+
+impl PlannedShard {
+    /// As the runner's [`millstone_core::Shard`].
+    pub fn shard(&self) -> millstone_core::Shard {
+        millstone_core::Shard {
+            path: self.path.clone(),
+            range: self.range.map(|(a, b)| a..b),
+            first_line: self.first_line,
+        }
+    }
+}
+
+/// The plan of a distributed run, as stored in `<work>/plan.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkPlan {
+    /// File format version.
+    pub format: u32,
+    /// The millstone version that planned it (tasks of another version refuse to run).
+    pub millstone_version: String,
+    /// The pipeline file, absolute.
+    pub pipeline: PathBuf,
+    /// Its text when planned; tasks build from this and refuse when the file changed since.
+    pub pipeline_text: String,
+    /// `--set` overrides.
+    pub overrides: Vec<String>,
+    /// `--threads` per task.
+    pub threads: Option<usize>,
+    /// Hash of the resolved configuration.
+    pub config_hash: String,
+    /// The working directory relative paths are resolved against.
+    pub cwd: PathBuf,
+    /// The work folder, absolute.
+    pub work: PathBuf,
+    /// Tasks of each parallel step.
+    pub tasks: usize,
+    /// Largest document bytes per chunk file between steps.
+    pub chunk_bytes: u64,
+    /// The steps, in order.
+    pub steps: Vec<StepPlan>,
+    /// Every input shard, in pipeline order, with its task.
+    pub shards: Vec<PlannedShard>,
+    /// Every input file when planned.
+    pub inputs: Vec<InputPrint>,
+}
+
+/// What `plan` needs besides the pipeline.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// Tasks per parallel step.
+    pub tasks: usize,
+    /// The work folder (shared by every node that runs tasks).
+    pub work: PathBuf,
+    /// `--set` overrides.
+    pub overrides: Vec<String>,
+    /// `--threads` per task.
+    pub threads: Option<usize>,
+    /// Replace existing outputs, and discard the work of another plan in `work`.
+    pub overwrite: bool,
+    /// Largest document bytes per chunk file between steps.
+    pub chunk_bytes: u64,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            tasks: 1,
+            work: PathBuf::from("work"),
+            overrides: Vec::new(),
+            threads: None,
+            overwrite: false,
+            chunk_bytes: 64 << 20,
+        }
+    }
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, Error> {
+    std::path::absolute(path).map_err(|e| Error::io(path, e))
+}
+
+/// The steps of a pipeline whose stages have these kinds and ids.
+pub(crate) fn compile_steps(kinds: &[StageKind], ids: &[String], tasks: usize) -> Vec<StepPlan> {
+    let mut steps: Vec<StepPlan> = Vec::new();
+    for (index, kind) in kinds.iter().enumerate() {
+        let step_kind = if *kind == StageKind::Barrier { StepKind::Global } else { StepKind::Parallel };
+        match steps.last_mut() {
+            Some(last) if last.kind == step_kind => {
+                last.end_stage = index + 1;
+                last.stage_ids.push(ids[index].clone());
+            }
+            _ => steps.push(StepPlan {
+                index: steps.len(),
+                kind: step_kind,
+                first_stage: index,
+                end_stage: index + 1,
+                stage_ids: vec![ids[index].clone()],
+                tasks: if step_kind == StepKind::Global { 1 } else { tasks },
+            }),
+        }
+    }
+    steps
+}
+
+/// The task of each of `sizes.len()` consecutive shards: contiguous runs of about equal bytes
+/// (a shard goes to the task its byte midpoint falls in).
+pub(crate) fn assign(sizes: &[u64], tasks: usize) -> Vec<usize> {
+    let total: u128 = sizes.iter().map(|&s| s as u128).sum();
+    let mut before: u128 = 0;
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(k, &size)| {
+            let rank = if total == 0 {
+                k * tasks / sizes.len()
+            } else {
+                ((2 * before + size as u128) * tasks as u128 / (2 * total)) as usize
+            };
+            before += size as u128;
+            rank.min(tasks - 1)
+        })
+        .collect()
+}
+
+/// The pieces `0..n` gives to each of `tasks` tasks, in order: task `r` gets
+/// `r*n/tasks .. (r+1)*n/tasks`.
+pub(crate) fn slice_for(n: usize, tasks: usize, rank: usize) -> std::ops::Range<usize> {
+    rank * n / tasks..(rank + 1) * n / tasks
+}
+
+/// Plans `pipeline` as `options.tasks` tasks per parallel step and writes `<work>/plan.json`.
+///
+/// Planning twice with the same pipeline, inputs and options keeps the existing plan (and so
+/// every finished task). A different plan in a work folder with finished tasks is refused
+/// unless `overwrite` is set, which discards that work.
+pub fn plan(pipeline: &Path, registry: &Registry, options: &PlanOptions) -> Result<WorkPlan, Error> {
+    if options.tasks == 0 {
+        return Err(Error::Usage("--tasks must be at least 1".into()));
+    }
+    let pipeline = absolute(pipeline)?;
+    let text = std::fs::read_to_string(&pipeline).map_err(|e| Error::io(&pipeline, e))?;
+    let load = LoadOptions {
+        overrides: options.overrides.clone(),
+        threads: options.threads,
+        overwrite: options.overwrite,
+        shard: None,
+        part: Some((0, options.tasks)),
+    };
+    let built = parse_plan(&pipeline.display().to_string(), &text, registry, &load)?;
+    let kinds: Vec<StageKind> = built.stages.iter().map(|s| s.stage.kind()).collect();
+    let ids: Vec<String> = built.stages.iter().map(|s| s.id.clone()).collect();
+    let steps = compile_steps(&kinds, &ids, options.tasks);
+
+    let mut listed = Vec::new();
+    for (index, planned) in built.stages.iter().enumerate() {
+        if let Stage::Source(source) = &planned.stage {
+            let shards = source.shards().map_err(|error| {
+                Error::Run(millstone_runner::Error::Stage { stage: planned.id.clone(), error })
+            })?;
+            for shard in shards {
+                let bytes = match &shard.range {
+                    Some(r) => r.end - r.start,
+                    None => std::fs::metadata(&shard.path).map(|m| m.len()).unwrap_or(0),
+                };
+                listed.push((index, shard, bytes));
+            }
+        }
+    }
+    let ranks = assign(&listed.iter().map(|(_, _, b)| *b).collect::<Vec<_>>(), options.tasks);
+    let shards: Vec<PlannedShard> = listed
+        .into_iter()
+        .zip(ranks)
+        .map(|((stage, shard, bytes), rank)| PlannedShard {
+            stage,
+            path: shard.path,
+            range: shard.range.map(|r| (r.start, r.end)),
+            first_line: shard.first_line,
+            bytes,
+            rank,
+        })
+        .collect();
+    let mut files: Vec<&PathBuf> = shards.iter().map(|s| &s.path).collect();
+    files.sort();
+    files.dedup();
+    let inputs =
+        files.into_iter().map(|p| input_print(p).map_err(|e| Error::io(p, e))).collect::<Result<_, _>>()?;
+
+    let work = absolute(&options.work)?;
+    let planned = WorkPlan {
+        format: FORMAT,
+        millstone_version: env!("CARGO_PKG_VERSION").to_string(),
+        pipeline,
+        pipeline_text: text,
+        overrides: options.overrides.clone(),
+        threads: options.threads,
+        config_hash: built.config_hash,
+        cwd: std::env::current_dir().map_err(|e| Error::io(".", e))?,
+        work: work.clone(),
+        tasks: options.tasks,
+        chunk_bytes: options.chunk_bytes.max(1),
+        steps,
+        shards,
+        inputs,
+    };
+    let file = work.join(PLAN_FILE);
+    if file.exists() {
+        if let Ok(existing) = WorkPlan::load(&file) {
+            if existing == planned {
+                return Ok(existing);
+            }
+        }
+        let finished = work.join("done");
+        if finished.exists() && !options.overwrite {
+            return Err(Error::Usage(format!(
+                "{} holds another plan with finished tasks; pass --overwrite to discard them, or use another --work folder",
+                work.display()
+            )));
+        }
+        for dir in ["done", "failed", "data"] {
+            let dir = work.join(dir);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            }
+        }
+    }
+    planned.save(&file)?;
+    Ok(planned)
+}
+
+impl WorkPlan {
+    /// Reads a plan file.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let plan: WorkPlan = serde_json::from_str(&text)
+            .map_err(|e| Error::BadPlan { path: path.to_path_buf(), message: e.to_string() })?;
+        if plan.format != FORMAT {
+            return Err(Error::BadPlan {
+                path: path.to_path_buf(),
+                message: format!("format {} (this millstone reads format {FORMAT})", plan.format),
+            });
+        }
+        Ok(plan)
+    }
+
+    /// Writes the plan atomically.
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let text = serde_json::to_string_pretty(self).expect("a plan serialises") + "\n";
+        write_atomic(path, text.as_bytes())
+    }
+
+    /// The plan file's path.
+    pub fn file(&self) -> PathBuf {
+        self.work.join(PLAN_FILE)
+    }
+
+    /// The marker of a finished task.
+    pub fn marker_path(&self, step: usize, rank: usize) -> PathBuf {
+        self.work.join("done").join(format!("step-{step}")).join(format!("{rank:05}.json"))
+    }
+
+    /// The record of a failed task.
+    pub fn failure_path(&self, step: usize, rank: usize) -> PathBuf {
+        self.work.join("failed").join(format!("step-{step}")).join(format!("{rank:05}.json"))
+    }
+
+    /// Where a step's tasks put their chunk files.
+    pub fn data_dir(&self, step: usize) -> PathBuf {
+        self.work.join("data").join(format!("step-{step}"))
+    }
+
+    /// Where the engines put task logs.
+    pub fn log_dir(&self, step: usize) -> PathBuf {
+        self.work.join("logs").join(format!("step-{step}"))
+    }
+
+    /// Bytes of input.
+    pub fn input_bytes(&self) -> u64 {
+        self.shards.iter().map(|s| s.bytes).sum()
+    }
+
+    /// Lines for `millstone plan`: inputs, steps and their tasks.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "plan {}: {} input files, {} shards, {:.1} MB, {} tasks per parallel step\n",
+            self.file().display(),
+            self.inputs.len(),
+            self.shards.len(),
+            self.input_bytes() as f64 / 1e6,
+            self.tasks
+        );
+        for step in &self.steps {
+            s.push_str("  ");
+            s.push_str(&step.describe());
+            s.push('\n');
+            if step.kind == StepKind::Global {
+                s.push_str(
+                    "    one task sees every document in input order, so its barriers decide as in one process;\n    its state is the barriers' state in one process (the run report's retained_bytes_peak)\n",
+                );
+            }
+        }
+        s
+    }
+}
+
+/// Writes `bytes` to `path` under a temporary name, then renames it into place.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&temp, bytes).map_err(|e| Error::io(&temp, e))?;
+    std::fs::rename(&temp, path).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn steps_cut_at_barriers() {
+        use StageKind::*;
+        let kinds = [Source, Transform, Barrier, Barrier, Transform, Sink, Barrier];
+        let ids: Vec<String> = (0..kinds.len()).map(|i| format!("s{i}")).collect();
+        let steps = compile_steps(&kinds, &ids, 4);
+        let shape: Vec<(StepKind, usize, usize, usize)> =
+            steps.iter().map(|s| (s.kind, s.first_stage, s.end_stage, s.tasks)).collect();
+        assert_eq!(
+            shape,
+            [
+                (StepKind::Parallel, 0, 2, 4),
+                (StepKind::Global, 2, 4, 1),
+                (StepKind::Parallel, 4, 6, 4),
+                (StepKind::Global, 6, 7, 1)
+            ]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn assignment_is_contiguous_complete_and_balanced(
+            sizes in proptest::collection::vec(0u64..1000, 1..60),
+            tasks in 1usize..10,
+        ) {
+            let ranks = assign(&sizes, tasks);
+            prop_assert_eq!(ranks.len(), sizes.len());
+            prop_assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "contiguous: {:?}", ranks);
+            prop_assert!(ranks.iter().all(|&r| r < tasks));
+            // No task holds more than its share plus one shard.
+            let total: u64 = sizes.iter().sum();
+            let largest = sizes.iter().copied().max().unwrap_or(0);
+            for rank in 0..tasks {
+                let bytes: u64 = sizes.iter().zip(&ranks).filter(|(_, &r)| r == rank).map(|(s, _)| s).sum();
+                prop_assert!(bytes <= total / tasks as u64 + 2 * largest + 1, "rank {} has {} of {}", rank, bytes, total);
+            }
+        }
+
+        #[test]
+        fn slices_partition_in_order(n in 0usize..100, tasks in 1usize..12) {
+            let all: Vec<usize> = (0..tasks).flat_map(|r| slice_for(n, tasks, r)).collect();
+            prop_assert_eq!(all, (0..n).collect::<Vec<_>>());
+        }
+    }
+}
