@@ -80,7 +80,7 @@ impl TaskMarker {
             let now = if full {
                 output_sum(&output.path).ok()
             } else {
-                std::fs::metadata(&output.path).ok().map(|m| OutputSum { size: m.len(), ..output.clone() })
+                output_size(&output.path).map(|size| OutputSum { size, ..output.clone() })
             };
             match now {
                 Some(now) if now == *output => {}
@@ -90,6 +90,16 @@ impl TaskMarker {
         }
         Ok(())
     }
+}
+
+/// Bytes of a file, or of the files beneath a folder.
+fn output_size(path: &Path) -> Option<u64> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return Some(meta.len());
+    }
+    let files = walkdir::WalkDir::new(path).into_iter().flatten().filter(|e| e.file_type().is_file());
+    Some(files.filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
 }
 
 fn check_request(plan: &WorkPlan, step: usize, rank: usize) -> Result<(), Error> {

@@ -216,14 +216,16 @@ pub fn plan(pipeline: &Path, registry: &Registry, options: &PlanOptions) -> Resu
     }
     let pipeline = absolute(pipeline)?;
     let text = std::fs::read_to_string(&pipeline).map_err(|e| Error::io(&pipeline, e))?;
-    let load = LoadOptions {
+    // Outputs of this very plan exist when it is resubmitted: they are checked only for a new plan.
+    let mut load = LoadOptions {
         overrides: options.overrides.clone(),
         threads: options.threads,
-        overwrite: options.overwrite,
+        overwrite: true,
         shard: None,
         part: Some((0, options.tasks)),
     };
-    let built = parse_plan(&pipeline.display().to_string(), &text, registry, &load)?;
+    let label = pipeline.display().to_string();
+    let built = parse_plan(&label, &text, registry, &load)?;
     let kinds: Vec<StageKind> = built.stages.iter().map(|s| s.stage.kind()).collect();
     let ids: Vec<String> = built.stages.iter().map(|s| s.id.clone()).collect();
     let steps = compile_steps(&kinds, &ids, options.tasks);
@@ -286,6 +288,10 @@ pub fn plan(pipeline: &Path, registry: &Registry, options: &PlanOptions) -> Resu
                 return Ok(existing);
             }
         }
+        if !options.overwrite {
+            load.overwrite = false;
+            parse_plan(&label, &planned.pipeline_text, registry, &load)?;
+        }
         let finished = work.join("done");
         if finished.exists() && !options.overwrite {
             return Err(Error::Usage(format!(
@@ -299,6 +305,9 @@ pub fn plan(pipeline: &Path, registry: &Registry, options: &PlanOptions) -> Resu
                 std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             }
         }
+    } else if !options.overwrite {
+        load.overwrite = false;
+        parse_plan(&label, &planned.pipeline_text, registry, &load)?;
     }
     planned.save(&file)?;
     Ok(planned)
