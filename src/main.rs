@@ -217,15 +217,21 @@ fn write_report(path: Option<&std::path::Path>, report: &millstone_runner::RunRe
 }
 
 /// A flag set by the first SIGINT/SIGTERM (the run then winds down and cleans up); a second
-/// one exits at once.
+/// one exits at once, unless it comes within a second of the first (schedulers such as Slurm
+/// signal a job's whole process tree, so one cancel can arrive twice).
 fn interrupt_flag() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
     use std::sync::atomic::{AtomicBool, Ordering};
     let flag = std::sync::Arc::new(AtomicBool::new(false));
     let handler_flag = flag.clone();
+    let mut first: Option<std::time::Instant> = None;
     ctrlc::set_handler(move || {
         if handler_flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(i32::from(EXIT_INTERRUPTED));
+            if first.is_some_and(|t| t.elapsed() >= std::time::Duration::from_secs(1)) {
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
+            }
+            return;
         }
+        first = Some(std::time::Instant::now());
         eprintln!("\ninterrupted: stopping (press Ctrl-C again to quit at once)");
     })
     .context("installing the signal handler")?;

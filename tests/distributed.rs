@@ -347,3 +347,134 @@ mod in_process {
         }
     }
 }
+
+/// Why the Slurm test cannot run here, if it cannot.
+fn slurm_unavailable() -> Option<String> {
+    if std::env::var("MILLSTONE_SLURM").as_deref() == Ok("1") {
+        return None;
+    }
+    Some(std::env::var("MILLSTONE_SLURM_SKIP").unwrap_or_else(|_| {
+        "no Slurm cluster: .ci/run starts one (.ci/slurm.sh) and sets MILLSTONE_SLURM=1".into()
+    }))
+}
+
+fn command_output(program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program).args(args).output().expect(program);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Waits until none of `jobs` is queued or running.
+fn wait_for_slurm(jobs: &[String]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while !command_output("squeue", &["-h", "-o", "%i", "-j", &jobs.join(",")]).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "Slurm jobs {jobs:?} did not finish in 5 minutes");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn slurm_runs_match_the_single_process_and_a_cancelled_task_is_rerun_alone() {
+    if let Some(why) = slurm_unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_corpus(dir.path(), 11, 50, 6);
+    // One large file, so that the task that reads it (through the slow-ish repetition filter)
+    // runs for seconds and can be cancelled mid-way.
+    let mut rng = millstone_testkit::news::Rng::new(5);
+    let mut big = String::new();
+    for i in 0..3000 {
+        let words: Vec<String> = (0..400).map(|_| format!("w{}", rng.below(5000))).collect();
+        big.push_str(&serde_json::json!({"id": format!("big{i}"), "text": words.join(" ")}).to_string());
+        big.push('\n');
+    }
+    std::fs::write(input.join("part-99-big.jsonl"), big).unwrap();
+    let pipeline = |out: &Path| {
+        let (i, o) = (input.display(), out.display());
+        format!(
+            r#"version: 1
+name: slurm
+runtime: {{ threads: 1, out_dir: {o} }}
+stages:
+  - {{ type: ingest.jsonl, path: {i} }}
+  - {{ type: clean.strip_boilerplate, unmarked_comment_threads: true }}
+  - {{ type: clean.gopher_repetition }}
+  - {{ type: clean.normalize_whitespace }}
+  - {{ type: dedup.exact, id: exact, report: {o}/exact.jsonl, keep_dropped: true }}
+  - {{ type: dedup.minhash, id: minhash, preset: news, report: {o}/minhash.jsonl, keep_dropped: true }}
+  - {{ type: export.jsonl, path: {o}/docs.jsonl }}
+"#
+        )
+    };
+    let single_out = dir.path().join("single");
+    let yaml = dir.path().join("single.yaml");
+    std::fs::write(&yaml, pipeline(&single_out)).unwrap();
+    single_run(&yaml, &dir.path().join("single.json"));
+
+    // 1. A Slurm run of 4 tasks per step equals the single process.
+    let out = dir.path().join("slurm");
+    let yaml = dir.path().join("slurm.yaml");
+    std::fs::write(&yaml, pipeline(&out)).unwrap();
+    let work = dir.path().join("work");
+    let run = submit(&yaml, &work, 4, &["--engine", "slurm", "--wait"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    same_outputs(&single_out, &out);
+
+    // 2. Cancel the task reading the large file while it runs; the steps after it are cancelled
+    //    too (afterok + kill-on-invalid-dep) instead of waiting forever.
+    let out = dir.path().join("killed");
+    let yaml = dir.path().join("killed.yaml");
+    std::fs::write(&yaml, pipeline(&out)).unwrap();
+    let work = dir.path().join("work-killed");
+    let planned =
+        millstone(&["plan", yaml.to_str().unwrap(), "--tasks", "4", "--work", work.to_str().unwrap()]);
+    assert!(planned.status.success(), "{}", stderr(&planned));
+    let plan = WorkPlan::load(&work.join("plan.json")).unwrap();
+    let slow = plan.shards.iter().find(|s| s.path.ends_with("part-99-big.jsonl")).unwrap().rank;
+    let submitted = submit(&yaml, &work, 4, &["--engine", "slurm"]);
+    assert!(submitted.status.success(), "{}", stderr(&submitted));
+    let text = stderr(&submitted);
+    let jobs: Vec<String> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("submitted job arrays "))
+        .expect("job ids printed")
+        .split(", ")
+        .map(String::from)
+        .collect();
+    let target = format!("{}_{slow}", jobs[0]);
+    // The task has started once Slurm opened its log; it then reads for about a second.
+    let log = plan.log_dir(0).join(format!("{target}.out"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !log.exists() {
+        assert!(std::time::Instant::now() < deadline, "{target} never started");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    command_output("scancel", &[&target]);
+    wait_for_slurm(&jobs);
+    let states = status::status(&plan);
+    assert!(!states[0].done.contains(&slow), "the cancelled rank has no marker");
+    let (_, failure) = states[0].failed.iter().find(|(r, _)| *r == slow).expect("the cancelled rank failed");
+    assert!(failure.error.contains("interrupted"), "stopped mid-way by the signal: {}", failure.error);
+    assert_eq!(failure.log.as_deref(), Some(log.as_path()));
+    assert_eq!(states[0].done.len(), 3, "the other ranks of step 0 finished: {:?}", states[0]);
+    assert!(states[1..].iter().all(|s| s.done.is_empty()), "later steps did not run");
+    let mtime = |p: PathBuf| std::fs::metadata(p).unwrap().modified().unwrap();
+    let others: Vec<_> = states[0].done.iter().map(|&r| (r, mtime(plan.marker_path(0, r)))).collect();
+
+    // 3. Resubmitting runs only the cancelled rank of step 0 (and the steps after it).
+    let again = submit(&yaml, &work, 4, &["--engine", "slurm", "--wait"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    for (rank, before) in others {
+        assert_eq!(mtime(plan.marker_path(0, rank)), before, "rank {rank} was not rerun");
+    }
+    let logs: Vec<String> = std::fs::read_dir(plan.log_dir(0))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let of_rank = |r: usize| logs.iter().filter(|n| n.ends_with(&format!("_{r}.out"))).count();
+    assert_eq!(of_rank(slow), 2, "{logs:?}");
+    assert!((0..4).filter(|&r| r != slow).all(|r| of_rank(r) == 1), "{logs:?}");
+    same_outputs(&single_out, &out);
+}

@@ -37,5 +37,5 @@ mod work;
 pub use error::Error;
 pub use fingerprint::{input_print, output_sum, InputPrint, OutputSum};
 pub use report::MergedReport;
-pub use task::{run_task, TaskMarker, TaskOptions, TaskOutcome};
+pub use task::{run_task, TaskFailure, TaskMarker, TaskOptions, TaskOutcome};
 pub use work::{plan, PlanOptions, PlannedShard, StepKind, StepPlan, WorkPlan, PLAN_FILE};

@@ -85,6 +85,8 @@ pub(crate) fn run_parallel(
         };
         let Some((ticket, result)) = received else { continue };
         in_flight -= 1;
+        // A batch that finished after the abort may have been cut short: it is not forwarded.
+        stopping |= shared.abort.is_set();
         if stopping {
             continue;
         }
@@ -126,6 +128,9 @@ impl Section {
         let mut side = Vec::new();
         let mut stats = Vec::with_capacity(self.chain.len());
         for fused in &self.chain {
+            if shared.abort.is_set() {
+                break;
+            }
             let _span = debug_span!("stage", id = %shared.ids[fused.stage]).entered();
             let started = Instant::now();
             let mut st = StageStats::default();
@@ -166,6 +171,11 @@ impl Fused {
             stats.bytes_in = input.iter().map(|d| d.text.len() as u64).sum();
         }
         for doc in input {
+            // Queued batches are not worked through once the run is stopping (an interrupt or
+            // a fatal error): the run ends within one document's time, not max_in_flight batches'.
+            if shared.abort.is_set() {
+                break;
+            }
             let id = doc.id.clone();
             let provenance = doc.provenance.clone();
             let backup = quarantine.then(|| doc.clone());
