@@ -137,6 +137,10 @@ pub fn task_command(
             eprintln!("step {step} rank {rank}: already done (marker and outputs verified)");
             Ok(ExitCode::SUCCESS)
         }
+        Ok(TaskOutcome::Matched) => {
+            eprintln!("step {step} bucket {rank}: keys matched");
+            Ok(ExitCode::SUCCESS)
+        }
         Ok(TaskOutcome::Ran(report)) => {
             eprintln!("{}", report.summary_table());
             eprintln!("step {step} rank {rank}: done");

@@ -130,6 +130,29 @@ pub trait Barrier: Send {
     fn summary(&self) -> Vec<(&'static str, u64)> {
         Vec::new()
     }
+    /// The stage's distributed form, if it keeps the first document of each key (exact
+    /// dedup): then a distributed run matches keys in parallel buckets instead of sending every
+    /// document through one task.
+    fn keep_first_by_key(&self) -> Option<Arc<dyn KeepFirstByKey>> {
+        None
+    }
+}
+
+/// A barrier that keeps the first document (in input order) of each key and drops the rest,
+/// split for distributed runs: keys are computed where the documents are, the first of each
+/// key is found per key bucket, and [`KeepFirstByKey::apply`] carries the verdicts back to each
+/// task's documents. The answer is that of the barrier in one process.
+pub trait KeepFirstByKey: Send + Sync {
+    /// The key of a document; `None` when it has none (such documents are always kept).
+    fn key(&self, doc: &Document) -> Option<u128>;
+    /// The barrier that applies the verdicts to one task's documents, seen in the order the
+    /// keys were computed: `duplicates` lists, by ascending position in that stream, each
+    /// dropped document's position and the id of the document kept for its key.
+    fn apply(&self, duplicates: Vec<(u64, crate::DocId)>) -> Box<dyn Barrier>;
+    /// The name of the counter of distinct keys in the stage's statistics (`distinct`).
+    fn distinct_counter(&self) -> &'static str {
+        "distinct"
+    }
 }
 
 /// A unit of input a source can read independently: a file, or a byte range of one.

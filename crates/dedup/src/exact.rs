@@ -11,14 +11,14 @@ use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    Barrier, Batch, BuildContext, BuildError, DocId, Document, DropReason, Emit, FieldRef, Stage,
-    StageConfig, StageError, StageKind, Transform,
+    Barrier, Batch, BuildContext, BuildError, DocId, Document, DropReason, Emit, FieldRef, KeepFirstByKey,
+    Stage, StageConfig, StageError, StageKind, Transform,
 };
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::normalize::Normalization;
-use crate::report::{ClusterReport, ReportRow};
+use crate::report::{ReportRow, ReportSlot};
 
 /// Configuration of `dedup.exact`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -51,16 +51,11 @@ impl StageConfig for ExactConfig {
     fn build(&self, cx: &BuildContext) -> Result<Stage, BuildError> {
         let hasher = Arc::new(ExactHasher { field: self.field.clone(), normalize: self.normalize });
         Ok(Stage::Barrier {
-            prepare: Some(hasher),
-            barrier: Box::new(ExactDedup {
-                seen: HashMap::new(),
-                keepers: Vec::new(),
-                report_path: self.report.as_deref().map(|p| cx.output_path(p)),
-                report: None,
-                overwrite: cx.overwrite,
-                missing: 0,
-                pending: Vec::new(),
-            }),
+            prepare: Some(hasher.clone()),
+            barrier: Box::new(ExactDedup::new(
+                hasher,
+                ReportSlot::new(self.report.as_deref().map(|p| cx.output_path(p)), cx.overwrite),
+            )),
         })
     }
 }
@@ -109,31 +104,29 @@ impl Transform for ExactHasher {
 
 /// The sequential part of `dedup.exact`.
 pub struct ExactDedup {
+    hasher: Arc<ExactHasher>,
     seen: HashMap<u128, u32>,
     keepers: Vec<DocId>,
-    report_path: Option<PathBuf>,
-    report: Option<ClusterReport>,
-    overwrite: bool,
+    report: ReportSlot,
     missing: u64,
-    pending: Vec<Box<dyn millstone_core::PendingOutput>>,
 }
 
 const DUPLICATE: DropReason = DropReason("exact_duplicate");
 
 impl ExactDedup {
-    fn open_report(&mut self) -> Result<(), StageError> {
-        if self.report.is_none() {
-            if let Some(path) = &self.report_path {
-                self.report = Some(ClusterReport::create(path, self.overwrite)?);
-            }
-        }
-        Ok(())
+    fn new(hasher: Arc<ExactHasher>, report: ReportSlot) -> Self {
+        ExactDedup { hasher, seen: HashMap::new(), keepers: Vec::new(), report, missing: 0 }
     }
+}
+
+/// One report row whose cluster and keeper are the same document.
+fn row<'a>(id: &'a str, keeper: &'a str, reason: &'a str) -> ReportRow<'a> {
+    ReportRow { id, cluster: keeper, keeper, similarity: 1.0, reason }
 }
 
 impl Barrier for ExactDedup {
     fn process(&mut self, batch: Batch, out: &mut Emit) -> Result<(), StageError> {
-        self.open_report()?;
+        let reporting = self.report.get()?.is_some();
         for mut doc in batch.docs {
             let hash = doc.take_scratch::<ExactHash>().map(|h| h.0).ok_or_else(|| StageError::Document {
                 id: doc.id.clone(),
@@ -141,14 +134,8 @@ impl Barrier for ExactDedup {
             })?;
             let Some(hash) = hash else {
                 self.missing += 1;
-                if let Some(r) = &mut self.report {
-                    r.row(&ReportRow {
-                        id: &doc.id,
-                        cluster: &doc.id,
-                        keeper: &doc.id,
-                        similarity: 1.0,
-                        reason: "missing_field",
-                    })?;
+                if let Some(r) = self.report.get()? {
+                    r.row(&row(&doc.id, &doc.id, "missing_field"))?;
                 }
                 out.keep(doc);
                 continue;
@@ -156,19 +143,12 @@ impl Barrier for ExactDedup {
             let next = self.seen.len() as u32;
             let keeper = *self.seen.entry(hash).or_insert(next);
             let is_new = keeper == next;
-            if self.report.is_some() && is_new {
+            if reporting && is_new {
                 self.keepers.push(doc.id.clone());
             }
-            if let Some(r) = &mut self.report {
-                let keeper_id = &self.keepers[keeper as usize];
+            if let Some(r) = self.report.get()? {
                 let reason = if is_new { "keeper" } else { DUPLICATE.0 };
-                r.row(&ReportRow {
-                    id: &doc.id,
-                    cluster: keeper_id,
-                    keeper: keeper_id,
-                    similarity: 1.0,
-                    reason,
-                })?;
+                r.row(&row(&doc.id, &self.keepers[keeper as usize], reason))?;
             }
             if is_new {
                 out.keep(doc);
@@ -180,15 +160,11 @@ impl Barrier for ExactDedup {
     }
 
     fn finish(&mut self, _out: &mut Emit) -> Result<(), StageError> {
-        self.open_report()?;
-        if let Some(report) = self.report.take() {
-            self.pending.push(report.seal()?);
-        }
-        Ok(())
+        self.report.seal()
     }
 
     fn take_pending(&mut self) -> Vec<Box<dyn millstone_core::PendingOutput>> {
-        std::mem::take(&mut self.pending)
+        self.report.take_pending()
     }
 
     fn retained_bytes(&self) -> usize {
@@ -199,6 +175,97 @@ impl Barrier for ExactDedup {
     fn summary(&self) -> Vec<(&'static str, u64)> {
         vec![("distinct", self.seen.len() as u64), ("missing_field", self.missing)]
     }
+
+    fn keep_first_by_key(&self) -> Option<Arc<dyn KeepFirstByKey>> {
+        let (report_path, overwrite) = self.report.settings();
+        Some(Arc::new(ExactKeyed { hasher: self.hasher.clone(), report_path, overwrite }))
+    }
+}
+
+/// `dedup.exact` split for distributed runs: the key is the hash, the verdicts come back as
+/// positions of duplicates.
+struct ExactKeyed {
+    hasher: Arc<ExactHasher>,
+    report_path: Option<PathBuf>,
+    overwrite: bool,
+}
+
+impl KeepFirstByKey for ExactKeyed {
+    fn key(&self, doc: &Document) -> Option<u128> {
+        self.hasher.hash(doc)
+    }
+
+    fn apply(&self, duplicates: Vec<(u64, DocId)>) -> Box<dyn Barrier> {
+        Box::new(ExactApply {
+            hasher: self.hasher.clone(),
+            duplicates,
+            next: 0,
+            position: 0,
+            report: ReportSlot::new(self.report_path.clone(), self.overwrite),
+            missing: 0,
+        })
+    }
+}
+
+/// Applies the verdicts of a distributed `dedup.exact` to one task's documents: the same
+/// drops, counters and report rows as [`ExactDedup`] gives them in one process.
+struct ExactApply {
+    hasher: Arc<ExactHasher>,
+    duplicates: Vec<(u64, DocId)>,
+    next: usize,
+    position: u64,
+    report: ReportSlot,
+    missing: u64,
+}
+
+impl Barrier for ExactApply {
+    fn process(&mut self, batch: Batch, out: &mut Emit) -> Result<(), StageError> {
+        for doc in batch.docs {
+            let position = self.position;
+            self.position += 1;
+            let (reason, keeper) = if self.hasher.hash(&doc).is_none() {
+                self.missing += 1;
+                ("missing_field", None)
+            } else if self.duplicates.get(self.next).is_some_and(|(p, _)| *p == position) {
+                self.next += 1;
+                (DUPLICATE.0, Some(self.duplicates[self.next - 1].1.clone()))
+            } else {
+                ("keeper", None)
+            };
+            if let Some(r) = self.report.get()? {
+                r.row(&row(&doc.id, keeper.as_deref().unwrap_or(&doc.id), reason))?;
+            }
+            if keeper.is_some() {
+                out.drop(doc, DUPLICATE);
+            } else {
+                out.keep(doc);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _out: &mut Emit) -> Result<(), StageError> {
+        if self.next != self.duplicates.len() {
+            return Err(StageError::other(format!(
+                "dedup.exact: {} verdicts left over after {} documents: the task's input is not the one its keys were computed from",
+                self.duplicates.len() - self.next,
+                self.position
+            )));
+        }
+        self.report.seal()
+    }
+
+    fn take_pending(&mut self) -> Vec<Box<dyn millstone_core::PendingOutput>> {
+        self.report.take_pending()
+    }
+
+    fn retained_bytes(&self) -> usize {
+        self.duplicates.iter().map(|(_, id)| id.len() + 24).sum()
+    }
+
+    fn summary(&self) -> Vec<(&'static str, u64)> {
+        vec![("missing_field", self.missing)]
+    }
 }
 
 #[cfg(test)]
@@ -208,15 +275,7 @@ mod tests {
 
     fn run(docs: Vec<Document>, normalize: Normalization) -> Vec<Document> {
         let hasher = ExactHasher::text(normalize);
-        let mut barrier = ExactDedup {
-            seen: HashMap::new(),
-            keepers: Vec::new(),
-            report_path: None,
-            report: None,
-            overwrite: true,
-            missing: 0,
-            pending: Vec::new(),
-        };
+        let mut barrier = ExactDedup::new(Arc::new(hasher.clone()), ReportSlot::new(None, true));
         let mut prepared = Emit::new(false);
         for d in docs {
             hasher.apply(d, &mut prepared).unwrap();
@@ -239,6 +298,79 @@ mod tests {
         assert_eq!(kept, ["a", "c"]);
         let n = Normalization { punctuation: true, ..Default::default() };
         assert_eq!(run(docs, n).len(), 1);
+    }
+
+    /// The distributed form: keys per part, first of each key found over all parts in order,
+    /// verdicts applied per part; the kept documents and report rows are those of one process.
+    fn run_split(docs: Vec<Document>, cuts: &[usize]) -> (Vec<String>, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let single = ExactDedup::new(
+            Arc::new(ExactHasher::text(Normalization::default())),
+            ReportSlot::new(Some(dir.path().join("r.jsonl")), true),
+        );
+        let keyed = single.keep_first_by_key().unwrap();
+        let mut bounds = vec![0];
+        bounds.extend(cuts.iter().map(|c| c % (docs.len() + 1)));
+        bounds.push(docs.len());
+        bounds.sort_unstable();
+        let parts: Vec<&[Document]> = bounds.windows(2).map(|w| &docs[w[0]..w[1]]).collect();
+        let mut first: HashMap<u128, DocId> = HashMap::new();
+        let mut kept = Vec::new();
+        let mut rows = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            let duplicates: Vec<(u64, DocId)> = part
+                .iter()
+                .enumerate()
+                .filter_map(|(p, d)| {
+                    let key = keyed.key(d)?;
+                    match first.get(&key) {
+                        Some(keeper) => Some((p as u64, keeper.clone())),
+                        None => {
+                            first.insert(key, d.id.clone());
+                            None
+                        }
+                    }
+                })
+                .collect();
+            let mut apply = keyed.apply(duplicates);
+            let mut out = Emit::new(false);
+            apply.process(Batch::new(0, part.to_vec()), &mut out).unwrap();
+            apply.finish(&mut out).unwrap();
+            kept.extend(out.into_parts().0.into_iter().map(|d| d.id.to_string()));
+            let target = dir.path().join(format!("part-{i}.jsonl"));
+            for pending in apply.take_pending() {
+                let path = pending.commit().unwrap();
+                std::fs::rename(&path, &target).unwrap();
+                rows.extend(std::fs::read_to_string(&target).unwrap().lines().map(String::from));
+            }
+        }
+        (kept, rows)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn the_distributed_form_gives_the_single_process_answer(
+            docs in millstone_testkit::documents(30),
+            cuts in proptest::collection::vec(0usize..40, 0..4),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut single = ExactDedup::new(
+                Arc::new(ExactHasher::text(Normalization::default())),
+                ReportSlot::new(Some(dir.path().join("single.jsonl")), true),
+            );
+            let mut prepared = Emit::new(false);
+            for d in docs.clone() {
+                single.hasher.clone().apply(d, &mut prepared).unwrap();
+            }
+            let mut out = Emit::new(false);
+            single.process(Batch::new(0, prepared.into_parts().0), &mut out).unwrap();
+            single.finish(&mut out).unwrap();
+            let kept: Vec<String> = out.into_parts().0.into_iter().map(|d| d.id.to_string()).collect();
+            let path = single.take_pending().pop().unwrap().commit().unwrap();
+            let rows: Vec<String> = std::fs::read_to_string(path).unwrap().lines().map(String::from).collect();
+            prop_assert_eq!(run_split(docs, &cuts), (kept, rows));
+        }
     }
 
     proptest! {

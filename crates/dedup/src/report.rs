@@ -49,3 +49,48 @@ impl ClusterReport {
         Ok(Box::new(file))
     }
 }
+
+/// A stage's cluster report: opened on first use (so a run with no documents still writes an
+/// empty one), sealed once at the end, then handed over for committing.
+pub(crate) struct ReportSlot {
+    path: Option<PathBuf>,
+    overwrite: bool,
+    open: Option<ClusterReport>,
+    sealed: Vec<Box<dyn millstone_core::PendingOutput>>,
+}
+
+impl ReportSlot {
+    /// A slot for a report at `path` (none when `None`).
+    pub(crate) fn new(path: Option<PathBuf>, overwrite: bool) -> Self {
+        ReportSlot { path, overwrite, open: None, sealed: Vec::new() }
+    }
+
+    /// The configured path and overwrite flag.
+    pub(crate) fn settings(&self) -> (Option<PathBuf>, bool) {
+        (self.path.clone(), self.overwrite)
+    }
+
+    /// The report, opened if needed; `None` when none is configured.
+    pub(crate) fn get(&mut self) -> Result<Option<&mut ClusterReport>, StageError> {
+        if self.open.is_none() && self.sealed.is_empty() {
+            if let Some(path) = &self.path {
+                self.open = Some(ClusterReport::create(path, self.overwrite)?);
+            }
+        }
+        Ok(self.open.as_mut())
+    }
+
+    /// Flushes the report for committing.
+    pub(crate) fn seal(&mut self) -> Result<(), StageError> {
+        self.get()?;
+        if let Some(report) = self.open.take() {
+            self.sealed.push(report.seal()?);
+        }
+        Ok(())
+    }
+
+    /// The sealed report, for the runner to commit.
+    pub(crate) fn take_pending(&mut self) -> Vec<Box<dyn millstone_core::PendingOutput>> {
+        std::mem::take(&mut self.sealed)
+    }
+}

@@ -29,6 +29,7 @@ pub mod engine;
 mod error;
 mod fingerprint;
 mod intermediate;
+mod keyed;
 mod report;
 pub mod status;
 mod task;

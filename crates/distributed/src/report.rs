@@ -113,6 +113,8 @@ fn add_map(into: &mut BTreeMap<String, u64>, value: Option<&Value>) {
 impl MergedReport {
     /// Merges the markers of every task of `plan` (`markers[step][rank]`).
     pub(crate) fn merge(plan: &WorkPlan, markers: &[Vec<TaskMarker>]) -> Self {
+        // A stage's numbers may come from two steps (a reduce step counts distinct keys, the
+        // step after it the documents), so stages are merged by id, in pipeline order.
         let mut stages: Vec<MergedStage> = Vec::new();
         let mut steps = Vec::new();
         let mut outputs = Vec::new();
@@ -121,11 +123,15 @@ impl MergedReport {
         for (step, tasks) in plan.steps.iter().zip(markers) {
             let mut summary = StepSummary {
                 index: step.index,
-                kind: if step.kind == StepKind::Global { "global" } else { "parallel" }.into(),
+                kind: match step.kind {
+                    StepKind::Global => "global",
+                    StepKind::Parallel => "parallel",
+                    StepKind::Reduce => "reduce",
+                }
+                .into(),
                 tasks: step.tasks,
                 ..Default::default()
             };
-            let mut step_stages: Vec<MergedStage> = Vec::new();
             for marker in tasks {
                 let report = &marker.report;
                 pipeline = report.get("pipeline").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -150,16 +156,25 @@ impl MergedReport {
                     .into_iter()
                     .flatten()
                     .filter(|s| !s.get("id").and_then(Value::as_str).unwrap_or(":").starts_with(':'));
-                for (position, stage) in user_stages.enumerate() {
-                    if step_stages.len() <= position {
-                        step_stages.push(MergedStage {
-                            id: stage.get("id").and_then(Value::as_str).unwrap_or_default().into(),
-                            type_name: stage.get("type").and_then(Value::as_str).unwrap_or_default().into(),
-                            kind: stage.get("kind").and_then(Value::as_str).unwrap_or_default().into(),
-                            ..Default::default()
-                        });
-                    }
-                    let merged = &mut step_stages[position];
+                for stage in user_stages {
+                    let id = stage.get("id").and_then(Value::as_str).unwrap_or_default();
+                    let position = match stages.iter().position(|s| s.id == id) {
+                        Some(position) => position,
+                        None => {
+                            stages.push(MergedStage {
+                                id: id.into(),
+                                type_name: stage
+                                    .get("type")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or_default()
+                                    .into(),
+                                kind: stage.get("kind").and_then(Value::as_str).unwrap_or_default().into(),
+                                ..Default::default()
+                            });
+                            stages.len() - 1
+                        }
+                    };
+                    let merged = &mut stages[position];
                     merged.docs_in += u(stage, "docs_in");
                     merged.docs_out += u(stage, "docs_out");
                     merged.failed += u(stage, "failed");
@@ -173,7 +188,6 @@ impl MergedReport {
                     add_map(&mut merged.counters, stage.get("counters"));
                 }
             }
-            stages.extend(step_stages);
             steps.push(summary);
         }
         outputs.sort();

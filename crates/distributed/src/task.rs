@@ -6,13 +6,14 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use millstone_config::{parse_plan, LoadOptions};
-use millstone_core::{ErrorPolicy, Plan, PlannedStage, Registry, Stage};
+use millstone_core::{ErrorPolicy, KeepFirstByKey, Plan, PlannedStage, Registry, Stage};
 use millstone_runner::{run, RunOptions, RunReport};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::fingerprint::{input_print, output_sum, OutputSum};
 use crate::intermediate::{AssignedSource, ChunkSink, ChunkSource, INPUT_ID, OUTPUT_ID, TYPE_NAME};
+use crate::keyed::{key_file, load_verdicts, run_reduce, KeySink, KEYS_ID};
 use crate::work::{slice_for, write_atomic, StepKind, WorkPlan};
 
 /// What a finished task recorded (`done/step-<s>/<rank>.json`).
@@ -59,6 +60,8 @@ pub struct TaskOptions {
 pub enum TaskOutcome {
     /// The task ran; its report.
     Ran(Box<RunReport>),
+    /// A reduce task matched the keys of its bucket.
+    Matched,
     /// A valid marker showed the task finished before; nothing was done.
     AlreadyDone,
 }
@@ -175,7 +178,7 @@ fn internal(id: &str, stage: Stage) -> PlannedStage {
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`), 0 elsewhere.
-fn peak_rss_bytes() -> u64 {
+pub(crate) fn peak_rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
@@ -201,25 +204,45 @@ fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> 
         return Err(Error::Stale("the pipeline resolves to another configuration hash".into()));
     }
     let Plan { name, runtime, stages: all, config_hash } = built;
+    let signer = planned.sign_stage.map(|k| keyed_stage(&all, k)).transpose()?;
     let mut stages = Vec::new();
-    if step > 0 {
+    if planned.input_by_rank {
+        // After a reduce step: this rank's documents as the step before the reduce left them.
+        let before = &plan.steps[step - 2];
+        let marker = TaskMarker::load(plan, before.index, rank)
+            .filter(|m| m.holds(plan, false).is_ok())
+            .ok_or_else(|| Error::NotReady { step, previous: before.index, missing: rank.to_string() })?;
+        stages.push(internal(INPUT_ID, Stage::Source(Box::new(ChunkSource { chunks: marker.chunks }))));
+    } else if step > 0 {
         let chunks = input_chunks(plan, step)?;
         let mine =
             if parallel { chunks[slice_for(chunks.len(), planned.tasks, rank)].to_vec() } else { chunks };
         stages.push(internal(INPUT_ID, Stage::Source(Box::new(ChunkSource { chunks: mine }))));
     }
+    let mut verdicts = if planned.input_by_rank {
+        Some((keyed_stage(&all, planned.first_stage)?, load_verdicts(plan, step - 1, rank)?))
+    } else {
+        None
+    };
     for (index, mut stage) in all.into_iter().enumerate() {
         if !(planned.first_stage..planned.end_stage).contains(&index) {
             continue;
         }
-        if let Stage::Source(inner) = stage.stage {
-            let shards = plan
-                .shards
-                .iter()
-                .filter(|s| s.stage == index && s.rank == rank)
-                .map(|s| s.shard())
-                .collect();
-            stage.stage = Stage::Source(Box::new(AssignedSource { inner, shards }));
+        match stage.stage {
+            Stage::Source(inner) => {
+                let shards = plan
+                    .shards
+                    .iter()
+                    .filter(|s| s.stage == index && s.rank == rank)
+                    .map(|s| s.shard())
+                    .collect();
+                stage.stage = Stage::Source(Box::new(AssignedSource { inner, shards }));
+            }
+            Stage::Barrier { .. } if index == planned.first_stage && verdicts.is_some() => {
+                let (keyed, duplicates) = verdicts.take().expect("checked");
+                stage.stage = Stage::Barrier { prepare: None, barrier: keyed.apply(duplicates) };
+            }
+            other => stage.stage = other,
         }
         stages.push(stage);
     }
@@ -227,7 +250,40 @@ fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> 
         let sink = ChunkSink::new(plan.data_dir(step), rank, plan.chunk_bytes);
         stages.push(internal(OUTPUT_ID, Stage::Sink(Box::new(sink))));
     }
+    if let Some(keyed) = signer {
+        let buckets = plan.steps[step + 1].tasks;
+        let files = (0..buckets).map(|b| key_file(plan, step, b, rank)).collect();
+        stages.push(internal(KEYS_ID, Stage::Sink(Box::new(KeySink::new(keyed, files)))));
+    }
     Ok(Plan { name, runtime, stages, config_hash })
+}
+
+/// The keep-first-by-key form of stage `index`, which the plan says it has.
+fn keyed_stage(stages: &[PlannedStage], index: usize) -> Result<Arc<dyn KeepFirstByKey>, Error> {
+    match stages.get(index).map(|s| &s.stage) {
+        Some(Stage::Barrier { barrier, .. }) => barrier.keep_first_by_key(),
+        _ => None,
+    }
+    .ok_or_else(|| Error::Stale(format!("stage {index} no longer runs as keep-first-by-key")))
+}
+
+/// Runs reduce task `bucket` of `step`.
+fn reduce_task(plan: &WorkPlan, step: usize, bucket: usize, registry: &Registry) -> Result<(), Error> {
+    let load = LoadOptions {
+        overrides: plan.overrides.clone(),
+        threads: plan.threads,
+        overwrite: true,
+        shard: None,
+        part: None,
+    };
+    let built = parse_plan(&plan.pipeline.display().to_string(), &plan.pipeline_text, registry, &load)?;
+    if built.config_hash != plan.config_hash {
+        return Err(Error::Stale("the pipeline resolves to another configuration hash".into()));
+    }
+    let index = plan.steps[step].first_stage;
+    let keyed = keyed_stage(&built.stages, index)?;
+    let stage = &built.stages[index];
+    run_reduce(plan, step, bucket, keyed.as_ref(), (&stage.id, stage.type_name))
 }
 
 /// Checks that the input files of this task are as planned.
@@ -268,6 +324,18 @@ pub fn run_task(
             return Ok(TaskOutcome::AlreadyDone);
         }
     }
+    if plan.steps[step].kind == StepKind::Reduce {
+        return match reduce_task(plan, step, rank, registry) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(plan.failure_path(step, rank));
+                Ok(TaskOutcome::Matched)
+            }
+            Err(error) => {
+                record_failure(plan, step, rank, &error, options);
+                Err(error)
+            }
+        };
+    }
     let result = check_inputs(plan, step, rank).and_then(|()| {
         let task = task_plan(plan, step, rank, registry)?;
         let planned = &plan.steps[step];
@@ -283,9 +351,7 @@ pub fn run_task(
     let report = match result {
         Ok(report) => report,
         Err(error) => {
-            let failure = TaskFailure { error: error_chain(&error), log: options.log.clone() };
-            let text = serde_json::to_string_pretty(&failure).expect("serialisable") + "\n";
-            let _ = write_atomic(&plan.failure_path(step, rank), text.as_bytes());
+            record_failure(plan, step, rank, &error, options);
             return Err(error);
         }
     };
@@ -314,6 +380,13 @@ pub fn run_task(
     write_atomic(&plan.marker_path(step, rank), text.as_bytes())?;
     let _ = std::fs::remove_file(plan.failure_path(step, rank));
     Ok(TaskOutcome::Ran(Box::new(report)))
+}
+
+/// Leaves the failure record `status` shows (best effort: the task fails either way).
+fn record_failure(plan: &WorkPlan, step: usize, rank: usize, error: &Error, options: &TaskOptions) {
+    let failure = TaskFailure { error: error_chain(error), log: options.log.clone() };
+    let text = serde_json::to_string_pretty(&failure).expect("serialisable") + "\n";
+    let _ = write_atomic(&plan.failure_path(step, rank), text.as_bytes());
 }
 
 /// An error and its causes, `: `-joined.

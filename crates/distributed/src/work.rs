@@ -30,6 +30,9 @@ pub enum StepKind {
     Parallel,
     /// Consecutive barriers: one task over every document, in order.
     Global,
+    /// The key matching of a keep-first-by-key barrier (`dedup.exact`): task `k` reads bucket
+    /// `k` of every task's keys and finds the first document of each key.
+    Reduce,
 }
 
 /// One step of the plan.
@@ -47,6 +50,14 @@ pub struct StepPlan {
     pub stage_ids: Vec<String>,
     /// How many tasks it has.
     pub tasks: usize,
+    /// A parallel step that also writes, per key bucket, the keys of the stage with this index
+    /// (whose reduce step follows).
+    #[serde(default)]
+    pub sign_stage: Option<usize>,
+    /// A parallel step after a reduce step: task `r` reads the documents task `r` of the step
+    /// before the reduce wrote, and its first stage applies the reduce's verdicts.
+    #[serde(default)]
+    pub input_by_rank: bool,
 }
 
 impl StepPlan {
@@ -55,6 +66,7 @@ impl StepPlan {
         let kind = match self.kind {
             StepKind::Parallel => "parallel",
             StepKind::Global => "global",
+            StepKind::Reduce => "reduce",
         };
         let tasks = if self.tasks == 1 { "1 task".to_string() } else { format!("{} tasks", self.tasks) };
         format!("step {} ({kind}, {tasks}): {}", self.index, self.stage_ids.join(", "))
@@ -156,24 +168,49 @@ fn absolute(path: &Path) -> Result<PathBuf, Error> {
     std::path::absolute(path).map_err(|e| Error::io(path, e))
 }
 
-/// The steps of a pipeline whose stages have these kinds and ids.
-pub(crate) fn compile_steps(kinds: &[StageKind], ids: &[String], tasks: usize) -> Vec<StepPlan> {
+/// The steps of a pipeline whose stages have these kinds and ids; `keyed[i]` says stage `i` is
+/// a keep-first-by-key barrier. Such a barrier after a parallel step becomes a reduce step
+/// (the parallel step before it writes the keys) and a parallel step that starts by applying
+/// the verdicts; any other barrier joins a global step.
+pub(crate) fn compile_steps(
+    kinds: &[StageKind],
+    keyed: &[bool],
+    ids: &[String],
+    tasks: usize,
+) -> Vec<StepPlan> {
     let mut steps: Vec<StepPlan> = Vec::new();
+    let new_step = |steps: &Vec<StepPlan>, kind, index: usize, tasks| StepPlan {
+        index: steps.len(),
+        kind,
+        first_stage: index,
+        end_stage: index + 1,
+        stage_ids: vec![ids[index].clone()],
+        tasks,
+        sign_stage: None,
+        input_by_rank: false,
+    };
     for (index, kind) in kinds.iter().enumerate() {
+        let last_kind = steps.last().map(|s| s.kind);
+        if keyed[index] && last_kind == Some(StepKind::Parallel) {
+            steps.last_mut().expect("a step").sign_stage = Some(index);
+            let reduce = new_step(&steps, StepKind::Reduce, index, tasks);
+            steps.push(reduce);
+            let apply =
+                StepPlan { input_by_rank: true, ..new_step(&steps, StepKind::Parallel, index, tasks) };
+            steps.push(apply);
+            continue;
+        }
         let step_kind = if *kind == StageKind::Barrier { StepKind::Global } else { StepKind::Parallel };
         match steps.last_mut() {
             Some(last) if last.kind == step_kind => {
                 last.end_stage = index + 1;
                 last.stage_ids.push(ids[index].clone());
             }
-            _ => steps.push(StepPlan {
-                index: steps.len(),
-                kind: step_kind,
-                first_stage: index,
-                end_stage: index + 1,
-                stage_ids: vec![ids[index].clone()],
-                tasks: if step_kind == StepKind::Global { 1 } else { tasks },
-            }),
+            _ => {
+                let step =
+                    new_step(&steps, step_kind, index, if step_kind == StepKind::Global { 1 } else { tasks });
+                steps.push(step);
+            }
         }
     }
     steps
@@ -227,8 +264,13 @@ pub fn plan(pipeline: &Path, registry: &Registry, options: &PlanOptions) -> Resu
     let label = pipeline.display().to_string();
     let built = parse_plan(&label, &text, registry, &load)?;
     let kinds: Vec<StageKind> = built.stages.iter().map(|s| s.stage.kind()).collect();
+    let keyed: Vec<bool> = built
+        .stages
+        .iter()
+        .map(|s| matches!(&s.stage, Stage::Barrier { barrier, .. } if barrier.keep_first_by_key().is_some()))
+        .collect();
     let ids: Vec<String> = built.stages.iter().map(|s| s.id.clone()).collect();
-    let steps = compile_steps(&kinds, &ids, options.tasks);
+    let steps = compile_steps(&kinds, &keyed, &ids, options.tasks);
 
     let mut listed = Vec::new();
     for (index, planned) in built.stages.iter().enumerate() {
@@ -299,7 +341,7 @@ pub fn plan(pipeline: &Path, registry: &Registry, options: &PlanOptions) -> Resu
                 work.display()
             )));
         }
-        for dir in ["done", "failed", "data"] {
+        for dir in ["done", "failed", "data", "keys", "verdicts"] {
             let dir = work.join(dir);
             if dir.exists() {
                 std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -349,6 +391,16 @@ impl WorkPlan {
         self.work.join("failed").join(format!("step-{step}")).join(format!("{rank:05}.json"))
     }
 
+    /// Where a step's tasks put the keys they computed, one file per task and bucket.
+    pub fn keys_dir(&self, step: usize) -> PathBuf {
+        self.work.join("keys").join(format!("step-{step}"))
+    }
+
+    /// Where a reduce step's tasks put their verdicts, one file per bucket and task.
+    pub fn verdicts_dir(&self, step: usize) -> PathBuf {
+        self.work.join("verdicts").join(format!("step-{step}"))
+    }
+
     /// Where a step's tasks put their chunk files.
     pub fn data_dir(&self, step: usize) -> PathBuf {
         self.work.join("data").join(format!("step-{step}"))
@@ -378,10 +430,14 @@ impl WorkPlan {
             s.push_str("  ");
             s.push_str(&step.describe());
             s.push('\n');
-            if step.kind == StepKind::Global {
-                s.push_str(
+            match step.kind {
+                StepKind::Global => s.push_str(
                     "    one task sees every document in input order, so its barriers decide as in one process;\n    its state is the barriers' state in one process (the run report's retained_bytes_peak)\n",
-                );
+                ),
+                StepKind::Reduce => s.push_str(
+                    "    task k finds the first document of every key in bucket k (about 40 bytes per document\n    of the bucket, in memory); the next step applies the verdicts where the documents are\n",
+                ),
+                StepKind::Parallel => {}
             }
         }
         s
@@ -408,7 +464,7 @@ mod tests {
         use StageKind::*;
         let kinds = [Source, Transform, Barrier, Barrier, Transform, Sink, Barrier];
         let ids: Vec<String> = (0..kinds.len()).map(|i| format!("s{i}")).collect();
-        let steps = compile_steps(&kinds, &ids, 4);
+        let steps = compile_steps(&kinds, &[false; 7], &ids, 4);
         let shape: Vec<(StepKind, usize, usize, usize)> =
             steps.iter().map(|s| (s.kind, s.first_stage, s.end_stage, s.tasks)).collect();
         assert_eq!(
@@ -420,6 +476,33 @@ mod tests {
                 (StepKind::Global, 6, 7, 1)
             ]
         );
+    }
+
+    #[test]
+    fn a_keyed_barrier_after_a_parallel_step_becomes_sign_reduce_apply() {
+        use StageKind::*;
+        let kinds = [Source, Transform, Barrier, Barrier, Sink];
+        let keyed = [false, false, true, false, false];
+        let ids: Vec<String> = (0..kinds.len()).map(|i| format!("s{i}")).collect();
+        let steps = compile_steps(&kinds, &keyed, &ids, 3);
+        let shape: Vec<(StepKind, usize, usize, usize, Option<usize>, bool)> = steps
+            .iter()
+            .map(|s| (s.kind, s.first_stage, s.end_stage, s.tasks, s.sign_stage, s.input_by_rank))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                (StepKind::Parallel, 0, 2, 3, Some(2), false),
+                (StepKind::Reduce, 2, 3, 3, None, false),
+                (StepKind::Parallel, 2, 3, 3, None, true),
+                (StepKind::Global, 3, 4, 1, None, false),
+                (StepKind::Parallel, 4, 5, 3, None, false),
+            ]
+        );
+        // After a global step a keyed barrier joins it: its documents are all in one task.
+        let kinds = [Source, Barrier, Barrier];
+        let steps = compile_steps(&kinds, &[false, false, true], &ids[..3], 3);
+        assert_eq!(steps.iter().map(|s| s.kind).collect::<Vec<_>>(), [StepKind::Parallel, StepKind::Global]);
     }
 
     proptest! {
