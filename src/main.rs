@@ -238,6 +238,16 @@ fn interrupt_flag() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBo
     Ok(flag)
 }
 
+/// How a barrier runs in a distributed run (`millstone plan`), for `validate`.
+fn distributed_note(stage: &millstone_core::Stage) -> Option<&'static str> {
+    let millstone_core::Stage::Barrier { barrier, .. } = stage else { return None };
+    Some(if barrier.keep_first_by_key().is_some() {
+        "distributed runs match its keys in parallel reduce tasks, one per key bucket"
+    } else {
+        "distributed runs give it one task that sees every document in order: its decisions depend on all documents before (or, for substring dedup and repeated-line counts, after) each one"
+    })
+}
+
 /// `--threads N`: at least 1, like `runtime.threads`.
 fn parse_threads(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
@@ -374,6 +384,9 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                         eprintln!("{}: ok ({} stages)", path.display(), plan.stages.len());
                         for stage in &plan.stages {
                             for note in &stage.notes {
+                                eprintln!("  {}: {note}", stage.id);
+                            }
+                            if let Some(note) = distributed_note(&stage.stage) {
                                 eprintln!("  {}: {note}", stage.id);
                             }
                         }

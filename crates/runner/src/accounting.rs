@@ -4,7 +4,7 @@
 //! a stage emitted into statistics and rejects, and [`Shared::on_failure`] applies `on_error` to
 //! one failed document or record.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use millstone_core::{
@@ -39,12 +39,13 @@ pub(crate) struct Shared {
     pub side: SideWriter,
     pub abort: Abort,
     pub runtime: RuntimeSettings,
-    /// Failures per stage so far, for throttling warnings.
-    warnings: Vec<AtomicU64>,
+    /// Failures so far per stage and kind, for throttling warnings.
+    warnings: Mutex<BTreeMap<(usize, String), u64>>,
 }
 
-/// Failures logged one by one per stage; the rest are only counted.
-pub(crate) const WARNINGS_PER_STAGE: u64 = 10;
+/// Failures of one kind logged one by one per stage; the rest are only counted, so one flood of
+/// the same error neither fills the log nor hides a different error that comes later.
+pub(crate) const WARNINGS_PER_KIND: u64 = 5;
 
 impl Shared {
     pub(crate) fn new(
@@ -62,7 +63,7 @@ impl Shared {
             side: SideWriter::new(&runtime.out_dir, ids.clone(), shard, overwrite),
             abort: Abort::default(),
             runtime,
-            warnings: stages.iter().map(|_| AtomicU64::new(0)).collect(),
+            warnings: Mutex::new(BTreeMap::new()),
             ids,
         }
     }
@@ -72,15 +73,15 @@ impl Shared {
         self.stats[stage].lock().unwrap_or_else(|p| p.into_inner()).merge(stats);
     }
 
-    /// Logs, once per stage, how many failures were not logged one by one.
+    /// Logs, once per stage and kind, how many failures were not logged one by one.
     pub(crate) fn log_unlogged_failures(&self) {
-        for (stage, count) in self.warnings.iter().enumerate() {
-            let n = count.load(Ordering::Relaxed);
-            if n > WARNINGS_PER_STAGE {
+        let warnings = self.warnings.lock().unwrap_or_else(|p| p.into_inner());
+        for ((stage, kind), &n) in warnings.iter() {
+            if n > WARNINGS_PER_KIND {
                 warn!(
-                    stage = %self.ids[stage],
-                    "{} more failures not logged one by one; the report counts them by kind",
-                    n - WARNINGS_PER_STAGE
+                    stage = %self.ids[*stage],
+                    "{} more failures of kind `{kind}` not logged one by one; the report counts them",
+                    n - WARNINGS_PER_KIND
                 );
             }
         }
@@ -172,15 +173,22 @@ impl Shared {
         side: &mut Vec<SideRecord>,
     ) -> Result<(), Error> {
         let Failure { id, provenance, error, doc } = failure;
+        let message = error.to_string();
+        let kind = millstone_core::failure_kind(&message);
         stats.record_failure(ErrorSample {
             id: id.as_ref().map(|id| id.to_string()),
             location: provenance.to_string(),
-            message: error.to_string(),
+            message,
         });
         let stage_id = &self.ids[stage];
-        // The first few failures of a stage are logged; the rest are counted (by kind, in the
+        // The first few failures of each kind are logged; the rest are counted (by kind, in the
         // report and the summary) and mentioned once at the end.
-        let logged = self.warnings[stage].fetch_add(1, Ordering::Relaxed) < WARNINGS_PER_STAGE;
+        let logged = {
+            let mut warnings = self.warnings.lock().unwrap_or_else(|p| p.into_inner());
+            let seen = warnings.entry((stage, kind)).or_default();
+            *seen += 1;
+            *seen <= WARNINGS_PER_KIND
+        };
         match (self.policy(stage), id) {
             (ErrorPolicy::Fail, Some(id)) => {
                 Err(Error::Document { stage: stage_id.clone(), id, provenance, error: Box::new(error) })
