@@ -234,7 +234,7 @@ pub fn pairs(
 /// One page's type, HTML size and (precision, recall, F1).
 type PageScore = (String, usize, (f64, f64, f64));
 
-fn read_gz_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_gz_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
     use std::io::Read;
     let mut bytes = Vec::new();
     flate2::read::MultiGzDecoder::new(
@@ -245,7 +245,7 @@ fn read_gz_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn read_gz(path: &Path) -> anyhow::Result<String> {
+pub(crate) fn read_gz(path: &Path) -> anyhow::Result<String> {
     String::from_utf8(read_gz_bytes(path)?).with_context(|| format!("{} is not UTF-8", path.display()))
 }
 

@@ -144,6 +144,23 @@ enum EvalCommand {
         #[arg(long, value_parser = parse_threads)]
         threads: Option<usize>,
     },
+    /// Build a reprint-style near-duplicate benchmark from a WCXB-style extraction benchmark:
+    /// several texts of each article page (gold, extractor settings, whole page, markdown,
+    /// truncation), cluster = page; writes OUT/corpus.jsonl and OUT/labels.tsv.
+    Reprints {
+        /// Folder of `NNNN.html.gz` pages.
+        #[arg(long)]
+        html: PathBuf,
+        /// Folder of `NNNN.json.gz` ground truth.
+        #[arg(long)]
+        truth: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Article pages to use.
+        #[arg(long, default_value_t = 180)]
+        pages: usize,
+    },
     /// Score main-content extraction (`clean.html_to_text`) on a WCXB-style benchmark: bag-of-words
     /// precision/recall/F1 of lowercase `\w+` tokens per page, macro mean, per page type.
     Extract {
@@ -186,6 +203,7 @@ enum EvalCommand {
 
 mod distributed_cli;
 mod eval;
+mod reprints;
 
 /// An error and its causes, `outer: cause: root`, leaving out a cause whose text the message
 /// before it already contains (library errors often show their source in their own message).
@@ -438,6 +456,9 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Eval(EvalCommand::Dedup { labels, pipeline, stage, overrides, sweep, threads }) => {
             eval::dedup(&registry, &labels, &pipeline, stage, overrides, sweep, threads)
+        }
+        Command::Eval(EvalCommand::Reprints { html, truth, out, pages }) => {
+            reprints::build(&html, &truth, &out, pages)
         }
         Command::Eval(EvalCommand::Extract { html, truth, limit, threads }) => {
             eval::extract(&html, &truth, limit, threads)

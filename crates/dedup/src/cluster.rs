@@ -165,7 +165,10 @@ pub trait NearIndex: Send + 'static {
     /// Similarity of the document with `signature` to earlier document `other`.
     fn similarity(&self, signature: &Self::Signature, other: u32) -> f64;
     /// Adds the next document (numbered 0, 1, 2, ...).
-    fn insert(&mut self, signature: &Self::Signature);
+    fn insert(&mut self, signature: &Self::Signature) -> Result<(), StageError>;
+    /// Similarity of two indexed documents, as exact as the index can tell (the final check of
+    /// every cluster member against its keeper). Pass the keeper as `a`.
+    fn similarity_between(&mut self, a: u32, b: u32) -> Result<f64, StageError>;
     /// Whether the document can be compared at all (an empty text cannot).
     fn comparable(&self, _signature: &Self::Signature) -> bool {
         true
@@ -249,6 +252,7 @@ pub struct NearDedup<I: NearIndex> {
     drained: u32,
     pairs_verified: u64,
     pairs_matched: u64,
+    clusters_split: u64,
     pending: Vec<Box<dyn millstone_core::PendingOutput>>,
 }
 
@@ -270,6 +274,7 @@ impl<I: NearIndex> NearDedup<I> {
             drained: 0,
             pairs_verified: 0,
             pairs_matched: 0,
+            clusters_split: 0,
             pending: Vec::new(),
         }
     }
@@ -279,7 +284,11 @@ impl<I: NearIndex> NearDedup<I> {
     }
 
     /// Indexes one document and returns its best verified match (similarity, earlier doc).
-    fn add(&mut self, id: &str, prepared: &Prepared<I::Signature>) -> (u32, Option<(f64, u32)>) {
+    fn add(
+        &mut self,
+        id: &str,
+        prepared: &Prepared<I::Signature>,
+    ) -> Result<(u32, Option<(f64, u32)>), StageError> {
         let n = self.ids.len() as u32;
         let mut best: Option<(f64, u32)> = None;
         self.clusters.find(n);
@@ -308,7 +317,7 @@ impl<I: NearIndex> NearDedup<I> {
                 }
             }
         }
-        self.index.insert(&prepared.signature);
+        self.index.insert(&prepared.signature)?;
         if self.streaming() {
             // Greedy leader clustering: join the cluster of the best earlier match; a document
             // that matches nothing leads its own cluster. Emitted decisions never change.
@@ -320,7 +329,7 @@ impl<I: NearIndex> NearDedup<I> {
             self.keys.push(prepared.keeper_key.clone());
         }
         self.best.push(best.map_or((1.0, NO_MATCH), |(s, c)| (s as f32, c)));
-        (n, best)
+        Ok((n, best))
     }
 
     /// Whether `a` beats `b` as a cluster keeper.
@@ -337,22 +346,63 @@ impl<I: NearIndex> NearDedup<I> {
         }
     }
 
-    fn compute_keepers(&mut self) {
+    /// Keepers of every document. Union-find components are only candidates: an edge between
+    /// two near-duplicates of different stories (an over-long page that quotes another story's
+    /// lead) would chain both stories together. So each component is split: its keeper (by
+    /// policy) takes the members that are similar enough to it; the rest form the next group,
+    /// with its own keeper, until none is left. Every member is then within the threshold of
+    /// its keeper, and the result depends only on the components and the policy.
+    fn compute_keepers(&mut self) -> Result<(), StageError> {
         let n = self.ids.len();
         if !self.streaming() {
-            let mut keeper: Vec<u32> = (0..n as u32).collect();
-            for i in 0..n as u32 {
-                let root = self.clusters.find(i);
-                if self.better(i, keeper[root as usize]) {
-                    keeper[root as usize] = i;
+            self.keeper_of = (0..n as u32).collect();
+            let mut members: Vec<(u32, u32)> = (0..n as u32).map(|i| (self.clusters.find(i), i)).collect();
+            members.sort_unstable();
+            let mut start = 0;
+            while start < members.len() {
+                let root = members[start].0;
+                let end = start + members[start..].iter().take_while(|(r, _)| *r == root).count();
+                if end - start > 1 {
+                    let group: Vec<u32> = members[start..end].iter().map(|(_, i)| *i).collect();
+                    self.split(group)?;
                 }
+                start = end;
             }
-            self.keeper_of = (0..n as u32).map(|i| keeper[self.clusters.find(i) as usize]).collect();
         }
         self.cluster_sizes = vec![0; n];
         for &k in &self.keeper_of {
             self.cluster_sizes[k as usize] += 1;
         }
+        Ok(())
+    }
+
+    /// Splits one union-find component into clusters verified against their keepers.
+    fn split(&mut self, mut remaining: Vec<u32>) -> Result<(), StageError> {
+        while !remaining.is_empty() {
+            let keeper =
+                remaining.iter().copied().reduce(|best, i| if self.better(i, best) { i } else { best });
+            let keeper = keeper.expect("not empty");
+            let mut outside = Vec::new();
+            for &i in &remaining {
+                if i == keeper {
+                    self.keeper_of[i as usize] = i;
+                    continue;
+                }
+                let score = self.index.similarity_between(keeper, i)?;
+                self.pairs_verified += 1;
+                if score >= self.threshold {
+                    self.keeper_of[i as usize] = keeper;
+                    self.best[i as usize] = (score as f32, keeper);
+                } else {
+                    outside.push(i);
+                }
+            }
+            if !outside.is_empty() {
+                self.clusters_split += 1;
+            }
+            remaining = outside;
+        }
+        Ok(())
     }
 
     /// Whether document `i` shares its cluster with another document.
@@ -429,7 +479,7 @@ impl<I: NearIndex> Barrier for NearDedup<I> {
                     id: doc.id.clone(),
                     message: "signature missing (the stage's prepare step did not run)".into(),
                 })?;
-            let (i, best) = self.add(&doc.id, &prepared);
+            let (i, best) = self.add(&doc.id, &prepared)?;
             if self.streaming() {
                 let keeper = self.keeper_of[i as usize];
                 if best.is_some() {
@@ -452,7 +502,7 @@ impl<I: NearIndex> Barrier for NearDedup<I> {
     }
 
     fn finish(&mut self, _out: &mut Emit) -> Result<(), StageError> {
-        self.compute_keepers();
+        self.compute_keepers()?;
         self.write_report()
     }
 
@@ -486,6 +536,7 @@ impl<I: NearIndex> Barrier for NearDedup<I> {
         let mut counters = self.index.summary();
         counters.push(("pairs_verified", self.pairs_verified));
         counters.push(("pairs_matched", self.pairs_matched));
+        counters.push(("clusters_split", self.clusters_split));
         counters
     }
 }

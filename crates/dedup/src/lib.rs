@@ -32,6 +32,7 @@ pub mod normalize;
 pub mod report;
 pub mod segments;
 pub mod shingle;
+pub mod shingle_sets;
 pub mod simhash;
 pub mod substring;
 pub mod unionfind;

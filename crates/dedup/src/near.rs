@@ -13,7 +13,9 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
-use millstone_core::{BuildContext, BuildError, Document, FieldError, Stage, StageConfig, StageKind};
+use millstone_core::{
+    BuildContext, BuildError, Document, FieldError, Stage, StageConfig, StageError, StageKind,
+};
 use serde::{Deserialize, Serialize};
 
 pub use crate::cluster::{ClusterOptions, KeeperPolicy};
@@ -22,6 +24,7 @@ use crate::lsh::{band_keys, optimal_bands_rows, LshIndex};
 use crate::minhash::{MinHasher, Similarity};
 use crate::normalize::Normalization;
 use crate::shingle::{Shingler, Unit};
+use crate::shingle_sets::{shingle_set, ShingleSets};
 
 /// Calibrated starting points, so users need not choose bands and rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -70,6 +73,9 @@ pub struct MinHashConfig {
     pub min_containment_shingles: Option<u32>,
     /// At most this many candidates (newest first) are verified per document.
     pub max_candidates: Option<usize>,
+    /// How cluster members are checked against their keeper: `exact` (true shingle sets, kept
+    /// on disk in `spill_dir`) or `sketch` (the MinHash estimate only: no disk, less precise).
+    pub verification: Option<Verification>,
     /// Clusters, keeper, action, report.
     #[serde(flatten)]
     pub cluster: ClusterOptions,
@@ -102,6 +108,19 @@ pub struct MinHashParams {
     pub min_containment_shingles: u32,
     /// Candidate cap per document.
     pub max_candidates: usize,
+    /// How members are checked against their keeper.
+    pub verification: Verification,
+}
+
+/// How the members of a near-duplicate cluster are checked against its keeper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verification {
+    /// On the true shingle sets (stored on disk, 4 bytes per distinct shingle).
+    #[default]
+    Exact,
+    /// On the MinHash sketches: no disk, but estimator noise on short-in-long pairs.
+    Sketch,
 }
 
 impl MinHashConfig {
@@ -148,6 +167,7 @@ impl MinHashConfig {
             max_bucket: self.max_bucket.unwrap_or(64),
             min_containment_shingles: self.min_containment_shingles.unwrap_or(20),
             max_candidates: self.max_candidates.unwrap_or(2048),
+            verification: self.verification.unwrap_or_default(),
         }
     }
 }
@@ -215,26 +235,42 @@ impl StageConfig for MinHashConfig {
             keeper: self.cluster.key_extractor(),
             _marker: PhantomData,
         });
-        let barrier =
-            NearDedup::new(MinHashIndex::new(p.clone()), p.threshold, self.cluster.for_run(cx), cx.overwrite);
+        let sets = match p.verification {
+            Verification::Exact => Some(
+                ShingleSets::create(self.cluster.spill_dir.as_deref())
+                    .map_err(|e| BuildError::field("spill_dir", e.to_string()))?,
+            ),
+            Verification::Sketch => None,
+        };
+        let index = MinHashIndex::new(p.clone(), sets);
+        let barrier = NearDedup::new(index, p.threshold, self.cluster.for_run(cx), cx.overwrite);
         Ok(Stage::Barrier { prepare: Some(prepare), barrier: Box::new(barrier) })
     }
 }
 
-/// What the prepare step computes: band keys, a 16-bit sketch and the shingle count.
+/// What the prepare step computes: band keys, a 16-bit sketch, the distinct shingle count and
+/// the shingle set itself (for exact verification).
 pub struct MinHashSignature {
     keys: Vec<u64>,
     sketch: Vec<u16>,
     shingles: u32,
+    set: Vec<u32>,
 }
 
 impl MinHashSignature {
     fn new(hasher: &MinHasher, shingler: &Shingler, text: &str, bands: usize, rows: usize) -> Self {
-        let signature = hasher.signature(shingler, text);
+        let mut values = vec![u32::MAX; hasher.permutations()];
+        let mut folded = Vec::new();
+        shingler.for_each(text, |h| {
+            hasher.update(&mut values, h);
+            folded.push((h >> 32) as u32 ^ h as u32);
+        });
+        let set = shingle_set(folded);
         MinHashSignature {
-            keys: band_keys(&signature.values, bands, rows),
-            sketch: signature.values.iter().map(|v| (v >> 16) as u16).collect(),
-            shingles: signature.shingles,
+            keys: band_keys(&values, bands, rows),
+            sketch: values.iter().map(|v| (v >> 16) as u16).collect(),
+            shingles: set.len() as u32,
+            set,
         }
     }
 }
@@ -252,11 +288,28 @@ pub struct MinHashIndex {
     lsh: LshIndex,
     sketches: Vec<u16>,
     shingles: Vec<u32>,
+    sets: Option<ShingleSets>,
 }
 
 impl MinHashIndex {
-    fn new(params: MinHashParams) -> Self {
-        MinHashIndex { lsh: LshIndex::new(params.bands), params, sketches: Vec::new(), shingles: Vec::new() }
+    fn new(params: MinHashParams, sets: Option<ShingleSets>) -> Self {
+        MinHashIndex {
+            lsh: LshIndex::new(params.bands),
+            params,
+            sketches: Vec::new(),
+            shingles: Vec::new(),
+            sets,
+        }
+    }
+
+    /// The configured measure for sets of these sizes (Jaccard when one is too small for
+    /// containment to mean anything).
+    fn measure(&self, size_a: u32, size_b: u32) -> Similarity {
+        if size_a.min(size_b) < self.params.min_containment_shingles {
+            Similarity::Jaccard
+        } else {
+            self.params.similarity
+        }
     }
 
     fn sketch(&self, doc: u32) -> &[u16] {
@@ -277,19 +330,33 @@ impl NearIndex for MinHashIndex {
     fn similarity(&self, signature: &MinHashSignature, other: u32) -> f64 {
         let jaccard = sketch_jaccard(&signature.sketch, self.sketch(other));
         let other_size = self.shingles[other as usize];
-        let measure = if signature.shingles.min(other_size) < self.params.min_containment_shingles {
-            Similarity::Jaccard
-        } else {
-            self.params.similarity
-        };
-        measure.score(jaccard, signature.shingles, other_size)
+        self.measure(signature.shingles, other_size).score(jaccard, signature.shingles, other_size)
     }
 
     fn comparable(&self, signature: &MinHashSignature) -> bool {
         signature.shingles > 0
     }
 
-    fn insert(&mut self, signature: &MinHashSignature) {
+    fn similarity_between(&mut self, a: u32, b: u32) -> Result<f64, StageError> {
+        let (size_a, size_b) = (self.shingles[a as usize], self.shingles[b as usize]);
+        if size_a == 0 || size_b == 0 {
+            return Ok(0.0);
+        }
+        let measure = self.measure(size_a, size_b);
+        let jaccard = match &mut self.sets {
+            Some(sets) => {
+                let (common, la, lb) = sets.overlap(a, b)?;
+                common as f64 / (la + lb - common).max(1) as f64
+            }
+            None => sketch_jaccard(self.sketch(a), self.sketch(b)),
+        };
+        Ok(measure.score(jaccard, size_a, size_b))
+    }
+
+    fn insert(&mut self, signature: &MinHashSignature) -> Result<(), StageError> {
+        if let Some(sets) = &mut self.sets {
+            sets.push(&signature.set)?;
+        }
         if signature.shingles > 0 {
             self.lsh.insert(&signature.keys);
         } else {
@@ -299,14 +366,23 @@ impl NearIndex for MinHashIndex {
         }
         self.sketches.extend_from_slice(&signature.sketch);
         self.shingles.push(signature.shingles);
+        Ok(())
     }
 
     fn retained_bytes(&self) -> usize {
-        self.lsh.retained_bytes() + self.sketches.capacity() * 2 + self.shingles.capacity() * 4
+        self.lsh.retained_bytes()
+            + self.sketches.capacity() * 2
+            + self.shingles.capacity() * 4
+            + self.sets.as_ref().map_or(0, ShingleSets::retained_bytes)
     }
 
     fn summary(&self) -> Vec<(&'static str, u64)> {
-        vec![("lsh_bands", self.params.bands as u64), ("lsh_rows", self.params.rows as u64)]
+        let mut counters =
+            vec![("lsh_bands", self.params.bands as u64), ("lsh_rows", self.params.rows as u64)];
+        if let Some(sets) = &self.sets {
+            counters.push(("shingle_set_disk_bytes", sets.disk_bytes()));
+        }
+        counters
     }
 }
 
@@ -322,6 +398,11 @@ mod tests {
             millstone_testkit::run_barrier(config.build(&BuildContext::for_tests()).unwrap(), docs, batch);
         let ids = |d: Vec<Document>| d.into_iter().map(|d| d.id.to_string()).collect();
         (ids(kept), ids(dropped))
+    }
+
+    /// Runs the stage and returns the kept and dropped documents themselves.
+    fn run_docs(config: &MinHashConfig, docs: Vec<Document>, batch: usize) -> (Vec<Document>, Vec<Document>) {
+        millstone_testkit::run_barrier(config.build(&BuildContext::for_tests()).unwrap(), docs, batch)
     }
 
     fn words(seed: u64, n: usize) -> String {
@@ -421,7 +502,7 @@ mod tests {
         fn lsh_with_one_row_bands_equals_naive_all_pairs(docs in corpus()) {
             let base = MinHashConfig { permutations: Some(64), bands: Some(64), rows: Some(1), threshold: Some(0.5),
                 similarity: Some(Similarity::Jaccard), ngram: Some(2), max_bucket: Some(usize::MAX),
-                max_candidates: Some(usize::MAX), ..Default::default() };
+                max_candidates: Some(usize::MAX), verification: Some(Verification::Sketch), ..Default::default() };
             let p = base.params();
             let hasher = MinHasher::new(p.permutations, p.seed).unwrap();
             let shingler = Shingler::new(p.unit, p.ngram, p.normalize);
@@ -435,7 +516,8 @@ mod tests {
             let (kept, _) = run(&streaming, docs.clone(), 7);
             prop_assert_eq!(kept, ids((0..docs.len()).filter(|&i| !(0..i).any(|j| similar(i, j))).collect()));
 
-            // Otherwise clusters are transitive (union-find over all verified pairs).
+            // Otherwise: union-find over all verified pairs gives candidate clusters, and each is
+            // split so that every member is similar to its keeper (no chaining).
             let shortest = with(ClusterOptions { keeper: KeeperPolicy::Shortest, ..Default::default() }, base.clone());
             let (mut kept, _) = run(&shortest, docs.clone(), 7);
             let mut uf = UnionFind::default();
@@ -447,19 +529,47 @@ mod tests {
                     }
                 }
             }
-            let mut best: std::collections::BTreeMap<u32, usize> = Default::default();
+            let mut components: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
             for i in 0..docs.len() {
-                let root = uf.find(i as u32);
-                let len = |k: usize| docs[k].text.chars().count();
-                let entry = best.entry(root).or_insert(i);
-                if (len(i), &docs[i].id) < (len(*entry), &docs[*entry].id) {
-                    *entry = i;
+                components.entry(uf.find(i as u32)).or_default().push(i);
+            }
+            let len = |k: usize| docs[k].text.chars().count();
+            let mut keepers = Vec::new();
+            for mut remaining in components.into_values() {
+                while !remaining.is_empty() {
+                    let keeper = *remaining.iter().min_by_key(|&&k| (len(k), &docs[k].id)).unwrap();
+                    keepers.push(keeper);
+                    remaining.retain(|&m| m != keeper && !similar(keeper, m));
                 }
             }
-            let mut expected = ids(best.into_values().collect());
+            let mut expected = ids(keepers);
             kept.sort();
             expected.sort();
             prop_assert_eq!(kept, expected);
+        }
+
+        #[test]
+        fn every_member_is_within_the_threshold_of_its_keeper_on_true_shingle_sets(docs in corpus()) {
+            let config = with(ClusterOptions { on_match: millstone_core::OnMatch::Annotate, ..Default::default() },
+                MinHashConfig { preset: Some(Preset::News), ngram: Some(2), ..Default::default() });
+            let p = config.params();
+            let (kept, _) = run_docs(&config, docs.clone(), 4);
+            let shingler = Shingler::new(p.unit, p.ngram, p.normalize);
+            let set = |text: &str| {
+                let mut folded = Vec::new();
+                shingler.for_each(text, |h| folded.push((h >> 32) as u32 ^ h as u32));
+                shingle_set(folded)
+            };
+            let by_id: std::collections::HashMap<String, &Document> = docs.iter().map(|d| (d.id.to_string(), d)).collect();
+            for doc in &kept {
+                let Some(keeper) = doc.meta.get("dup_of").and_then(|v| v.as_str()) else { continue };
+                let (a, b) = (set(&by_id[keeper].text), set(&doc.text));
+                let common = crate::shingle_sets::intersection(&a, &b);
+                let jaccard = common as f64 / (a.len() + b.len() - common) as f64;
+                let measure = if a.len().min(b.len()) < p.min_containment_shingles as usize { Similarity::Jaccard } else { p.similarity };
+                let score = measure.score(jaccard, a.len() as u32, b.len() as u32);
+                prop_assert!(score >= p.threshold - 1e-9, "{} joined {} at {}", doc.id, keeper, score);
+            }
         }
 
         #[test]

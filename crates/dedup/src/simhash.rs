@@ -9,7 +9,9 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
-use millstone_core::{BuildContext, BuildError, Document, FieldError, Stage, StageConfig, StageKind};
+use millstone_core::{
+    BuildContext, BuildError, Document, FieldError, Stage, StageConfig, StageError, StageKind,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{ClusterOptions, NearDedup, NearIndex, PrepareStep};
@@ -210,7 +212,11 @@ impl NearIndex for SimHashIndex {
         !signature.empty
     }
 
-    fn insert(&mut self, signature: &SimHashSignature) {
+    fn similarity_between(&mut self, a: u32, b: u32) -> Result<f64, StageError> {
+        Ok(1.0 - (self.fingerprints[a as usize] ^ self.fingerprints[b as usize]).count_ones() as f64 / 64.0)
+    }
+
+    fn insert(&mut self, signature: &SimHashSignature) -> Result<(), StageError> {
         if signature.empty {
             let n = self.fingerprints.len() as u64;
             self.tables.insert(&vec![n ^ 0xdead_beef_0000_0000; self.blocks.len()]);
@@ -218,6 +224,7 @@ impl NearIndex for SimHashIndex {
             self.tables.insert(&self.keys(signature.fingerprint));
         }
         self.fingerprints.push(signature.fingerprint);
+        Ok(())
     }
 
     fn retained_bytes(&self) -> usize {
@@ -252,7 +259,7 @@ mod tests {
                         prop_assert!(found.contains(&(j as u32)), "pair {j}-{i} at distance {} missed", (fp ^ other).count_ones());
                     }
                 }
-                index.insert(&sig);
+                index.insert(&sig).unwrap();
             }
         }
     }
