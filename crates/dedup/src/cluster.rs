@@ -39,9 +39,25 @@ pub enum KeeperPolicy {
     Priority,
 }
 
+/// What a cluster is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterMode {
+    /// Every member is within the threshold of its cluster's keeper: linked candidates are
+    /// split where they are not (no chaining of two stories through one over-long page).
+    Verified,
+    /// Connected components of the verified pairs (union-find, as datatrove and rensa do):
+    /// higher recall when similarity is not transitive, but one loose pair merges two clusters.
+    Connected,
+}
+
 /// The cluster and keeper settings every near-duplicate stage shares (flattened into its YAML).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ClusterOptions {
+    /// `verified` (members within the threshold of their keeper) or `connected` (transitive
+    /// components); the default depends on the preset.
+    #[serde(default)]
+    pub clusters: Option<ClusterMode>,
     /// Which member of a cluster survives: first, longest, shortest, min, max, priority.
     #[serde(default)]
     pub keeper: KeeperPolicy,
@@ -70,6 +86,7 @@ pub struct ClusterOptions {
 impl Default for ClusterOptions {
     fn default() -> Self {
         ClusterOptions {
+            clusters: None,
             keeper: KeeperPolicy::default(),
             keeper_field: None,
             priority: Vec::new(),
@@ -354,7 +371,16 @@ impl<I: NearIndex> NearDedup<I> {
     /// its keeper, and the result depends only on the components and the policy.
     fn compute_keepers(&mut self) -> Result<(), StageError> {
         let n = self.ids.len();
-        if !self.streaming() {
+        if !self.streaming() && self.options.clusters == Some(ClusterMode::Connected) {
+            let mut keeper: Vec<u32> = (0..n as u32).collect();
+            for i in 0..n as u32 {
+                let root = self.clusters.find(i);
+                if self.better(i, keeper[root as usize]) {
+                    keeper[root as usize] = i;
+                }
+            }
+            self.keeper_of = (0..n as u32).map(|i| keeper[self.clusters.find(i) as usize]).collect();
+        } else if !self.streaming() {
             self.keeper_of = (0..n as u32).collect();
             let mut members: Vec<(u32, u32)> = (0..n as u32).map(|i| (self.clusters.find(i), i)).collect();
             members.sort_unstable();

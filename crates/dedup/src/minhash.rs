@@ -6,9 +6,10 @@ use crate::shingle::Shingler;
 use crate::Error;
 
 /// Computes MinHash signatures with `permutations` independent hash functions
-/// `h_i(x) = g(a_i * x + b_i mod 2^32)` over 32-bit folds of the shingle hashes (`a_i` odd,
-/// `g` an xorshift that spreads high bits down), giving 32-bit values. 32-bit lanes let the
-/// compiler vectorise the inner loop, which is where MinHash spends its time.
+/// `h_i(x) = (a_i * x + b_i mod 2^64) >> 32` over the 64-bit shingle hashes (`a_i` odd): the
+/// multiply-add-shift family, whose high bits are well mixed, giving 32-bit values. (The
+/// earlier `a_i * x + b_i mod 2^32` over 32-bit folds is cheaper but biased: its minima are not
+/// min-wise independent enough, and pairs near the LSH threshold were missed.)
 ///
 /// ```
 /// use millstone_dedup::{MinHasher, Normalization, shingle::{Shingler, Unit}};
@@ -21,8 +22,8 @@ use crate::Error;
 /// ```
 #[derive(Debug, Clone)]
 pub struct MinHasher {
-    a: Vec<u32>,
-    b: Vec<u32>,
+    a: Vec<u64>,
+    b: Vec<u64>,
 }
 
 /// A document's signature.
@@ -48,8 +49,8 @@ impl MinHasher {
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
             z ^ (z >> 31)
         };
-        let a = (0..permutations).map(|_| (next() as u32) | 1).collect();
-        let b = (0..permutations).map(|_| next() as u32).collect();
+        let a = (0..permutations).map(|_| next() | 1).collect();
+        let b = (0..permutations).map(|_| next()).collect();
         Ok(MinHasher { a, b })
     }
 
@@ -61,10 +62,8 @@ impl MinHasher {
     /// Folds one shingle hash into `values`.
     #[inline]
     pub fn update(&self, values: &mut [u32], shingle: u64) {
-        let x = (shingle >> 32) as u32 ^ shingle as u32;
         for ((v, &a), &b) in values.iter_mut().zip(&self.a).zip(&self.b) {
-            let h = a.wrapping_mul(x).wrapping_add(b);
-            let h = h ^ (h >> 15);
+            let h = (a.wrapping_mul(shingle).wrapping_add(b) >> 32) as u32;
             *v = (*v).min(h);
         }
     }

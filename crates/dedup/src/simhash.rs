@@ -14,7 +14,7 @@ use millstone_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{ClusterOptions, NearDedup, NearIndex, PrepareStep};
+use crate::cluster::{ClusterMode, ClusterOptions, NearDedup, NearIndex, PrepareStep};
 use crate::lsh::LshIndex;
 use crate::normalize::Normalization;
 use crate::shingle::{Shingler, Unit};
@@ -148,7 +148,11 @@ impl StageConfig for SimHashConfig {
             _marker: PhantomData,
         });
         let index = SimHashIndex::new(k, self.max_bucket(), self.max_candidates());
-        let barrier = NearDedup::new(index, 1.0 - k as f64 / 64.0, self.cluster.for_run(cx), cx.overwrite);
+        let options = ClusterOptions {
+            clusters: Some(self.cluster.clusters.unwrap_or(ClusterMode::Verified)),
+            ..self.cluster.for_run(cx)
+        };
+        let barrier = NearDedup::new(index, 1.0 - k as f64 / 64.0, options, cx.overwrite);
         Ok(Stage::Barrier { prepare: Some(prepare), barrier: Box::new(barrier) })
     }
 }
