@@ -298,3 +298,62 @@ fn repeated_failures_are_logged_a_few_times_and_counted_by_kind() {
     assert!(err.contains("45 more failures of kind `not valid JSON` not logged one by one"), "{err}");
     assert!(err.contains("not valid JSON=50"), "the summary counts failures by kind: {err}");
 }
+
+#[test]
+fn eval_reprints_builds_a_benchmark_that_verified_clusters_score_well_on() {
+    let wcxb = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eval/wcxb-dev");
+    if !wcxb.join("html").is_dir() {
+        eprintln!("skipped: {} is not there (development data, not part of the repository)", wcxb.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reprints");
+    let built = millstone(&[
+        "eval",
+        "reprints",
+        "--html",
+        wcxb.join("html").to_str().unwrap(),
+        "--truth",
+        wcxb.join("ground-truth").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--pages",
+        "30",
+    ]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    let labels = std::fs::read_to_string(out.join("labels.tsv")).unwrap();
+    let pages: std::collections::BTreeSet<&str> =
+        labels.lines().skip(1).map(|l| l.split('\t').nth(1).unwrap()).collect();
+    assert_eq!(pages.len(), 30);
+    assert!(labels.lines().count() > 30 * 7, "several texts per page");
+    let pipeline = dir.path().join("p.yaml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "version: 1\nruntime: {{ out_dir: {o} }}\nstages:\n  - {{ type: ingest.jsonl, path: {c} }}\n  - {{ type: dedup.minhash, preset: news }}\n",
+            o = dir.path().join("o").display(),
+            c = out.join("corpus.jsonl").display()
+        ),
+    )
+    .unwrap();
+    let scored = millstone(&[
+        "eval",
+        "dedup",
+        "--labels",
+        out.join("labels.tsv").to_str().unwrap(),
+        "--pipeline",
+        pipeline.to_str().unwrap(),
+        "--sweep",
+        "stages.1.clusters=verified,connected",
+    ]);
+    assert!(scored.status.success(), "{}", stderr(&scored));
+    let table = String::from_utf8_lossy(&scored.stdout).into_owned();
+    let precision = |setting: &str| -> f64 {
+        let line = table.lines().find(|l| l.starts_with(setting)).unwrap_or_else(|| panic!("{table}"));
+        line.split_whitespace().nth(2).unwrap().parse().unwrap()
+    };
+    // Over-long pages quote other pages' leads: connected components chain them, verified
+    // clusters do not.
+    assert!(precision("clusters=verified") >= 0.95, "{table}");
+    assert!(precision("clusters=connected") < precision("clusters=verified"), "{table}");
+}
