@@ -130,6 +130,11 @@ pub trait Barrier: Send {
     fn summary(&self) -> Vec<(&'static str, u64)> {
         Vec::new()
     }
+    /// About how many bytes of state the barrier holds per document it has seen (for plans'
+    /// memory estimates); `None` when it does not grow with the documents.
+    fn state_bytes_per_document(&self) -> Option<u64> {
+        None
+    }
     /// The stage's distributed form, if it keeps the first document of each key (exact
     /// dedup): then a distributed run matches keys in parallel buckets instead of sending every
     /// document through one task.

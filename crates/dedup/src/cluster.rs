@@ -192,6 +192,8 @@ pub trait NearIndex: Send + 'static {
     }
     /// Heap bytes held.
     fn retained_bytes(&self) -> usize;
+    /// About how many of those bytes each document adds.
+    fn state_bytes_per_document(&self) -> u64;
     /// Stage counters (parameters chosen, etc.).
     fn summary(&self) -> Vec<(&'static str, u64)> {
         Vec::new()
@@ -556,6 +558,13 @@ impl<I: NearIndex> Barrier for NearDedup<I> {
             + self.clusters.retained_bytes()
             + self.keeper_of.capacity() * 4
             + self.cluster_sizes.capacity() * 4
+    }
+
+    fn state_bytes_per_document(&self) -> Option<u64> {
+        // Id (offset + about 24 bytes of text), best match, union-find parent, keeper, cluster
+        // size, and a keeper key unless the keeper is the first document.
+        let keys = if self.options.keeper == KeeperPolicy::First { 0 } else { 32 };
+        Some(self.index.state_bytes_per_document() + 32 + 8 + 4 + 4 + 4 + keys)
     }
 
     fn summary(&self) -> Vec<(&'static str, u64)> {

@@ -176,6 +176,12 @@ impl Barrier for ExactDedup {
         vec![("distinct", self.seen.len() as u64), ("missing_field", self.missing)]
     }
 
+    fn state_bytes_per_document(&self) -> Option<u64> {
+        // A hash-map slot per distinct document (with slack), plus the keeper's id in a report.
+        let report = if self.report.settings().0.is_some() { 40 } else { 0 };
+        Some(std::mem::size_of::<(u128, u32)>() as u64 * 2 + report)
+    }
+
     fn keep_first_by_key(&self) -> Option<Arc<dyn KeepFirstByKey>> {
         let (report_path, overwrite) = self.report.settings();
         Some(Arc::new(ExactKeyed { hasher: self.hasher.clone(), report_path, overwrite }))

@@ -386,6 +386,13 @@ impl NearIndex for MinHashIndex {
             + self.sets.as_ref().map_or(0, ShingleSets::retained_bytes)
     }
 
+    fn state_bytes_per_document(&self) -> u64 {
+        // Sketch, distinct shingle count, per band a chain link and (with hash-map slack) a
+        // bucket entry, and the shingle set's offset.
+        let bands = self.params.bands as u64;
+        2 * self.params.permutations as u64 + 4 + bands * (4 + 20) + if self.sets.is_some() { 8 } else { 0 }
+    }
+
     fn summary(&self) -> Vec<(&'static str, u64)> {
         let mut counters =
             vec![("lsh_bands", self.params.bands as u64), ("lsh_rows", self.params.rows as u64)];

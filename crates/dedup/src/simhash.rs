@@ -235,6 +235,10 @@ impl NearIndex for SimHashIndex {
         self.tables.retained_bytes() + self.fingerprints.capacity() * 8
     }
 
+    fn state_bytes_per_document(&self) -> u64 {
+        8 + self.blocks.len() as u64 * (4 + 20)
+    }
+
     fn summary(&self) -> Vec<(&'static str, u64)> {
         vec![("blocks", self.blocks.len() as u64)]
     }

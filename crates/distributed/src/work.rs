@@ -58,6 +58,10 @@ pub struct StepPlan {
     /// before the reduce wrote, and its first stage applies the reduce's verdicts.
     #[serde(default)]
     pub input_by_rank: bool,
+    /// About how many bytes of state one task of this step holds at the planned input (global
+    /// and reduce steps; from the barriers' bytes per document and the estimated documents).
+    #[serde(default)]
+    pub state_estimate_bytes: Option<u64>,
 }
 
 impl StepPlan {
@@ -132,6 +136,10 @@ pub struct WorkPlan {
     pub shards: Vec<PlannedShard>,
     /// Every input file when planned.
     pub inputs: Vec<InputPrint>,
+    /// Documents in the input, estimated from a sample of the first shard (an upper bound: it
+    /// counts text bytes only, so markup and JSON overhead make it larger).
+    #[serde(default)]
+    pub estimated_docs: u64,
 }
 
 /// What `plan` needs besides the pipeline.
@@ -188,6 +196,7 @@ pub(crate) fn compile_steps(
         tasks,
         sign_stage: None,
         input_by_rank: false,
+        state_estimate_bytes: None,
     };
     for (index, kind) in kinds.iter().enumerate() {
         let last_kind = steps.last().map(|s| s.kind);
@@ -270,7 +279,7 @@ pub fn plan(pipeline: &Path, registry: &Registry, options: &PlanOptions) -> Resu
         .map(|s| matches!(&s.stage, Stage::Barrier { barrier, .. } if barrier.keep_first_by_key().is_some()))
         .collect();
     let ids: Vec<String> = built.stages.iter().map(|s| s.id.clone()).collect();
-    let steps = compile_steps(&kinds, &keyed, &ids, options.tasks);
+    let mut steps = compile_steps(&kinds, &keyed, &ids, options.tasks);
 
     let mut listed = Vec::new();
     for (index, planned) in built.stages.iter().enumerate() {
@@ -300,6 +309,24 @@ pub fn plan(pipeline: &Path, registry: &Registry, options: &PlanOptions) -> Resu
             rank,
         })
         .collect();
+    let estimated_docs = estimate_docs(&built, &shards);
+    for step in &mut steps {
+        step.state_estimate_bytes = match step.kind {
+            StepKind::Parallel => None,
+            // Key records (hash, rank, position, id index) and the id, for one bucket.
+            StepKind::Reduce => Some(estimated_docs.div_ceil(step.tasks as u64) * 72),
+            StepKind::Global => {
+                let per_doc: u64 = built.stages[step.first_stage..step.end_stage]
+                    .iter()
+                    .filter_map(|s| match &s.stage {
+                        Stage::Barrier { barrier, .. } => barrier.state_bytes_per_document(),
+                        _ => None,
+                    })
+                    .sum();
+                Some(per_doc * estimated_docs)
+            }
+        };
+    }
     let mut files: Vec<&PathBuf> = shards.iter().map(|s| &s.path).collect();
     files.sort();
     files.dedup();
@@ -322,6 +349,7 @@ pub fn plan(pipeline: &Path, registry: &Registry, options: &PlanOptions) -> Resu
         steps,
         shards,
         inputs,
+        estimated_docs,
     };
     let file = work.join(PLAN_FILE);
     if file.exists() {
@@ -430,18 +458,49 @@ impl WorkPlan {
             s.push_str("  ");
             s.push_str(&step.describe());
             s.push('\n');
+            if let Some(bytes) = step.state_estimate_bytes {
+                s.push_str(&format!(
+                    "    state: about {:.0} MB per task for ~{} documents (an estimate; the run report's retained_bytes_peak is the measure)\n",
+                    bytes as f64 / 1e6,
+                    self.estimated_docs
+                ));
+            }
             match step.kind {
                 StepKind::Global => s.push_str(
-                    "    one task sees every document in input order, so its barriers decide as in one process;\n    its state is the barriers' state in one process (the run report's retained_bytes_peak)\n",
+                    "    one task sees every document in input order, so its barriers decide as in one process\n",
                 ),
                 StepKind::Reduce => s.push_str(
-                    "    task k finds the first document of every key in bucket k (about 40 bytes per document\n    of the bucket, in memory); the next step applies the verdicts where the documents are\n",
+                    "    task k finds the first document of every key in bucket k; the next step applies the\n    verdicts where the documents are\n",
                 ),
                 StepKind::Parallel => {}
             }
         }
         s
     }
+}
+
+/// Documents in the whole input, estimated by reading up to 2,000 documents of the first
+/// shard: documents per text byte, times the input bytes.
+fn estimate_docs(built: &millstone_core::Plan, shards: &[PlannedShard]) -> u64 {
+    let Some(first) = shards.first() else { return 0 };
+    let Some(Stage::Source(source)) = built.stages.get(first.stage).map(|s| &s.stage) else { return 0 };
+    let (mut docs, mut text_bytes) = (0u64, 0u64);
+    let _ = source.read(&first.shard(), &mut |item| {
+        if let millstone_core::SourceItem::Doc(doc) = item {
+            docs += 1;
+            text_bytes += doc.text.len() as u64;
+        }
+        if docs >= 2000 {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    });
+    if docs == 0 {
+        return 0;
+    }
+    let total: u64 = shards.iter().map(|s| s.bytes).sum();
+    ((total as f64) * docs as f64 / text_bytes.max(1) as f64).ceil() as u64
 }
 
 /// Writes `bytes` to `path` under a temporary name, then renames it into place.
