@@ -24,10 +24,14 @@ slurm_start() {
   fi
   SLURM_ROOT=$(mktemp -d /tmp/millstone-slurm.XXXXXX)
   mkdir -p "$SLURM_ROOT"/{state,spool,log,run}
-  [ -s /etc/munge/munge.key ] || mungekey --create >/dev/null 2>&1
-  install -d -o munge -g munge -m 755 /run/munge
+  if ! { [ -s /etc/munge/munge.key ] || mungekey --create >/dev/null 2>&1; } \
+    || ! install -d -o munge -g munge -m 755 /run/munge; then
+    export MILLSTONE_SLURM_SKIP="Slurm not started: munge could not be set up"
+    echo "$MILLSTONE_SLURM_SKIP"
+    return 0
+  fi
   if [ ! -S /run/munge/munge.socket.2 ] || ! pgrep -F /run/munge/munged.pid >/dev/null 2>&1; then
-    runuser -u munge -- /usr/sbin/munged
+    runuser -u munge -- /usr/sbin/munged || true
   fi
   local mem=$(( $(awk '/MemTotal/{print $2}' /proc/meminfo) / 1024 - 1024 ))
   cat >"$SLURM_ROOT/slurm.conf" <<CONF
@@ -62,7 +66,11 @@ NodeName=localhost NodeAddr=127.0.0.1 CPUs=4 RealMemory=$mem State=UNKNOWN
 PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
   export SLURM_CONF="$SLURM_ROOT/slurm.conf"
-  slurmctld && slurmd -N localhost
+  if ! { slurmctld && slurmd -N localhost; }; then
+    export MILLSTONE_SLURM_SKIP="Slurm daemons did not start (see $SLURM_ROOT/log)"
+    echo "$MILLSTONE_SLURM_SKIP"
+    return 0
+  fi
   for _ in $(seq 100); do
     sinfo -h -o %t 2>/dev/null | grep -q idle && break
     sleep 0.2
@@ -78,10 +86,9 @@ CONF
 
 slurm_stop() {
   [ -n "$SLURM_ROOT" ] || return 0
-  for pid_file in "$SLURM_ROOT/run/slurmd.pid" "$SLURM_ROOT/run/slurmctld.pid"; do
-    [ -s "$pid_file" ] && kill "$(cat "$pid_file")" 2>/dev/null
+  for pid_file in "$SLURM_ROOT/run/slurmd.pid" "$SLURM_ROOT/run/slurmctld.pid" /run/munge/munged.pid; do
+    if [ -s "$pid_file" ]; then kill "$(cat "$pid_file")" 2>/dev/null || true; fi
   done
-  [ -s /run/munge/munged.pid ] && kill "$(cat /run/munge/munged.pid)" 2>/dev/null
-  rm -rf "$SLURM_ROOT"
+  rm -rf "$SLURM_ROOT" || true
   SLURM_ROOT=""
 }
