@@ -193,7 +193,6 @@ pub(crate) fn run_reduce(
         outputs.push(output_sum(&path).map_err(|e| Error::io(&path, e))?);
     }
     let report = serde_json::json!({
-        "pipeline": "",
         "elapsed_secs": started.elapsed().as_secs_f64(),
         "totals": {"written": 0},
         "stages": [{

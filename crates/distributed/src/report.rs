@@ -134,7 +134,9 @@ impl MergedReport {
             };
             for marker in tasks {
                 let report = &marker.report;
-                pipeline = report.get("pipeline").and_then(Value::as_str).unwrap_or_default().to_string();
+                if let Some(name) = report.get("pipeline").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+                    pipeline = name.to_string();
+                }
                 let secs = report.get("elapsed_secs").and_then(Value::as_f64).unwrap_or(0.0);
                 summary.max_task_secs = summary.max_task_secs.max(secs);
                 summary.total_task_secs += secs;
