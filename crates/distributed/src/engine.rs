@@ -271,3 +271,68 @@ pub fn check_complete(plan: &WorkPlan) -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::work::{StepKind, StepPlan};
+
+    fn plan() -> WorkPlan {
+        WorkPlan {
+            format: 1,
+            millstone_version: "0".into(),
+            pipeline: "/p.yaml".into(),
+            pipeline_text: String::new(),
+            overrides: Vec::new(),
+            threads: None,
+            config_hash: "h".into(),
+            cwd: "/data".into(),
+            work: "/shared/work".into(),
+            tasks: 2500,
+            chunk_bytes: 1,
+            steps: vec![StepPlan {
+                index: 0,
+                kind: StepKind::Parallel,
+                first_stage: 0,
+                end_stage: 1,
+                stage_ids: vec!["s".into()],
+                tasks: 2500,
+                sign_stage: None,
+                input_by_rank: false,
+                state_estimate_bytes: None,
+            }],
+            shards: Vec::new(),
+            inputs: Vec::new(),
+            estimated_docs: 0,
+        }
+    }
+
+    #[test]
+    fn arrays_are_split_at_max_array_size_with_rank_offsets_and_chained() {
+        let options = SubmitOptions {
+            exe: "/opt/millstone".into(),
+            max_parallel: Some(50),
+            partition: Some("cpu".into()),
+            ..Default::default()
+        };
+        let missing: Vec<usize> = (0..2500).filter(|r| *r != 7).collect();
+        let commands = sbatch_commands(&plan(), 0, &missing, &["41".into(), "42".into()], 1001, &options);
+        assert_eq!(commands.len(), 3);
+        let has = |c: &Vec<String>, arg: &str| c.iter().any(|a| a == arg);
+        assert!(has(&commands[0], "--array=0-6,8-1000%50"), "{:?}", commands[0]);
+        assert!(has(&commands[0], &format!("--export=ALL,{RANK_OFFSET_VAR}=0")));
+        assert!(has(&commands[1], "--array=0-1000%50"));
+        assert!(has(&commands[1], &format!("--export=ALL,{RANK_OFFSET_VAR}=1001")));
+        assert!(has(&commands[2], "--array=0-497%50"));
+        assert!(has(&commands[2], &format!("--export=ALL,{RANK_OFFSET_VAR}=2002")));
+        for c in &commands {
+            assert!(has(c, "--dependency=afterok:41:42") && has(c, "--kill-on-invalid-dep=yes"));
+            assert!(has(c, "--partition=cpu") && has(c, "--chdir=/data") && has(c, "--parsable"));
+            assert!(has(c, "--output=/shared/work/logs/step-0/%A_%a.out"));
+            assert_eq!(
+                c.last().unwrap(),
+                "--wrap='/opt/millstone' 'task' '--plan' '/shared/work/plan.json' '--step' '0'"
+            );
+        }
+    }
+}
