@@ -323,6 +323,10 @@ pub fn run_task(
         if marker.holds(plan, true).is_ok() {
             return Ok(TaskOutcome::AlreadyDone);
         }
+        // A marker whose outputs changed is void from now on: if this attempt dies too, no later
+        // step may take the old one for a finished task.
+        let path = plan.marker_path(step, rank);
+        std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
     }
     if plan.steps[step].kind == StepKind::Reduce {
         return match reduce_task(plan, step, rank, registry) {
