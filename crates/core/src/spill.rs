@@ -88,6 +88,9 @@ fn decode(record: &[u8]) -> Result<Document, StageError> {
     Ok(doc)
 }
 
+/// A record longer than this is corruption, not data (it would not fit in memory anyway).
+const MAX_RECORD_BYTES: u64 = 1 << 40;
+
 impl SpillFile {
     /// Encodes one document as a spill record (without the length prefix).
     pub fn encode_record(doc: &Document, buf: &mut Vec<u8>) -> Result<(), StageError> {
@@ -97,6 +100,57 @@ impl SpillFile {
     /// Decodes one spill record; a truncated or corrupt record is an error, never a panic.
     pub fn decode_record(record: &[u8]) -> Result<Document, StageError> {
         decode(record)
+    }
+
+    /// Writes `doc` to `writer` as one length-prefixed record (`buf` is scratch space) and
+    /// returns the bytes written; errors name `source`. The format of spill files, also used
+    /// for documents passed between the steps of a distributed run.
+    pub fn write_record(
+        writer: &mut impl Write,
+        doc: &Document,
+        buf: &mut Vec<u8>,
+        source: &dyn std::fmt::Display,
+    ) -> Result<u64, StageError> {
+        buf.clear();
+        encode(doc, buf)?;
+        let io = |e| StageError::io(source, e);
+        writer.write_all(&(buf.len() as u64).to_le_bytes()).map_err(io)?;
+        writer.write_all(buf).map_err(io)?;
+        Ok(buf.len() as u64 + 8)
+    }
+
+    /// Reads the next record [`SpillFile::write_record`] wrote (`buf` is scratch space): `None`
+    /// at a clean end; a truncated or corrupt record is an error naming `source`.
+    pub fn read_record(
+        reader: &mut impl Read,
+        buf: &mut Vec<u8>,
+        source: &dyn std::fmt::Display,
+    ) -> Result<Option<Document>, StageError> {
+        let corrupt = |what: &str| {
+            StageError::io(source, std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string()))
+        };
+        let mut len = [0u8; 8];
+        let mut filled = 0;
+        while filled < len.len() {
+            match reader.read(&mut len[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(StageError::io(source, e)),
+            }
+        }
+        match filled {
+            0 => return Ok(None),
+            8 => {}
+            _ => return Err(corrupt("truncated record length")),
+        }
+        let len = u64::from_le_bytes(len);
+        if len > MAX_RECORD_BYTES {
+            return Err(corrupt("impossible record length"));
+        }
+        buf.resize(len as usize, 0);
+        reader.read_exact(buf).map_err(|e| StageError::io(source, e))?;
+        decode(buf).map(Some).map_err(|e| corrupt(&format!("corrupt record: {e}")))
     }
 }
 
@@ -133,10 +187,7 @@ impl SpillFile {
     /// Appends a document (its scratch value is not kept).
     pub fn push(&mut self, doc: Document) -> Result<(), StageError> {
         let writer = self.writer.as_mut().ok_or_else(|| spill_corrupt("already being read"))?;
-        self.buffer.clear();
-        encode(&doc, &mut self.buffer)?;
-        writer.write_all(&(self.buffer.len() as u64).to_le_bytes()).map_err(spill_error)?;
-        writer.write_all(&self.buffer).map_err(spill_error)?;
+        SpillFile::write_record(writer, &doc, &mut self.buffer, &"spill file")?;
         self.written += 1;
         Ok(())
     }
@@ -160,15 +211,7 @@ impl SpillFile {
             self.reader = Some(BufReader::with_capacity(1 << 20, file));
         }
         let reader = self.reader.as_mut().expect("switched to reading above");
-        let mut len = [0u8; 8];
-        match reader.read_exact(&mut len) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-            Err(e) => return Err(spill_error(e)),
-        }
-        self.buffer.resize(u64::from_le_bytes(len) as usize, 0);
-        reader.read_exact(&mut self.buffer).map_err(spill_error)?;
-        decode(&self.buffer).map(Some)
+        SpillFile::read_record(reader, &mut self.buffer, &"spill file")
     }
 }
 

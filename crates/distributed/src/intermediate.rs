@@ -3,7 +3,7 @@
 //! [`ChunkSource`] as the first stage of the next step's tasks. And [`AssignedSource`], which
 //! gives a task of the first step exactly the input shards the plan assigned to it.
 
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
@@ -63,13 +63,8 @@ impl Sink for ChunkSink {
                     .map_err(|e| StageError::io(path.display(), e))?;
                 self.current = Some((writer, 0));
             }
-            self.buffer.clear();
-            SpillFile::encode_record(doc, &mut self.buffer)?;
             let (writer, bytes) = self.current.as_mut().expect("opened above");
-            let io = |e| StageError::io("chunk file", e);
-            writer.write_all(&(self.buffer.len() as u64).to_le_bytes()).map_err(io)?;
-            writer.write_all(&self.buffer).map_err(io)?;
-            *bytes += self.buffer.len() as u64 + 8;
+            *bytes += SpillFile::write_record(writer, doc, &mut self.buffer, &"chunk file")?;
             self.docs += 1;
             if *bytes >= self.chunk_bytes {
                 self.seal()?;
@@ -106,45 +101,14 @@ impl Source for ChunkSource {
             zstd::Decoder::new(file).map_err(|e| StageError::io(path.display(), e))?,
         );
         let mut record = Vec::new();
-        loop {
-            let mut len = [0u8; 8];
-            match read_full(&mut reader, &mut len) {
-                Ok(0) => return Ok(()),
-                Ok(8) => {}
-                Ok(_) => return Err(corrupt(path, "truncated length")),
-                Err(e) => return Err(StageError::io(path.display(), e)),
-            }
-            let len = u64::from_le_bytes(len);
-            if len > 1 << 40 {
-                return Err(corrupt(path, "impossible record length"));
-            }
-            record.resize(len as usize, 0);
-            reader.read_exact(&mut record).map_err(|e| StageError::io(path.display(), e))?;
-            let doc = SpillFile::decode_record(&record)
-                .map_err(|e| StageError::other(format!("{}: corrupt chunk record: {e}", path.display())))?;
+        let source = path.display();
+        while let Some(doc) = SpillFile::read_record(&mut reader, &mut record, &source)? {
             if emit(SourceItem::Doc(doc)).is_break() {
-                return Ok(());
+                break;
             }
         }
+        Ok(())
     }
-}
-
-/// Reads into `buf` until it is full or the input ends; returns the bytes read.
-fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
-fn corrupt(path: &std::path::Path, what: &str) -> StageError {
-    StageError::io(path.display(), std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string()))
 }
 
 /// A source restricted to the shards the plan gave one task.
