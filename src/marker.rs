@@ -33,11 +33,12 @@ pub fn write(path: &Path, config_hash: &str, report: &millstone_runner::RunRepor
         inputs: report.inputs.iter().map(|p| input_print(p)).collect::<std::io::Result<_>>()?,
         outputs: report.outputs().iter().map(|p| output_sum(p)).collect::<std::io::Result<_>>()?,
     };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let temp = dir.join(format!(".marker.tmp-{}", std::process::id()));
-    std::fs::write(&temp, serde_json::to_string_pretty(&marker).map_err(std::io::Error::other)? + "\n")?;
-    std::fs::rename(&temp, path)
+    let mut file = millstone_core::AtomicFile::create(path, true)?;
+    std::io::Write::write_all(
+        &mut file,
+        (serde_json::to_string_pretty(&marker).map_err(std::io::Error::other)? + "\n").as_bytes(),
+    )?;
+    file.commit().map(drop)
 }
 
 /// `Ok` when the marker at `path` shows a finished run of this configuration over exactly these

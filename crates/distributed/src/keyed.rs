@@ -144,11 +144,11 @@ pub(crate) fn run_reduce(
 ) -> Result<(), Error> {
     let started = Instant::now();
     let previous = &plan.steps[step - 1];
-    let missing: Vec<usize> =
-        (0..previous.tasks).filter(|&r| TaskMarker::load(plan, previous.index, r).is_none()).collect();
-    if !missing.is_empty() {
-        return Err(Error::NotReady { step, previous: previous.index, missing: ranges(&missing) });
-    }
+    TaskMarker::finished(plan, previous.index).map_err(|missing| Error::NotReady {
+        step,
+        previous: previous.index,
+        missing: ranges(&missing),
+    })?;
     let mut files = Vec::new();
     let mut entries: Vec<(u128, u32, u64, u32)> = Vec::new();
     let mut ids: Vec<Box<str>> = Vec::new();
@@ -212,20 +212,17 @@ pub(crate) fn run_reduce(
         peak_rss_bytes: crate::task::peak_rss_bytes(),
         report,
     };
-    let text = serde_json::to_string_pretty(&marker).expect("serialisable") + "\n";
-    write_atomic(&plan.marker_path(step, bucket), text.as_bytes())?;
-    Ok(())
+    marker.save(plan)
 }
 
 /// The verdicts for `rank` from every bucket of reduce step `step`, by ascending position.
 pub(crate) fn load_verdicts(plan: &WorkPlan, step: usize, rank: usize) -> Result<Vec<(u64, DocId)>, Error> {
     let reduce = &plan.steps[step];
-    let missing: Vec<usize> = (0..reduce.tasks)
-        .filter(|&k| TaskMarker::load(plan, step, k).is_none_or(|m| m.holds(plan, false).is_err()))
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::NotReady { step: step + 1, previous: step, missing: ranges(&missing) });
-    }
+    TaskMarker::finished(plan, step).map_err(|missing| Error::NotReady {
+        step: step + 1,
+        previous: step,
+        missing: ranges(&missing),
+    })?;
     let mut all = Vec::new();
     for bucket in 0..reduce.tasks {
         let path = verdict_file(plan, step, rank, bucket);

@@ -73,6 +73,30 @@ impl TaskMarker {
         serde_json::from_str(&text).ok()
     }
 
+    /// The markers of every task of `step`, in rank order, checked by output size; otherwise
+    /// the ranks without a valid marker.
+    pub fn finished(plan: &WorkPlan, step: usize) -> Result<Vec<TaskMarker>, Vec<usize>> {
+        let mut markers = Vec::new();
+        let mut missing = Vec::new();
+        for rank in 0..plan.steps[step].tasks {
+            match TaskMarker::load(plan, step, rank) {
+                Some(marker) if marker.holds(plan, false).is_ok() => markers.push(marker),
+                _ => missing.push(rank),
+            }
+        }
+        if missing.is_empty() {
+            Ok(markers)
+        } else {
+            Err(missing)
+        }
+    }
+
+    /// Writes this marker (temporary name, then rename): the last act of a finished task.
+    pub(crate) fn save(&self, plan: &WorkPlan) -> Result<(), Error> {
+        let text = serde_json::to_string_pretty(self).expect("a marker serialises") + "\n";
+        write_atomic(&plan.marker_path(self.step, self.rank), text.as_bytes())
+    }
+
     /// Whether this marker belongs to `plan` and its outputs are all there, unchanged in size
     /// (`full`: and in content).
     pub fn holds(&self, plan: &WorkPlan, full: bool) -> Result<(), String> {
@@ -151,19 +175,13 @@ pub(crate) fn ranges(ranks: &[usize]) -> String {
 
 /// The chunks the previous step left for `step`, in order.
 fn input_chunks(plan: &WorkPlan, step: usize) -> Result<Vec<PathBuf>, Error> {
-    let previous = &plan.steps[step - 1];
-    let mut chunks = Vec::new();
-    let mut missing = Vec::new();
-    for rank in 0..previous.tasks {
-        match TaskMarker::load(plan, previous.index, rank) {
-            Some(marker) if marker.holds(plan, false).is_ok() => chunks.extend(marker.chunks),
-            _ => missing.push(rank),
-        }
-    }
-    if !missing.is_empty() {
-        return Err(Error::NotReady { step, previous: previous.index, missing: ranges(&missing) });
-    }
-    Ok(chunks)
+    let previous = step - 1;
+    let markers = TaskMarker::finished(plan, previous).map_err(|missing| Error::NotReady {
+        step,
+        previous,
+        missing: ranges(&missing),
+    })?;
+    Ok(markers.into_iter().flat_map(|m| m.chunks).collect())
 }
 
 fn internal(id: &str, stage: Stage) -> PlannedStage {
@@ -192,17 +210,7 @@ pub(crate) fn peak_rss_bytes() -> u64 {
 fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> Result<Plan, Error> {
     let planned = &plan.steps[step];
     let parallel = planned.kind == StepKind::Parallel;
-    let load = LoadOptions {
-        overrides: plan.overrides.clone(),
-        threads: plan.threads,
-        overwrite: true,
-        shard: None,
-        part: parallel.then_some((rank, planned.tasks)),
-    };
-    let built = parse_plan(&plan.pipeline.display().to_string(), &plan.pipeline_text, registry, &load)?;
-    if built.config_hash != plan.config_hash {
-        return Err(Error::Stale("the pipeline resolves to another configuration hash".into()));
-    }
+    let built = build(plan, registry, parallel.then_some((rank, planned.tasks)))?;
     let Plan { name, runtime, stages: all, config_hash } = built;
     let signer = planned.sign_stage.map(|k| keyed_stage(&all, k)).transpose()?;
     let mut stages = Vec::new();
@@ -267,19 +275,26 @@ fn keyed_stage(stages: &[PlannedStage], index: usize) -> Result<Arc<dyn KeepFirs
     .ok_or_else(|| Error::Stale(format!("stage {index} no longer runs as keep-first-by-key")))
 }
 
-/// Runs reduce task `bucket` of `step`.
-fn reduce_task(plan: &WorkPlan, step: usize, bucket: usize, registry: &Registry) -> Result<(), Error> {
+/// The pipeline as planned, built for one task (`part`: rank and tasks of a parallel step),
+/// refused if it no longer resolves to the planned configuration.
+fn build(plan: &WorkPlan, registry: &Registry, part: Option<(usize, usize)>) -> Result<Plan, Error> {
     let load = LoadOptions {
         overrides: plan.overrides.clone(),
         threads: plan.threads,
         overwrite: true,
         shard: None,
-        part: None,
+        part,
     };
     let built = parse_plan(&plan.pipeline.display().to_string(), &plan.pipeline_text, registry, &load)?;
     if built.config_hash != plan.config_hash {
         return Err(Error::Stale("the pipeline resolves to another configuration hash".into()));
     }
+    Ok(built)
+}
+
+/// Runs reduce task `bucket` of `step`.
+fn reduce_task(plan: &WorkPlan, step: usize, bucket: usize, registry: &Registry) -> Result<(), Error> {
+    let built = build(plan, registry, None)?;
     let index = plan.steps[step].first_stage;
     let keyed = keyed_stage(&built.stages, index)?;
     let stage = &built.stages[index];
@@ -380,8 +395,7 @@ pub fn run_task(
         peak_rss_bytes: peak_rss_bytes(),
         report: serde_json::to_value(&report).expect("a report serialises"),
     };
-    let text = serde_json::to_string_pretty(&marker).expect("serialisable") + "\n";
-    write_atomic(&plan.marker_path(step, rank), text.as_bytes())?;
+    marker.save(plan)?;
     let _ = std::fs::remove_file(plan.failure_path(step, rank));
     Ok(TaskOutcome::Ran(Box::new(report)))
 }

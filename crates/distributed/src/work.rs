@@ -505,12 +505,10 @@ fn estimate_docs(built: &millstone_core::Plan, shards: &[PlannedShard]) -> u64 {
 
 /// Writes `bytes` to `path` under a temporary name, then renames it into place.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&temp, bytes).map_err(|e| Error::io(&temp, e))?;
-    std::fs::rename(&temp, path).map_err(|e| Error::io(path, e))
+    use std::io::Write;
+    let mut file = millstone_core::AtomicFile::create(path, true).map_err(|e| Error::io(path, e))?;
+    file.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    file.commit().map(drop).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]
