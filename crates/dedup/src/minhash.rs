@@ -70,11 +70,17 @@ impl MinHasher {
 
     /// The signature of `text` under `shingler`.
     pub fn signature(&self, shingler: &Shingler, text: &str) -> Signature {
+        self.signature_with(shingler, text, |_| {})
+    }
+
+    /// The signature of `text`, also handing every shingle hash to `each` (to collect the set).
+    pub fn signature_with(&self, shingler: &Shingler, text: &str, mut each: impl FnMut(u64)) -> Signature {
         let mut values = vec![u32::MAX; self.a.len()];
         let mut shingles = 0u32;
         shingler.for_each(text, |h| {
             shingles = shingles.saturating_add(1);
             self.update(&mut values, h);
+            each(h);
         });
         Signature { values, shingles }
     }

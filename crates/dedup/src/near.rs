@@ -24,7 +24,7 @@ use crate::lsh::{band_keys, optimal_bands_rows, LshIndex};
 use crate::minhash::{MinHasher, Similarity};
 use crate::normalize::Normalization;
 use crate::shingle::{Shingler, Unit};
-use crate::shingle_sets::{shingle_set, ShingleSets};
+use crate::shingle_sets::{fold, shingle_set, ShingleSets};
 
 /// Calibrated starting points, so users need not choose bands and rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -269,16 +269,12 @@ pub struct MinHashSignature {
 
 impl MinHashSignature {
     fn new(hasher: &MinHasher, shingler: &Shingler, text: &str, bands: usize, rows: usize) -> Self {
-        let mut values = vec![u32::MAX; hasher.permutations()];
         let mut folded = Vec::new();
-        shingler.for_each(text, |h| {
-            hasher.update(&mut values, h);
-            folded.push((h >> 32) as u32 ^ h as u32);
-        });
+        let signature = hasher.signature_with(shingler, text, |h| folded.push(fold(h)));
         let set = shingle_set(folded);
         MinHashSignature {
-            keys: band_keys(&values, bands, rows),
-            sketch: values.iter().map(|v| (v >> 16) as u16).collect(),
+            keys: band_keys(&signature.values, bands, rows),
+            sketch: signature.values.iter().map(|v| (v >> 16) as u16).collect(),
             shingles: set.len() as u32,
             set,
         }
@@ -577,7 +573,7 @@ mod tests {
             let shingler = Shingler::new(p.unit, p.ngram, p.normalize);
             let set = |text: &str| {
                 let mut folded = Vec::new();
-                shingler.for_each(text, |h| folded.push((h >> 32) as u32 ^ h as u32));
+                shingler.for_each(text, |h| folded.push(fold(h)));
                 shingle_set(folded)
             };
             let by_id: std::collections::HashMap<String, &Document> = docs.iter().map(|d| (d.id.to_string(), d)).collect();

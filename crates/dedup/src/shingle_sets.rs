@@ -11,8 +11,12 @@ use std::path::Path;
 
 use millstone_core::StageError;
 
-/// The sorted distinct 32-bit hashes of a document's shingles (64-bit shingle hashes folded as
-/// the MinHash permutations fold them).
+/// A 64-bit shingle hash folded to the 32 bits a shingle set stores.
+pub fn fold(hash: u64) -> u32 {
+    (hash >> 32) as u32 ^ hash as u32
+}
+
+/// The sorted distinct values of `hashes` (folded shingle hashes): a document's shingle set.
 pub fn shingle_set(mut hashes: Vec<u32>) -> Vec<u32> {
     hashes.sort_unstable();
     hashes.dedup();
@@ -43,7 +47,6 @@ pub struct ShingleSets {
     /// `ends[i]` is where document i's set ends, in u32s.
     ends: Vec<u64>,
     cached: Option<(u32, Vec<u32>)>,
-    bytes: Vec<u8>,
 }
 
 fn error(e: std::io::Error) -> StageError {
@@ -56,7 +59,7 @@ impl ShingleSets {
         let dir = dir.map(Path::to_path_buf).unwrap_or_else(std::env::temp_dir);
         let file = tempfile::tempfile_in(&dir).map_err(|e| StageError::io(dir.display(), e))?;
         let writer = BufWriter::with_capacity(1 << 20, file.try_clone().map_err(error)?);
-        Ok(ShingleSets { file, writer: Some(writer), ends: Vec::new(), cached: None, bytes: Vec::new() })
+        Ok(ShingleSets { file, writer: Some(writer), ends: Vec::new(), cached: None })
     }
 
     /// Appends the next document's set.
@@ -79,18 +82,8 @@ impl ShingleSets {
 
     /// Document `i`'s set (read back from disk; the last one read is kept).
     pub fn get(&mut self, i: u32) -> Result<&[u32], StageError> {
-        if let Some(mut writer) = self.writer.take() {
-            writer.flush().map_err(error)?;
-        }
         if self.cached.as_ref().is_none_or(|(c, _)| *c != i) {
-            let start = if i == 0 { 0 } else { self.ends[i as usize - 1] };
-            self.bytes.resize(self.len_of(i) * 4, 0);
-            self.file.read_exact_at(&mut self.bytes, start * 4).map_err(error)?;
-            let set = self
-                .bytes
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
-                .collect();
+            let set = self.read(i)?;
             self.cached = Some((i, set));
         }
         Ok(&self.cached.as_ref().expect("filled above").1)
@@ -99,12 +92,16 @@ impl ShingleSets {
     /// Exact |A ∩ B|, |A|, |B| of documents `a` and `b` (`a`'s set stays cached: pass the
     /// keeper as `a` when comparing many members with it).
     pub fn overlap(&mut self, a: u32, b: u32) -> Result<(usize, usize, usize), StageError> {
-        let first = self.get(a)?.to_vec();
-        let other = if a == b { first.clone() } else { self.read_uncached(b)? };
-        Ok((intersection(&first, &other), first.len(), other.len()))
+        let other = if a == b { None } else { Some(self.read(b)?) };
+        let first = self.get(a)?;
+        let other = other.as_deref().unwrap_or(first);
+        Ok((intersection(first, other), first.len(), other.len()))
     }
 
-    fn read_uncached(&self, i: u32) -> Result<Vec<u32>, StageError> {
+    fn read(&mut self, i: u32) -> Result<Vec<u32>, StageError> {
+        if let Some(mut writer) = self.writer.take() {
+            writer.flush().map_err(error)?;
+        }
         let start = if i == 0 { 0 } else { self.ends[i as usize - 1] };
         let mut bytes = vec![0u8; self.len_of(i) * 4];
         self.file.read_exact_at(&mut bytes, start * 4).map_err(error)?;
