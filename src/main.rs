@@ -261,6 +261,8 @@ fn distributed_note(stage: &millstone_core::Stage) -> Option<&'static str> {
     let millstone_core::Stage::Barrier { barrier, .. } = stage else { return None };
     Some(if barrier.keep_first_by_key().is_some() {
         "distributed runs match its keys in parallel reduce tasks, one per key bucket"
+    } else if barrier.near_duplicates().is_some() {
+        "distributed runs sign documents where they are, compare candidates in parallel match tasks (one per band-key bucket) and cluster only the documents that matched, in one task"
     } else {
         "distributed runs give it one task that sees every document in order: its decisions depend on all documents before (or, for substring dedup and repeated-line counts, after) each one"
     })

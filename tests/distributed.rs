@@ -318,6 +318,77 @@ mod in_process {
         assert!(status::status(plan).iter().all(|s| s.complete()));
     }
 
+    /// A pipeline whose only barrier is `dedup.minhash` with these settings.
+    fn near_only(input: &Path, out: &Path, settings: &str) -> String {
+        let (i, o) = (input.display(), out.display());
+        format!(
+            r#"version: 1
+name: near-only
+runtime: {{ threads: 2, batch_docs: 5, out_dir: {o} }}
+stages:
+  - {{ type: ingest.jsonl, path: {i}, shard_bytes: 10kB }}
+  - {{ type: clean.normalize_whitespace }}
+  - {{ type: dedup.minhash, id: near, report: {o}/near.jsonl, keep_dropped: true, {settings} }}
+  - {{ type: export.jsonl, path: {o}/docs.jsonl }}
+"#
+        )
+    }
+
+    /// Every keeper policy, both cluster modes, both verifications, annotation, a tiny bucket
+    /// window and streaming (which stays one task): the distributed answer is the single one.
+    #[test]
+    fn near_duplicate_settings_give_the_single_process_answer() {
+        let registry = millstone::builtin_registry();
+        let dir = tempfile::tempdir().unwrap();
+        let input = write_corpus(dir.path(), 11, 30, 4);
+        let settings = [
+            ("preset: news, keeper: longest", true),
+            ("preset: news, keeper: first, max_bucket: 2", true),
+            ("preset: news, keeper: shortest, verification: sketch, on_match: annotate", true),
+            ("preset: news, keeper: min, keeper_field: meta.site, clusters: connected", true),
+            ("preset: web, ngram: 2, keeper: priority, keeper_field: meta.site, priority: [wire]", true),
+            ("preset: news, streaming: true", false),
+        ];
+        for (n, (setting, split)) in settings.iter().enumerate() {
+            let single_out = dir.path().join(format!("single-{n}"));
+            let yaml = dir.path().join(format!("single-{n}.yaml"));
+            std::fs::write(&yaml, near_only(&input, &single_out, setting)).unwrap();
+            let options = millstone_config::LoadOptions { overwrite: true, ..Default::default() };
+            let built = millstone_config::load_plan(&yaml, &registry, &options).unwrap();
+            let report = millstone_runner::run(built, &millstone_runner::RunOptions::default()).unwrap();
+            let dropped = report.totals.dropped;
+            let annotate = setting.contains("annotate");
+            assert!(annotate || dropped > 0, "{setting}: the corpus has near duplicates");
+
+            let out = dir.path().join(format!("dist-{n}"));
+            let yaml = dir.path().join(format!("dist-{n}.yaml"));
+            std::fs::write(&yaml, near_only(&input, &out, setting)).unwrap();
+            let planned = plan(
+                &yaml,
+                &registry,
+                &PlanOptions {
+                    tasks: 3,
+                    work: dir.path().join(format!("work-{n}")),
+                    chunk_bytes: 8000,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let kinds: Vec<_> = planned.steps.iter().map(|s| s.kind).collect();
+            assert_eq!(
+                kinds.contains(&millstone_distributed::StepKind::Cluster),
+                *split,
+                "{setting}: {kinds:?}"
+            );
+            run_all(&planned, &registry);
+            let a: std::collections::BTreeMap<String, Vec<u8>> = tree(&single_out)
+                .into_iter()
+                .map(|n| (n.clone(), std::fs::read(single_out.join(&n)).unwrap()))
+                .collect();
+            assert!(a == folded(&out), "{setting}: the distributed outputs differ");
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
         #[test]

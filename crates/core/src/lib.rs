@@ -39,6 +39,7 @@ mod spill;
 mod stage;
 mod stats;
 pub mod text;
+mod unionfind;
 mod vocab;
 
 pub use atomic::AtomicFile;
@@ -50,10 +51,11 @@ pub use registry::{part_path, BuildContext, ConfigProblem, Registry, StageConfig
 pub use spill::SpillFile;
 pub use stage::{
     commit_all, Barrier, BatchEncoder, DropReason, Emit, Filter, FilterStage, KeepFirstByKey, Map, MapStage,
-    PendingOutput, Prepared, RecordError, Shard, Sink, SinkSummary, Source, SourceItem, Split, SplitStage,
-    Stage, StageKind, Transform, Verdict,
+    NearDuplicates, NearVerdict, PendingOutput, Prepared, RecordError, Shard, Sink, SinkSummary, Source,
+    SourceItem, Split, SplitStage, Stage, StageKind, Transform, Verdict,
 };
 pub use stats::{failure_kind, ErrorSample, StageStats};
+pub use unionfind::UnionFind;
 pub use vocab::{FieldRef, OnMatch};
 
 /// Re-exported so stage crates derive the same `JsonSchema` the registry uses.

@@ -141,6 +141,61 @@ pub trait Barrier: Send {
     fn keep_first_by_key(&self) -> Option<Arc<dyn KeepFirstByKey>> {
         None
     }
+    /// The stage's distributed form, if it clusters near duplicates through LSH buckets
+    /// (MinHash): then a distributed run signs documents where they are, matches candidates per
+    /// bucket in parallel and clusters only the documents that matched something.
+    fn near_duplicates(&self) -> Option<Arc<dyn NearDuplicates>> {
+        None
+    }
+}
+
+/// The verdict of a distributed near-duplicate run for one document of a cluster of two or
+/// more (documents alone in their cluster get none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NearVerdict {
+    /// The id of the cluster's keeper (the document's own id if it is the keeper).
+    pub keeper: crate::DocId,
+    /// Whether the document is the keeper.
+    pub is_keeper: bool,
+    /// Its similarity to the keeper (1 for the keeper).
+    pub similarity: f32,
+}
+
+/// A near-duplicate barrier split for distributed runs into four moves:
+///
+/// 1. **sign**, where the documents are: [`NearDuplicates::sign`] gives each document's LSH
+///    band keys and a record (its sketch first, `sketch_bytes` long, then whatever clustering
+///    needs: keeper key, id, shingle set);
+/// 2. **match**, per key bucket: each document of a bucket is a candidate of the up to
+///    `max_bucket` documents after it (input order) — as in one process, where a document is
+///    compared with the newest `max_bucket` earlier documents of each of its buckets — and
+///    [`NearDuplicates::candidate_similarity`] on the two sketches decides the edge;
+/// 3. **cluster**, once: the connected components of the edges, each given keepers by
+///    [`NearDuplicates::cluster`] exactly as in one process;
+/// 4. **apply**, where the documents are: [`NearDuplicates::apply`] annotates, drops and reports.
+pub trait NearDuplicates: Send + Sync {
+    /// LSH bands (band keys per comparable document).
+    fn bands(&self) -> usize;
+    /// Documents taken from one bucket per query.
+    fn max_bucket(&self) -> usize;
+    /// Length of the sketch at the start of every record.
+    fn sketch_bytes(&self) -> usize;
+    /// Writes the document's band keys into `keys` (none when it cannot be compared) and its
+    /// record into `record` (both cleared first).
+    fn sign(&self, doc: &Document, keys: &mut Vec<u64>, record: &mut Vec<u8>);
+    /// Similarity of a document to an earlier candidate, from their sketches.
+    fn candidate_similarity(&self, later: &[u8], earlier: &[u8]) -> f64;
+    /// The threshold an edge must reach.
+    fn threshold(&self) -> f64;
+    /// The id in a record.
+    fn record_id<'a>(&self, record: &'a [u8]) -> &'a str;
+    /// Keepers of one connected component, given its members' records in input order: for each
+    /// member, the index of its keeper and its similarity to it; plus how many times the
+    /// component was split.
+    fn cluster(&self, members: &[&[u8]]) -> Result<(Vec<(usize, f32)>, u64), StageError>;
+    /// The barrier that applies the verdicts to one task's documents, seen in the order they
+    /// were signed: `verdicts` by ascending position in that stream.
+    fn apply(&self, verdicts: Vec<(u64, NearVerdict)>) -> Box<dyn Barrier>;
 }
 
 /// A barrier that keeps the first document (in input order) of each key and drops the rest,

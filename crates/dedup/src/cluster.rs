@@ -18,7 +18,7 @@ use millstone_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::report::{ClusterReport, ReportRow};
-use crate::unionfind::UnionFind;
+use millstone_core::UnionFind;
 
 /// Which document of a cluster survives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -138,6 +138,50 @@ pub(crate) enum KeeperKey {
     None,
     Number(f64),
     Text(Box<str>),
+}
+
+impl KeeperKey {
+    /// Appends the key to a record (tag byte, then an `f64` or a length-prefixed text).
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            KeeperKey::None => out.push(0),
+            KeeperKey::Number(n) => {
+                out.push(1);
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+            KeeperKey::Text(t) => {
+                out.push(2);
+                out.extend_from_slice(&(t.len() as u32).to_le_bytes());
+                out.extend_from_slice(t.as_bytes());
+            }
+        }
+    }
+
+    /// Reads a key written by [`KeeperKey::encode`]; returns it and the bytes after it.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<(KeeperKey, &[u8]), StageError> {
+        let bad = || StageError::other("a near-duplicate record is truncated or corrupt");
+        let (&tag, rest) = bytes.split_first().ok_or_else(bad)?;
+        match tag {
+            0 => Ok((KeeperKey::None, rest)),
+            1 => {
+                let (n, rest) = rest.split_at_checked(8).ok_or_else(bad)?;
+                Ok((KeeperKey::Number(f64::from_le_bytes(n.try_into().expect("8 bytes"))), rest))
+            }
+            2 => {
+                let (text, rest) = take_str(rest).ok_or_else(bad)?;
+                Ok((KeeperKey::Text(text.into()), rest))
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// A `u32`-length-prefixed UTF-8 string at the start of `bytes`, and the bytes after it.
+pub(crate) fn take_str(bytes: &[u8]) -> Option<(&str, &[u8])> {
+    let (len, rest) = bytes.split_at_checked(4)?;
+    let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+    let (text, rest) = rest.split_at_checked(len)?;
+    Some((std::str::from_utf8(text).ok()?, rest))
 }
 
 #[derive(Debug, Clone)]
@@ -273,9 +317,16 @@ pub struct NearDedup<I: NearIndex> {
     pairs_matched: u64,
     clusters_split: u64,
     pending: Vec<Box<dyn millstone_core::PendingOutput>>,
+    split: Option<Arc<dyn millstone_core::NearDuplicates>>,
 }
 
 impl<I: NearIndex> NearDedup<I> {
+    /// This barrier with its distributed form.
+    pub(crate) fn with_split(mut self, split: Arc<dyn millstone_core::NearDuplicates>) -> Self {
+        self.split = Some(split);
+        self
+    }
+
     /// A barrier over `index`, matching at `threshold`.
     pub(crate) fn new(index: I, threshold: f64, options: ClusterOptions, overwrite: bool) -> Self {
         NearDedup {
@@ -295,6 +346,7 @@ impl<I: NearIndex> NearDedup<I> {
             pairs_matched: 0,
             clusters_split: 0,
             pending: Vec::new(),
+            split: None,
         }
     }
 
@@ -351,48 +403,33 @@ impl<I: NearIndex> NearDedup<I> {
         Ok((n, best))
     }
 
-    /// Whether `a` beats `b` as a cluster keeper.
-    fn better(&self, a: u32, b: u32) -> bool {
-        let larger_wins = match self.options.keeper {
-            KeeperPolicy::First => return a < b,
-            KeeperPolicy::Longest | KeeperPolicy::Max => true,
-            KeeperPolicy::Shortest | KeeperPolicy::Min | KeeperPolicy::Priority => false,
-        };
-        match compare_keys(&self.keys[a as usize], &self.keys[b as usize], larger_wins) {
-            std::cmp::Ordering::Greater => true,
-            std::cmp::Ordering::Less => false,
-            std::cmp::Ordering::Equal => self.ids.get(a) < self.ids.get(b),
-        }
-    }
-
-    /// Keepers of every document. Union-find components are only candidates: an edge between
-    /// two near-duplicates of different stories (an over-long page that quotes another story's
-    /// lead) would chain both stories together. So each component is split: its keeper (by
-    /// policy) takes the members that are similar enough to it; the rest form the next group,
-    /// with its own keeper, until none is left. Every member is then within the threshold of
-    /// its keeper, and the result depends only on the components and the policy.
+    /// Keepers of every document, component by component ([`component_keepers`]).
     fn compute_keepers(&mut self) -> Result<(), StageError> {
         let n = self.ids.len();
-        if !self.streaming() && self.options.clusters == Some(ClusterMode::Connected) {
-            let mut keeper: Vec<u32> = (0..n as u32).collect();
-            for i in 0..n as u32 {
-                let root = self.clusters.find(i);
-                if self.better(i, keeper[root as usize]) {
-                    keeper[root as usize] = i;
-                }
-            }
-            self.keeper_of = (0..n as u32).map(|i| keeper[self.clusters.find(i) as usize]).collect();
-        } else if !self.streaming() {
+        if !self.streaming() {
             self.keeper_of = (0..n as u32).collect();
             let mut members: Vec<(u32, u32)> = (0..n as u32).map(|i| (self.clusters.find(i), i)).collect();
             members.sort_unstable();
+            let mode = self.options.clusters.unwrap_or(ClusterMode::Verified);
             let mut start = 0;
             while start < members.len() {
                 let root = members[start].0;
                 let end = start + members[start..].iter().take_while(|(r, _)| *r == root).count();
                 if end - start > 1 {
                     let group: Vec<u32> = members[start..end].iter().map(|(_, i)| *i).collect();
-                    self.split(group)?;
+                    let index = &mut self.index;
+                    let (ids, keys, policy) = (&self.ids, &self.keys, self.options.keeper);
+                    let better = |a: u32, b: u32| better_keeper(policy, keys, ids, a, b);
+                    let outcome = component_keepers(&group, mode, self.threshold, better, |a, b| {
+                        index.similarity_between(a, b)
+                    })?;
+                    self.pairs_verified += outcome.compared;
+                    self.clusters_split += outcome.splits;
+                    for (&member, &(keeper, similarity)) in group.iter().zip(&outcome.keepers) {
+                        let keeper = group[keeper];
+                        self.keeper_of[member as usize] = keeper;
+                        self.best[member as usize] = (similarity, keeper);
+                    }
                 }
                 start = end;
             }
@@ -400,35 +437,6 @@ impl<I: NearIndex> NearDedup<I> {
         self.cluster_sizes = vec![0; n];
         for &k in &self.keeper_of {
             self.cluster_sizes[k as usize] += 1;
-        }
-        Ok(())
-    }
-
-    /// Splits one union-find component into clusters verified against their keepers.
-    fn split(&mut self, mut remaining: Vec<u32>) -> Result<(), StageError> {
-        while !remaining.is_empty() {
-            let keeper =
-                remaining.iter().copied().reduce(|best, i| if self.better(i, best) { i } else { best });
-            let keeper = keeper.expect("not empty");
-            let mut outside = Vec::new();
-            for &i in &remaining {
-                if i == keeper {
-                    self.keeper_of[i as usize] = i;
-                    continue;
-                }
-                let score = self.index.similarity_between(keeper, i)?;
-                self.pairs_verified += 1;
-                if score >= self.threshold {
-                    self.keeper_of[i as usize] = keeper;
-                    self.best[i as usize] = (score as f32, keeper);
-                } else {
-                    outside.push(i);
-                }
-            }
-            if !outside.is_empty() {
-                self.clusters_split += 1;
-            }
-            remaining = outside;
         }
         Ok(())
     }
@@ -443,9 +451,7 @@ impl<I: NearIndex> NearDedup<I> {
         doc.meta.insert("dup_cluster".into(), keeper_id.clone().into());
         if keeper != i {
             doc.meta.insert("dup_of".into(), keeper_id.into());
-            let similarity = self.best[i as usize].0;
-            doc.meta
-                .insert("dup_similarity".into(), serde_json::json!((similarity as f64 * 1e4).round() / 1e4));
+            doc.meta.insert("dup_similarity".into(), serde_json::json!(rounded(self.best[i as usize].0)));
         }
     }
 
@@ -455,8 +461,7 @@ impl<I: NearIndex> NearDedup<I> {
         for i in 0..self.ids.len() as u32 {
             let keeper = self.keeper_of[i as usize];
             let reason = if keeper == i { "keeper" } else { NEAR_DUPLICATE.0 };
-            let similarity =
-                if keeper == i { 1.0 } else { (self.best[i as usize].0 as f64 * 1e4).round() / 1e4 };
+            let similarity = if keeper == i { 1.0 } else { rounded(self.best[i as usize].0) };
             report.row(&ReportRow {
                 id: self.ids.get(i),
                 cluster: self.ids.get(keeper),
@@ -480,6 +485,87 @@ impl<I: NearIndex> NearDedup<I> {
             out.keep(doc);
         }
     }
+}
+
+/// Whether document `a` beats `b` as a cluster keeper under `policy` (ties: the smaller id;
+/// keeper `first`: the earlier document).
+fn better_keeper(policy: KeeperPolicy, keys: &[KeeperKey], ids: &IdArena, a: u32, b: u32) -> bool {
+    if policy == KeeperPolicy::First {
+        return a < b;
+    }
+    beats(policy, (&keys[a as usize], ids.get(a)), (&keys[b as usize], ids.get(b)))
+}
+
+/// Whether a document with keeper key and id `a` beats `b` under `policy` (not `first`,
+/// which compares positions).
+pub(crate) fn beats(policy: KeeperPolicy, a: (&KeeperKey, &str), b: (&KeeperKey, &str)) -> bool {
+    let larger_wins = match policy {
+        KeeperPolicy::First | KeeperPolicy::Longest | KeeperPolicy::Max => true,
+        KeeperPolicy::Shortest | KeeperPolicy::Min | KeeperPolicy::Priority => false,
+    };
+    match compare_keys(a.0, b.0, larger_wins) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Equal => a.1 < b.1,
+    }
+}
+
+/// What [`component_keepers`] decided for one component.
+pub(crate) struct ComponentKeepers {
+    /// Per member (in the order given): the index of its keeper among the members, and its
+    /// similarity to that keeper (1 for a keeper).
+    pub(crate) keepers: Vec<(usize, f32)>,
+    /// How many times the component was split.
+    pub(crate) splits: u64,
+    /// Comparisons made.
+    pub(crate) compared: u64,
+}
+
+/// Keepers of one union-find component (`group`: member numbers in input order), in one
+/// process and in the cluster step of a distributed run alike.
+///
+/// `connected`: one cluster, whose keeper is the best member by policy. `verified`: components
+/// are only candidates, since an edge between near-duplicates of different stories (an
+/// over-long page that quotes another story's lead) chains both stories together. So the
+/// component is split: its keeper (by policy) takes the members similar enough to it; the rest
+/// form the next group, with its own keeper, until none is left. Every member is then within the
+/// threshold of its keeper, and the result depends only on the component and the policy.
+/// `similarity(keeper, member)` is the index's most exact measure.
+pub(crate) fn component_keepers(
+    group: &[u32],
+    mode: ClusterMode,
+    threshold: f64,
+    better: impl Fn(u32, u32) -> bool,
+    mut similarity: impl FnMut(u32, u32) -> Result<f64, StageError>,
+) -> Result<ComponentKeepers, StageError> {
+    let mut outcome = ComponentKeepers { keepers: vec![(0, 1.0); group.len()], splits: 0, compared: 0 };
+    let mut remaining: Vec<usize> = (0..group.len()).collect();
+    while !remaining.is_empty() {
+        let keeper = remaining
+            .iter()
+            .copied()
+            .reduce(|best, i| if better(group[i], group[best]) { i } else { best })
+            .expect("not empty");
+        let mut outside = Vec::new();
+        for &i in &remaining {
+            if i == keeper {
+                outcome.keepers[i] = (i, 1.0);
+                continue;
+            }
+            let score = similarity(group[keeper], group[i])?;
+            outcome.compared += 1;
+            if mode == ClusterMode::Connected || score >= threshold {
+                outcome.keepers[i] = (keeper, score as f32);
+            } else {
+                outside.push(i);
+            }
+        }
+        if !outside.is_empty() {
+            outcome.splits += 1;
+        }
+        remaining = outside;
+    }
+    Ok(outcome)
 }
 
 fn compare_keys(a: &KeeperKey, b: &KeeperKey, larger_wins: bool) -> std::cmp::Ordering {
@@ -550,6 +636,10 @@ impl<I: NearIndex> Barrier for NearDedup<I> {
         std::mem::take(&mut self.pending)
     }
 
+    fn near_duplicates(&self) -> Option<Arc<dyn millstone_core::NearDuplicates>> {
+        self.split.clone()
+    }
+
     fn retained_bytes(&self) -> usize {
         self.index.retained_bytes()
             + self.ids.retained_bytes()
@@ -573,5 +663,95 @@ impl<I: NearIndex> Barrier for NearDedup<I> {
         counters.push(("pairs_matched", self.pairs_matched));
         counters.push(("clusters_split", self.clusters_split));
         counters
+    }
+}
+
+/// Applies the verdicts of a distributed near-duplicate run to one task's documents: the same
+/// annotations, drops and report rows as [`NearDedup`] gives them in one process.
+pub(crate) struct NearApply {
+    verdicts: Vec<(u64, millstone_core::NearVerdict)>,
+    next: usize,
+    position: u64,
+    on_match: OnMatch,
+    report: crate::report::ReportSlot,
+}
+
+impl NearApply {
+    pub(crate) fn new(
+        verdicts: Vec<(u64, millstone_core::NearVerdict)>,
+        options: &ClusterOptions,
+        overwrite: bool,
+    ) -> Self {
+        NearApply {
+            verdicts,
+            next: 0,
+            position: 0,
+            on_match: options.on_match,
+            report: crate::report::ReportSlot::new(options.report.clone(), overwrite),
+        }
+    }
+}
+
+/// Similarity as annotations and reports show it: four decimals.
+fn rounded(similarity: f32) -> f64 {
+    (similarity as f64 * 1e4).round() / 1e4
+}
+
+impl Barrier for NearApply {
+    fn process(&mut self, batch: Batch, out: &mut Emit) -> Result<(), StageError> {
+        for mut doc in batch.docs {
+            let position = self.position;
+            self.position += 1;
+            let verdict = match self.verdicts.get(self.next) {
+                Some((p, verdict)) if *p == position => {
+                    self.next += 1;
+                    Some(verdict)
+                }
+                _ => None,
+            };
+            let dropped = verdict.is_some_and(|v| !v.is_keeper);
+            if let Some(verdict) = verdict {
+                doc.meta.insert("dup_cluster".into(), verdict.keeper.to_string().into());
+                if !verdict.is_keeper {
+                    doc.meta.insert("dup_of".into(), verdict.keeper.to_string().into());
+                    doc.meta.insert("dup_similarity".into(), serde_json::json!(rounded(verdict.similarity)));
+                }
+            }
+            if let Some(report) = self.report.get()? {
+                let keeper = verdict.map_or(&*doc.id, |v| &*v.keeper);
+                report.row(&ReportRow {
+                    id: &doc.id,
+                    cluster: keeper,
+                    keeper,
+                    similarity: if dropped { rounded(verdict.expect("dropped").similarity) } else { 1.0 },
+                    reason: if dropped { NEAR_DUPLICATE.0 } else { "keeper" },
+                })?;
+            }
+            if dropped && self.on_match == OnMatch::Drop {
+                out.drop(doc, NEAR_DUPLICATE);
+            } else {
+                out.keep(doc);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _out: &mut Emit) -> Result<(), StageError> {
+        if self.next != self.verdicts.len() {
+            return Err(StageError::other(format!(
+                "near-duplicate dedup: {} verdicts left over after {} documents: the task's input is not the one it signed",
+                self.verdicts.len() - self.next,
+                self.position
+            )));
+        }
+        self.report.seal()
+    }
+
+    fn take_pending(&mut self) -> Vec<Box<dyn millstone_core::PendingOutput>> {
+        self.report.take_pending()
+    }
+
+    fn retained_bytes(&self) -> usize {
+        self.verdicts.iter().map(|(_, v)| v.keeper.len() + 40).sum()
     }
 }

@@ -35,18 +35,17 @@ pub mod shingle;
 pub mod shingle_sets;
 pub mod simhash;
 pub mod substring;
-pub mod unionfind;
 
 use millstone_core::Registry;
 
 pub use bloom::BloomFilter;
 pub use exact::{ExactConfig, ExactHasher};
 pub use lsh::LshIndex;
+pub use millstone_core::UnionFind;
 pub use minhash::{MinHasher, Signature, Similarity};
 pub use near::MinHashConfig;
 pub use normalize::Normalization;
 pub use simhash::SimHasher;
-pub use unionfind::UnionFind;
 
 /// Registers every stage of this crate.
 pub fn register(registry: &mut Registry) {

@@ -67,13 +67,11 @@ pub struct MinHashConfig {
     /// Seed of the hash functions.
     pub seed: Option<u64>,
     /// At most this many documents are taken from one LSH bucket per query (bounds the cost of
-    /// very common band keys).
+    /// very common band keys: a document is compared with at most `bands x max_bucket` others).
     pub max_bucket: Option<usize>,
     /// Containment is trusted only when the smaller document has at least this many shingles
     /// (tiny texts are "contained" in long ones by chance); below it, Jaccard is used.
     pub min_containment_shingles: Option<u32>,
-    /// At most this many candidates (newest first) are verified per document.
-    pub max_candidates: Option<usize>,
     /// How cluster members are checked against their keeper: `exact` (true shingle sets, kept
     /// on disk in `spill_dir`) or `sketch` (the MinHash estimate only: no disk, less precise).
     pub verification: Option<Verification>,
@@ -107,8 +105,6 @@ pub struct MinHashParams {
     pub max_bucket: usize,
     /// Smallest shingle count for containment.
     pub min_containment_shingles: u32,
-    /// Candidate cap per document.
-    pub max_candidates: usize,
     /// How members are checked against their keeper.
     pub verification: Verification,
     /// What a cluster is.
@@ -174,10 +170,26 @@ impl MinHashConfig {
             seed: self.seed.unwrap_or(0x5eed),
             max_bucket: self.max_bucket.unwrap_or(64),
             min_containment_shingles: self.min_containment_shingles.unwrap_or(20),
-            max_candidates: self.max_candidates.unwrap_or(2048),
             verification: self.verification.unwrap_or_default(),
             clusters: self.cluster.clusters.unwrap_or(clusters),
         }
+    }
+}
+
+impl MinHashParams {
+    /// The configured measure for sets of these sizes (Jaccard when one is too small for
+    /// containment to mean anything).
+    fn measure(&self, size_a: u32, size_b: u32) -> Similarity {
+        if size_a.min(size_b) < self.min_containment_shingles {
+            Similarity::Jaccard
+        } else {
+            self.similarity
+        }
+    }
+
+    /// The configured similarity of two sets of these sizes with this Jaccard similarity.
+    fn score(&self, jaccard: f64, size_a: u32, size_b: u32) -> f64 {
+        self.measure(size_a, size_b).score(jaccard, size_a, size_b)
     }
 }
 
@@ -237,6 +249,16 @@ impl StageConfig for MinHashConfig {
         tracing::info!(stage = %cx.stage_id, bands = p.bands, rows = p.rows, threshold = p.threshold, "dedup.minhash LSH parameters");
         let shingler = Shingler::new(p.unit, p.ngram, p.normalize);
         let (bands, rows) = (p.bands, p.rows);
+        let options = ClusterOptions { clusters: Some(p.clusters), ..self.cluster.for_run(cx) };
+        let split = MinHashSplit {
+            params: p.clone(),
+            hasher: hasher.clone(),
+            shingler,
+            keeper: self.cluster.key_extractor(),
+            policy: self.cluster.keeper,
+            options: options.clone(),
+            overwrite: cx.overwrite,
+        };
         let prepare = Arc::new(PrepareStep {
             signature: move |doc: &Document| {
                 MinHashSignature::new(&hasher, &shingler, &doc.text, bands, rows)
@@ -252,8 +274,10 @@ impl StageConfig for MinHashConfig {
             _ => None,
         };
         let index = MinHashIndex::new(p.clone(), sets);
-        let options = ClusterOptions { clusters: Some(p.clusters), ..self.cluster.for_run(cx) };
-        let barrier = NearDedup::new(index, p.threshold, options, cx.overwrite);
+        let mut barrier = NearDedup::new(index, p.threshold, options, cx.overwrite);
+        if !self.cluster.streaming {
+            barrier = barrier.with_split(Arc::new(split));
+        }
         Ok(Stage::Barrier { prepare: Some(prepare), barrier: Box::new(barrier) })
     }
 }
@@ -308,16 +332,6 @@ impl MinHashIndex {
         }
     }
 
-    /// The configured measure for sets of these sizes (Jaccard when one is too small for
-    /// containment to mean anything).
-    fn measure(&self, size_a: u32, size_b: u32) -> Similarity {
-        if size_a.min(size_b) < self.params.min_containment_shingles {
-            Similarity::Jaccard
-        } else {
-            self.params.similarity
-        }
-    }
-
     fn sketch(&self, doc: u32) -> &[u16] {
         let k = self.params.permutations;
         &self.sketches[doc as usize * k..(doc as usize + 1) * k]
@@ -328,15 +342,12 @@ impl NearIndex for MinHashIndex {
     type Signature = MinHashSignature;
 
     fn candidates(&self, signature: &MinHashSignature) -> Vec<u32> {
-        let mut candidates = self.lsh.candidates(&signature.keys, self.params.max_bucket);
-        candidates.truncate(self.params.max_candidates);
-        candidates
+        self.lsh.candidates(&signature.keys, self.params.max_bucket)
     }
 
     fn similarity(&self, signature: &MinHashSignature, other: u32) -> f64 {
         let jaccard = sketch_jaccard(&signature.sketch, self.sketch(other));
-        let other_size = self.shingles[other as usize];
-        self.measure(signature.shingles, other_size).score(jaccard, signature.shingles, other_size)
+        self.params.score(jaccard, signature.shingles, self.shingles[other as usize])
     }
 
     fn comparable(&self, signature: &MinHashSignature) -> bool {
@@ -348,7 +359,6 @@ impl NearIndex for MinHashIndex {
         if size_a == 0 || size_b == 0 {
             return Ok(0.0);
         }
-        let measure = self.measure(size_a, size_b);
         let jaccard = match &mut self.sets {
             Some(sets) => {
                 let (common, la, lb) = sets.overlap(a, b)?;
@@ -356,7 +366,7 @@ impl NearIndex for MinHashIndex {
             }
             None => sketch_jaccard(self.sketch(a), self.sketch(b)),
         };
-        Ok(measure.score(jaccard, size_a, size_b))
+        Ok(self.params.score(jaccard, size_a, size_b))
     }
 
     fn insert(&mut self, signature: &MinHashSignature) -> Result<(), StageError> {
@@ -399,10 +409,149 @@ impl NearIndex for MinHashIndex {
     }
 }
 
+/// `dedup.minhash` split for distributed runs ([`millstone_core::NearDuplicates`]). A record
+/// is the 16-bit sketch and the distinct shingle count (the part candidate matching reads),
+/// then the keeper key, the id and, with exact verification of verified clusters, the shingle
+/// set.
+struct MinHashSplit {
+    params: MinHashParams,
+    hasher: MinHasher,
+    shingler: Shingler,
+    keeper: crate::cluster::KeyExtractor,
+    policy: KeeperPolicy,
+    options: ClusterOptions,
+    overwrite: bool,
+}
+
+/// A record of [`MinHashSplit`], decoded.
+struct SplitRecord<'a> {
+    sketch: Vec<u16>,
+    shingles: u32,
+    key: crate::cluster::KeeperKey,
+    id: &'a str,
+    set: Vec<u32>,
+}
+
+impl MinHashSplit {
+    fn exact_sets(&self) -> bool {
+        self.params.verification == Verification::Exact && self.params.clusters == ClusterMode::Verified
+    }
+
+    fn sketch_of(record: &[u8], permutations: usize) -> (Vec<u16>, u32) {
+        let sketch =
+            record[..2 * permutations].chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
+        let shingles =
+            u32::from_le_bytes(record[2 * permutations..2 * permutations + 4].try_into().expect("4 bytes"));
+        (sketch, shingles)
+    }
+
+    fn decode<'a>(&self, record: &'a [u8]) -> Result<SplitRecord<'a>, StageError> {
+        let bad = || StageError::other("a dedup.minhash record is truncated or corrupt");
+        let head = 2 * self.params.permutations + 4;
+        if record.len() < head {
+            return Err(bad());
+        }
+        let (sketch, shingles) = Self::sketch_of(record, self.params.permutations);
+        let (key, rest) = crate::cluster::KeeperKey::decode(&record[head..])?;
+        let (id, rest) = crate::cluster::take_str(rest).ok_or_else(bad)?;
+        let set = rest.chunks_exact(4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes"))).collect();
+        Ok(SplitRecord { sketch, shingles, key, id, set })
+    }
+}
+
+impl millstone_core::NearDuplicates for MinHashSplit {
+    fn bands(&self) -> usize {
+        self.params.bands
+    }
+
+    fn max_bucket(&self) -> usize {
+        self.params.max_bucket
+    }
+
+    fn sketch_bytes(&self) -> usize {
+        2 * self.params.permutations + 4
+    }
+
+    fn sign(&self, doc: &Document, keys: &mut Vec<u64>, record: &mut Vec<u8>) {
+        let p = &self.params;
+        let signature = MinHashSignature::new(&self.hasher, &self.shingler, &doc.text, p.bands, p.rows);
+        keys.clear();
+        if signature.shingles > 0 {
+            keys.extend_from_slice(&signature.keys);
+        }
+        record.clear();
+        for v in &signature.sketch {
+            record.extend_from_slice(&v.to_le_bytes());
+        }
+        record.extend_from_slice(&signature.shingles.to_le_bytes());
+        self.keeper.key(doc).encode(record);
+        record.extend_from_slice(&(doc.id.len() as u32).to_le_bytes());
+        record.extend_from_slice(doc.id.as_bytes());
+        if self.exact_sets() {
+            for v in &signature.set {
+                record.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+
+    fn candidate_similarity(&self, later: &[u8], earlier: &[u8]) -> f64 {
+        let (a, size_a) = Self::sketch_of(later, self.params.permutations);
+        let (b, size_b) = Self::sketch_of(earlier, self.params.permutations);
+        self.params.score(sketch_jaccard(&a, &b), size_a, size_b)
+    }
+
+    fn threshold(&self) -> f64 {
+        self.params.threshold
+    }
+
+    fn record_id<'a>(&self, record: &'a [u8]) -> &'a str {
+        self.decode(record).map_or("", |r| r.id)
+    }
+
+    fn cluster(&self, members: &[&[u8]]) -> Result<(Vec<(usize, f32)>, u64), StageError> {
+        let records = members.iter().map(|m| self.decode(m)).collect::<Result<Vec<_>, _>>()?;
+        let group: Vec<u32> = (0..records.len() as u32).collect();
+        let better = |a: u32, b: u32| {
+            let (a, b) = (&records[a as usize], &records[b as usize]);
+            match self.policy {
+                KeeperPolicy::First => false,
+                policy => crate::cluster::beats(policy, (&a.key, a.id), (&b.key, b.id)),
+            }
+        };
+        // Keeper `first`: members come in input order, so the earliest is index 0 and `better`
+        // never displaces it.
+        let exact = self.exact_sets();
+        let outcome = crate::cluster::component_keepers(
+            &group,
+            self.params.clusters,
+            self.params.threshold,
+            better,
+            |a, b| {
+                let (a, b) = (&records[a as usize], &records[b as usize]);
+                if a.shingles == 0 || b.shingles == 0 {
+                    return Ok(0.0);
+                }
+                let jaccard = if exact {
+                    let common = crate::shingle_sets::intersection(&a.set, &b.set);
+                    common as f64 / (a.set.len() + b.set.len() - common).max(1) as f64
+                } else {
+                    sketch_jaccard(&a.sketch, &b.sketch)
+                };
+                Ok(self.params.score(jaccard, a.shingles, b.shingles))
+            },
+        )?;
+        Ok((outcome.keepers, outcome.splits))
+    }
+
+    fn apply(&self, verdicts: Vec<(u64, millstone_core::NearVerdict)>) -> Box<dyn millstone_core::Barrier> {
+        Box::new(crate::cluster::NearApply::new(verdicts, &self.options, self.overwrite))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::unionfind::UnionFind;
+    use millstone_core::UnionFind;
     use proptest::prelude::*;
 
     /// Runs the stage on `docs` in batches of `batch` and returns (kept ids, dropped ids).
@@ -515,7 +664,7 @@ mod tests {
         fn lsh_with_one_row_bands_equals_naive_all_pairs(docs in corpus()) {
             let base = MinHashConfig { permutations: Some(64), bands: Some(64), rows: Some(1), threshold: Some(0.5),
                 similarity: Some(Similarity::Jaccard), ngram: Some(2), max_bucket: Some(usize::MAX),
-                max_candidates: Some(usize::MAX), verification: Some(Verification::Sketch), ..Default::default() };
+                verification: Some(Verification::Sketch), ..Default::default() };
             let p = base.params();
             let hasher = MinHasher::new(p.permutations, p.seed).unwrap();
             let shingler = Shingler::new(p.unit, p.ngram, p.normalize);

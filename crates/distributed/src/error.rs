@@ -20,6 +20,9 @@ pub enum Error {
     /// The runner failed.
     #[error(transparent)]
     Run(#[from] millstone_runner::Error),
+    /// A barrier's own step (matching, clustering) failed.
+    #[error(transparent)]
+    Stage(#[from] millstone_core::StageError),
     /// `plan.json` cannot be read.
     #[error("{path}: not a millstone plan: {message}")]
     BadPlan {

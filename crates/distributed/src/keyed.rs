@@ -30,14 +30,14 @@ use crate::work::{write_atomic, WorkPlan};
 /// Stage id of the key writer.
 pub(crate) const KEYS_ID: &str = ":step-keys";
 
-type Writer = zstd::Encoder<'static, BufWriter<AtomicFile>>;
+pub(crate) type Writer = zstd::Encoder<'static, BufWriter<AtomicFile>>;
 
-fn open(path: &Path) -> std::io::Result<Writer> {
+pub(crate) fn open(path: &Path) -> std::io::Result<Writer> {
     let file = AtomicFile::create(path, true)?;
     zstd::Encoder::new(BufWriter::with_capacity(1 << 16, file), 1)
 }
 
-fn seal(writer: Writer) -> std::io::Result<Box<dyn PendingOutput>> {
+pub(crate) fn seal(writer: Writer) -> std::io::Result<Box<dyn PendingOutput>> {
     let buffered = writer.finish()?;
     Ok(Box::new(buffered.into_inner().map_err(|e| e.into_error())?))
 }
@@ -106,7 +106,7 @@ impl Sink for KeySink {
 }
 
 /// Reads a whole zstd file.
-fn read_all(path: &Path) -> Result<Vec<u8>, Error> {
+pub(crate) fn read_all(path: &Path) -> Result<Vec<u8>, Error> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut bytes = Vec::new();
     BufReader::new(zstd::Decoder::new(file).map_err(|e| Error::io(path, e))?)
@@ -115,12 +115,16 @@ fn read_all(path: &Path) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
-fn corrupt(path: &Path) -> Error {
+pub(crate) fn corrupt(path: &Path) -> Error {
     Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, "truncated record"))
 }
 
 /// Splits `bytes` into `(fixed header, id)` records.
-fn records<'a>(bytes: &'a [u8], header: usize, path: &Path) -> Result<Vec<(&'a [u8], &'a str)>, Error> {
+pub(crate) fn records<'a>(
+    bytes: &'a [u8],
+    header: usize,
+    path: &Path,
+) -> Result<Vec<(&'a [u8], &'a str)>, Error> {
     let mut out = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() {
@@ -192,6 +196,23 @@ pub(crate) fn run_reduce(
         write_atomic(&path, &compressed)?;
         outputs.push(output_sum(&path).map_err(|e| Error::io(&path, e))?);
     }
+    let counters = serde_json::json!({keyed.distinct_counter(): distinct, "keys_read": entries.len()});
+    save_reduce_marker(plan, step, bucket, started, stage, counters, held, outputs)
+}
+
+/// Writes the marker of a task that reads and writes work files only: its report names the
+/// barrier (`stage`: id and type) with `counters` and `held` bytes, and no documents.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn save_reduce_marker(
+    plan: &WorkPlan,
+    step: usize,
+    rank: usize,
+    started: Instant,
+    stage: (&str, &str),
+    counters: serde_json::Value,
+    held: usize,
+    outputs: Vec<crate::fingerprint::OutputSum>,
+) -> Result<(), Error> {
     let report = serde_json::json!({
         "elapsed_secs": started.elapsed().as_secs_f64(),
         "totals": {"written": 0},
@@ -199,14 +220,14 @@ pub(crate) fn run_reduce(
             "id": stage.0, "type": stage.1, "kind": "barrier",
             "docs_in": 0, "docs_out": 0, "failed": 0, "bytes_in": 0, "bytes_out": 0,
             "dropped": {}, "failures": {},
-            "counters": {keyed.distinct_counter(): distinct, "keys_read": entries.len()},
+            "counters": counters,
             "retained_bytes_peak": held,
         }],
     });
     let marker = TaskMarker {
         config_hash: plan.config_hash.clone(),
         step,
-        rank: bucket,
+        rank,
         chunks: Vec::new(),
         outputs,
         peak_rss_bytes: crate::task::peak_rss_bytes(),

@@ -8,7 +8,11 @@
 //!   pipeline at its barriers and writes `<work>/plan.json`. Runs of sources, transforms and
 //!   sinks become *parallel* steps of N tasks; each run of consecutive barriers becomes a
 //!   *global* step of one task that sees every document in the order `millstone run` would, so
-//!   global dedup decides exactly as in one process.
+//!   global dedup decides exactly as in one process. Two kinds of barrier are split instead:
+//!   keep-first-by-key barriers (`dedup.exact`) become a parallel *reduce* step over key buckets,
+//!   and LSH near-duplicate barriers (`dedup.minhash`) a parallel *match* step over band-key
+//!   buckets and a *cluster* step that sees only the documents that matched; both then apply
+//!   their verdicts where the documents are.
 //! * [`run_task`] runs one task: it checks the plan (configuration hash, input fingerprints, the
 //!   previous step's markers), runs its slice of the pipeline with the ordinary runner, commits
 //!   its outputs and then writes a marker `done/<step>/<rank>.json` with their checksums. A task
@@ -30,6 +34,7 @@ mod error;
 mod fingerprint;
 mod intermediate;
 mod keyed;
+mod near;
 mod report;
 pub mod status;
 mod task;

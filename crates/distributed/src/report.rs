@@ -127,6 +127,8 @@ impl MergedReport {
                     StepKind::Global => "global",
                     StepKind::Parallel => "parallel",
                     StepKind::Reduce => "reduce",
+                    StepKind::Match => "match",
+                    StepKind::Cluster => "cluster",
                 }
                 .into(),
                 tasks: step.tasks,

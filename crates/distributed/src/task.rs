@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use millstone_config::{parse_plan, LoadOptions};
-use millstone_core::{ErrorPolicy, KeepFirstByKey, Plan, PlannedStage, Registry, Stage};
+use millstone_core::{ErrorPolicy, KeepFirstByKey, NearDuplicates, Plan, PlannedStage, Registry, Stage};
 use millstone_runner::{run, RunOptions, RunReport};
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::fingerprint::{input_print, output_sum, OutputSum};
 use crate::intermediate::{AssignedSource, ChunkSink, ChunkSource, INPUT_ID, OUTPUT_ID, TYPE_NAME};
 use crate::keyed::{key_file, load_verdicts, run_reduce, KeySink, KEYS_ID};
+use crate::near::{load_near_verdicts, run_cluster, run_match, NearSink, SignFiles, SIGN_ID};
 use crate::work::{slice_for, write_atomic, StepKind, WorkPlan};
 
 /// What a finished task recorded (`done/step-<s>/<rank>.json`).
@@ -60,7 +61,7 @@ pub struct TaskOptions {
 pub enum TaskOutcome {
     /// The task ran; its report.
     Ran(Box<RunReport>),
-    /// A reduce task matched the keys of its bucket.
+    /// A reduce, match or cluster task wrote its verdicts.
     Matched,
     /// A valid marker showed the task finished before; nothing was done.
     AlreadyDone,
@@ -212,11 +213,14 @@ fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> 
     let parallel = planned.kind == StepKind::Parallel;
     let built = build(plan, registry, parallel.then_some((rank, planned.tasks)))?;
     let Plan { name, runtime, stages: all, config_hash } = built;
-    let signer = planned.sign_stage.map(|k| keyed_stage(&all, k)).transpose()?;
     let mut stages = Vec::new();
     if planned.input_by_rank {
-        // After a reduce step: this rank's documents as the step before the reduce left them.
-        let before = &plan.steps[step - 2];
+        // After a reduce or cluster step: this rank's documents as the signing step left them.
+        let before = plan.steps[..step]
+            .iter()
+            .rev()
+            .find(|s| s.kind == StepKind::Parallel)
+            .expect("a signing step comes first");
         let marker = TaskMarker::load(plan, before.index, rank)
             .filter(|m| m.holds(plan, false).is_ok())
             .ok_or_else(|| Error::NotReady { step, previous: before.index, missing: rank.to_string() })?;
@@ -227,10 +231,30 @@ fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> 
             if parallel { chunks[slice_for(chunks.len(), planned.tasks, rank)].to_vec() } else { chunks };
         stages.push(internal(INPUT_ID, Stage::Source(Box::new(ChunkSource { chunks: mine }))));
     }
-    let mut verdicts = if planned.input_by_rank {
-        Some((keyed_stage(&all, planned.first_stage)?, load_verdicts(plan, step - 1, rank)?))
+    let mut apply = if planned.input_by_rank {
+        let index = planned.first_stage;
+        Some(match plan.steps[step - 1].kind {
+            StepKind::Cluster => near_stage(&all, index)?.apply(load_near_verdicts(plan, step - 1, rank)?),
+            _ => keyed_stage(&all, index)?.apply(load_verdicts(plan, step - 1, rank)?),
+        })
     } else {
         None
+    };
+    let signer: Option<PlannedStage> = match planned.sign_stage {
+        None => None,
+        Some(k) => {
+            let buckets = plan.steps[step + 1].tasks;
+            Some(match plan.steps[step + 1].kind {
+                StepKind::Match => {
+                    let files = SignFiles::new(plan, step, rank, buckets);
+                    internal(SIGN_ID, Stage::Sink(Box::new(NearSink::new(near_stage(&all, k)?, files))))
+                }
+                _ => {
+                    let files = (0..buckets).map(|b| key_file(plan, step, b, rank)).collect();
+                    internal(KEYS_ID, Stage::Sink(Box::new(KeySink::new(keyed_stage(&all, k)?, files))))
+                }
+            })
+        }
     };
     for (index, mut stage) in all.into_iter().enumerate() {
         if !(planned.first_stage..planned.end_stage).contains(&index) {
@@ -246,9 +270,8 @@ fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> 
                     .collect();
                 stage.stage = Stage::Source(Box::new(AssignedSource { inner, shards }));
             }
-            Stage::Barrier { .. } if index == planned.first_stage && verdicts.is_some() => {
-                let (keyed, duplicates) = verdicts.take().expect("checked");
-                stage.stage = Stage::Barrier { prepare: None, barrier: keyed.apply(duplicates) };
+            Stage::Barrier { .. } if index == planned.first_stage && apply.is_some() => {
+                stage.stage = Stage::Barrier { prepare: None, barrier: apply.take().expect("checked") };
             }
             other => stage.stage = other,
         }
@@ -258,11 +281,7 @@ fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> 
         let sink = ChunkSink::new(plan.data_dir(step), rank, plan.chunk_bytes);
         stages.push(internal(OUTPUT_ID, Stage::Sink(Box::new(sink))));
     }
-    if let Some(keyed) = signer {
-        let buckets = plan.steps[step + 1].tasks;
-        let files = (0..buckets).map(|b| key_file(plan, step, b, rank)).collect();
-        stages.push(internal(KEYS_ID, Stage::Sink(Box::new(KeySink::new(keyed, files)))));
-    }
+    stages.extend(signer);
     Ok(Plan { name, runtime, stages, config_hash })
 }
 
@@ -273,6 +292,15 @@ fn keyed_stage(stages: &[PlannedStage], index: usize) -> Result<Arc<dyn KeepFirs
         _ => None,
     }
     .ok_or_else(|| Error::Stale(format!("stage {index} no longer runs as keep-first-by-key")))
+}
+
+/// The near-duplicate form of stage `index`, which the plan says it has.
+fn near_stage(stages: &[PlannedStage], index: usize) -> Result<Arc<dyn NearDuplicates>, Error> {
+    match stages.get(index).map(|s| &s.stage) {
+        Some(Stage::Barrier { barrier, .. }) => barrier.near_duplicates(),
+        _ => None,
+    }
+    .ok_or_else(|| Error::Stale(format!("stage {index} no longer runs as near-duplicate matching")))
 }
 
 /// The pipeline as planned, built for one task (`part`: rank and tasks of a parallel step),
@@ -292,13 +320,17 @@ fn build(plan: &WorkPlan, registry: &Registry, part: Option<(usize, usize)>) -> 
     Ok(built)
 }
 
-/// Runs reduce task `bucket` of `step`.
-fn reduce_task(plan: &WorkPlan, step: usize, bucket: usize, registry: &Registry) -> Result<(), Error> {
+/// Runs task `rank` of reduce, match or cluster step `step`.
+fn reduce_task(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> Result<(), Error> {
     let built = build(plan, registry, None)?;
     let index = plan.steps[step].first_stage;
-    let keyed = keyed_stage(&built.stages, index)?;
     let stage = &built.stages[index];
-    run_reduce(plan, step, bucket, keyed.as_ref(), (&stage.id, stage.type_name))
+    let names = (stage.id.as_str(), stage.type_name);
+    match plan.steps[step].kind {
+        StepKind::Match => run_match(plan, step, rank, near_stage(&built.stages, index)?.as_ref(), names),
+        StepKind::Cluster => run_cluster(plan, step, near_stage(&built.stages, index)?.as_ref(), names),
+        _ => run_reduce(plan, step, rank, keyed_stage(&built.stages, index)?.as_ref(), names),
+    }
 }
 
 /// Checks that the input files of this task are as planned.
@@ -343,7 +375,7 @@ pub fn run_task(
         let path = plan.marker_path(step, rank);
         std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
     }
-    if plan.steps[step].kind == StepKind::Reduce {
+    if matches!(plan.steps[step].kind, StepKind::Reduce | StepKind::Match | StepKind::Cluster) {
         return match reduce_task(plan, step, rank, registry) {
             Ok(()) => {
                 let _ = std::fs::remove_file(plan.failure_path(step, rank));

@@ -33,6 +33,33 @@ pub enum StepKind {
     /// The key matching of a keep-first-by-key barrier (`dedup.exact`): task `k` reads bucket
     /// `k` of every task's keys and finds the first document of each key.
     Reduce,
+    /// The candidate matching of a near-duplicate barrier (`dedup.minhash`): task `k` compares
+    /// the documents that share a band key of bucket `k`.
+    Match,
+    /// The clustering of a near-duplicate barrier: one task over the matched pairs.
+    Cluster,
+}
+
+/// How a barrier runs in a distributed run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BarrierSplit {
+    /// In a global step.
+    Whole,
+    /// Sign, reduce, apply ([`millstone_core::KeepFirstByKey`]).
+    Keyed,
+    /// Sign, match, cluster, apply ([`millstone_core::NearDuplicates`]).
+    Near,
+}
+
+impl BarrierSplit {
+    /// How `stage` runs.
+    pub(crate) fn of(stage: &Stage) -> Self {
+        match stage {
+            Stage::Barrier { barrier, .. } if barrier.keep_first_by_key().is_some() => BarrierSplit::Keyed,
+            Stage::Barrier { barrier, .. } if barrier.near_duplicates().is_some() => BarrierSplit::Near,
+            _ => BarrierSplit::Whole,
+        }
+    }
 }
 
 /// One step of the plan.
@@ -50,12 +77,12 @@ pub struct StepPlan {
     pub stage_ids: Vec<String>,
     /// How many tasks it has.
     pub tasks: usize,
-    /// A parallel step that also writes, per key bucket, the keys of the stage with this index
-    /// (whose reduce step follows).
+    /// A parallel step that also writes, per key bucket, the keys (or signatures) of the stage
+    /// with this index (whose reduce or match step follows).
     #[serde(default)]
     pub sign_stage: Option<usize>,
-    /// A parallel step after a reduce step: task `r` reads the documents task `r` of the step
-    /// before the reduce wrote, and its first stage applies the reduce's verdicts.
+    /// A parallel step after a reduce or cluster step: task `r` reads the documents task `r` of
+    /// the signing step wrote, and its first stage applies the verdicts of the step before.
     #[serde(default)]
     pub input_by_rank: bool,
     /// About how many bytes of state one task of this step holds at the planned input (global
@@ -71,6 +98,8 @@ impl StepPlan {
             StepKind::Parallel => "parallel",
             StepKind::Global => "global",
             StepKind::Reduce => "reduce",
+            StepKind::Match => "match",
+            StepKind::Cluster => "cluster",
         };
         let tasks = if self.tasks == 1 { "1 task".to_string() } else { format!("{} tasks", self.tasks) };
         format!("step {} ({kind}, {tasks}): {}", self.index, self.stage_ids.join(", "))
@@ -176,13 +205,14 @@ fn absolute(path: &Path) -> Result<PathBuf, Error> {
     std::path::absolute(path).map_err(|e| Error::io(path, e))
 }
 
-/// The steps of a pipeline whose stages have these kinds and ids; `keyed[i]` says stage `i` is
-/// a keep-first-by-key barrier. Such a barrier after a parallel step becomes a reduce step
-/// (the parallel step before it writes the keys) and a parallel step that starts by applying
-/// the verdicts; any other barrier joins a global step.
+/// The steps of a pipeline whose stages have these kinds, splits and ids. A keep-first-by-key
+/// barrier after a parallel step becomes a reduce step (the parallel step before it writes the
+/// keys) and a parallel step that starts by applying the verdicts; a near-duplicate barrier
+/// likewise, with a match and a cluster step in place of the reduce; any other barrier joins a
+/// global step.
 pub(crate) fn compile_steps(
     kinds: &[StageKind],
-    keyed: &[bool],
+    splits: &[BarrierSplit],
     ids: &[String],
     tasks: usize,
 ) -> Vec<StepPlan> {
@@ -200,10 +230,17 @@ pub(crate) fn compile_steps(
     };
     for (index, kind) in kinds.iter().enumerate() {
         let last_kind = steps.last().map(|s| s.kind);
-        if keyed[index] && last_kind == Some(StepKind::Parallel) {
+        if splits[index] != BarrierSplit::Whole && last_kind == Some(StepKind::Parallel) {
             steps.last_mut().expect("a step").sign_stage = Some(index);
-            let reduce = new_step(&steps, StepKind::Reduce, index, tasks);
-            steps.push(reduce);
+            if splits[index] == BarrierSplit::Keyed {
+                let reduce = new_step(&steps, StepKind::Reduce, index, tasks);
+                steps.push(reduce);
+            } else {
+                let matching = new_step(&steps, StepKind::Match, index, tasks);
+                steps.push(matching);
+                let cluster = new_step(&steps, StepKind::Cluster, index, 1);
+                steps.push(cluster);
+            }
             let apply =
                 StepPlan { input_by_rank: true, ..new_step(&steps, StepKind::Parallel, index, tasks) };
             steps.push(apply);
@@ -273,13 +310,9 @@ pub fn plan(pipeline: &Path, registry: &Registry, options: &PlanOptions) -> Resu
     let label = pipeline.display().to_string();
     let built = parse_plan(&label, &text, registry, &load)?;
     let kinds: Vec<StageKind> = built.stages.iter().map(|s| s.stage.kind()).collect();
-    let keyed: Vec<bool> = built
-        .stages
-        .iter()
-        .map(|s| matches!(&s.stage, Stage::Barrier { barrier, .. } if barrier.keep_first_by_key().is_some()))
-        .collect();
+    let splits: Vec<BarrierSplit> = built.stages.iter().map(|s| BarrierSplit::of(&s.stage)).collect();
     let ids: Vec<String> = built.stages.iter().map(|s| s.id.clone()).collect();
-    let mut steps = compile_steps(&kinds, &keyed, &ids, options.tasks);
+    let mut steps = compile_steps(&kinds, &splits, &ids, options.tasks);
 
     let mut listed = Vec::new();
     for (index, planned) in built.stages.iter().enumerate() {
@@ -315,6 +348,17 @@ pub fn plan(pipeline: &Path, registry: &Registry, options: &PlanOptions) -> Resu
             StepKind::Parallel => None,
             // Key records (hash, rank, position, id index) and the id, for one bucket.
             StepKind::Reduce => Some(estimated_docs.div_ceil(step.tasks as u64) * 72),
+            // Band-key entries (key, band, ordinal) of one bucket.
+            StepKind::Match => {
+                let bands = match &built.stages[step.first_stage].stage {
+                    Stage::Barrier { barrier, .. } => barrier.near_duplicates().map_or(0, |n| n.bands()),
+                    _ => 0,
+                } as u64;
+                Some(estimated_docs.div_ceil(step.tasks as u64) * bands * 24)
+            }
+            // At most: every document matched (two edge ends, a node, a union-find slot and a
+            // verdict with a short id).
+            StepKind::Cluster => Some(estimated_docs * 72),
             StepKind::Global => {
                 let per_doc: u64 = built.stages[step.first_stage..step.end_stage]
                     .iter()
@@ -472,6 +516,12 @@ impl WorkPlan {
                 StepKind::Reduce => s.push_str(
                     "    task k finds the first document of every key in bucket k; the next step applies the\n    verdicts where the documents are\n",
                 ),
+                StepKind::Match => s.push_str(
+                    "    task k compares the documents that share a band key of bucket k (sketches read by offset)\n",
+                ),
+                StepKind::Cluster => s.push_str(
+                    "    one task clusters the matched documents only (an upper bound above: every document matched);\n    the next step applies the verdicts where the documents are\n",
+                ),
                 StepKind::Parallel => {}
             }
         }
@@ -521,7 +571,7 @@ mod tests {
         use StageKind::*;
         let kinds = [Source, Transform, Barrier, Barrier, Transform, Sink, Barrier];
         let ids: Vec<String> = (0..kinds.len()).map(|i| format!("s{i}")).collect();
-        let steps = compile_steps(&kinds, &[false; 7], &ids, 4);
+        let steps = compile_steps(&kinds, &[BarrierSplit::Whole; 7], &ids, 4);
         let shape: Vec<(StepKind, usize, usize, usize)> =
             steps.iter().map(|s| (s.kind, s.first_stage, s.end_stage, s.tasks)).collect();
         assert_eq!(
@@ -539,7 +589,8 @@ mod tests {
     fn a_keyed_barrier_after_a_parallel_step_becomes_sign_reduce_apply() {
         use StageKind::*;
         let kinds = [Source, Transform, Barrier, Barrier, Sink];
-        let keyed = [false, false, true, false, false];
+        use BarrierSplit::{Keyed, Near, Whole};
+        let keyed = [Whole, Whole, Keyed, Whole, Whole];
         let ids: Vec<String> = (0..kinds.len()).map(|i| format!("s{i}")).collect();
         let steps = compile_steps(&kinds, &keyed, &ids, 3);
         let shape: Vec<(StepKind, usize, usize, usize, Option<usize>, bool)> = steps
@@ -558,8 +609,22 @@ mod tests {
         );
         // After a global step a keyed barrier joins it: its documents are all in one task.
         let kinds = [Source, Barrier, Barrier];
-        let steps = compile_steps(&kinds, &[false, false, true], &ids[..3], 3);
+        let steps = compile_steps(&kinds, &[Whole, Whole, Keyed], &ids[..3], 3);
         assert_eq!(steps.iter().map(|s| s.kind).collect::<Vec<_>>(), [StepKind::Parallel, StepKind::Global]);
+        // A near-duplicate barrier: sign, match (N tasks), cluster (1 task), apply.
+        let kinds = [Source, Barrier, Sink];
+        let steps = compile_steps(&kinds, &[Whole, Near, Whole], &ids[..3], 3);
+        let shape: Vec<(StepKind, usize, Option<usize>, bool)> =
+            steps.iter().map(|s| (s.kind, s.tasks, s.sign_stage, s.input_by_rank)).collect();
+        assert_eq!(
+            shape,
+            [
+                (StepKind::Parallel, 3, Some(1), false),
+                (StepKind::Match, 3, None, false),
+                (StepKind::Cluster, 1, None, false),
+                (StepKind::Parallel, 3, None, true),
+            ]
+        );
     }
 
     proptest! {

@@ -4,7 +4,7 @@
 /// Disjoint sets over `0..n`, growing on demand.
 ///
 /// ```
-/// use millstone_dedup::UnionFind;
+/// use millstone_core::UnionFind;
 /// let mut uf = UnionFind::default();
 /// uf.union(3, 1);
 /// uf.union(4, 3);

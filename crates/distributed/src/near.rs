@@ -1,0 +1,456 @@
+//! Near-duplicate barriers (`dedup.minhash`) across tasks, in four moves
+//! ([`millstone_core::NearDuplicates`]):
+//!
+//! 1. **sign**: the parallel step before the barrier ends with a [`NearSink`] that writes, for
+//!    every comparable document, `(band key, band, position)` into the file of the key's bucket
+//!    (`keys/step-<s>/b<k>-r<rank>.keys.zst`), and every document's record: its sketch into a
+//!    fixed-stride file (`r<rank>.sketches`, read at `position x stride`), the rest (keeper key,
+//!    id, shingle set) into `r<rank>.records` with an offset index (`r<rank>.records.idx`);
+//! 2. **match**: task `k` reads bucket `k` of every task, sorts by `(key, band, rank, position)`
+//!    (input order within a bucket) and compares each document with the up to `max_bucket`
+//!    documents before it in the bucket, reading sketches by offset: pairs at or above the
+//!    threshold are edges (`verdicts/step-<s>/b<k>.edges.zst`);
+//! 3. **cluster** (one task): connected components of all edges, then each component's keepers
+//!    as in one process (verified clusters read the members' shingle sets); verdicts for the
+//!    members of clusters of two or more, one file per signing task
+//!    (`verdicts/step-<s>/r<rank>.near.zst`);
+//! 4. **apply**: task `r` of the next step reads the documents task `r` signed and its verdicts.
+//!
+//! Memory: a match task holds its bucket's entries (24 bytes per document and band) and one
+//! window of sketches; the cluster task holds only documents that matched something (an edge is
+//! 16 bytes, a matched document 12 bytes plus its verdict), and splits components in parallel.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use millstone_core::{
+    AtomicFile, Batch, NearDuplicates, NearVerdict, PendingOutput, Prepared, Sink, StageError, UnionFind,
+};
+use rayon::prelude::*;
+
+use crate::error::Error;
+use crate::fingerprint::output_sum;
+use crate::keyed::{corrupt, key_file, open, read_all, records, save_reduce_marker, seal, Writer};
+use crate::task::{ranges, TaskMarker};
+use crate::work::{write_atomic, WorkPlan};
+
+/// Stage id of the signer.
+pub(crate) const SIGN_ID: &str = ":step-sign";
+
+/// Bits of an ordinal that hold the position within a task (the rank sits above them).
+const POSITION_BITS: u32 = 40;
+
+fn ordinal(rank: usize, position: u64) -> u64 {
+    ((rank as u64) << POSITION_BITS) | position
+}
+
+fn split_ordinal(ordinal: u64) -> (usize, u64) {
+    ((ordinal >> POSITION_BITS) as usize, ordinal & ((1 << POSITION_BITS) - 1))
+}
+
+/// The files of signing task `rank` of `step`.
+pub(crate) struct SignFiles {
+    /// One band-key file per match task.
+    pub(crate) buckets: Vec<PathBuf>,
+    sketches: PathBuf,
+    records: PathBuf,
+    index: PathBuf,
+}
+
+impl SignFiles {
+    pub(crate) fn new(plan: &WorkPlan, step: usize, rank: usize, buckets: usize) -> Self {
+        let dir = plan.keys_dir(step);
+        SignFiles {
+            buckets: (0..buckets).map(|b| key_file(plan, step, b, rank)).collect(),
+            sketches: dir.join(format!("r{rank:05}.sketches")),
+            records: dir.join(format!("r{rank:05}.records")),
+            index: dir.join(format!("r{rank:05}.records.idx")),
+        }
+    }
+}
+
+type Plain = BufWriter<AtomicFile>;
+
+struct SignWriters {
+    buckets: Vec<Writer>,
+    sketches: Plain,
+    records: Plain,
+    index: Plain,
+}
+
+fn plain(path: &Path) -> Result<Plain, StageError> {
+    let file = AtomicFile::create(path, true).map_err(|e| StageError::io(path.display(), e))?;
+    Ok(BufWriter::with_capacity(1 << 16, file))
+}
+
+fn seal_plain(writer: Plain, path: &Path) -> Result<Box<dyn PendingOutput>, StageError> {
+    Ok(Box::new(writer.into_inner().map_err(|e| StageError::io(path.display(), e.into_error()))?))
+}
+
+/// Signs the documents that reach it (the last stage of the step before a near-duplicate
+/// barrier).
+pub(crate) struct NearSink {
+    split: Arc<dyn NearDuplicates>,
+    files: SignFiles,
+    writers: Option<SignWriters>,
+    position: u64,
+    offset: u64,
+    keys: Vec<u64>,
+    record: Vec<u8>,
+}
+
+impl NearSink {
+    pub(crate) fn new(split: Arc<dyn NearDuplicates>, files: SignFiles) -> Self {
+        NearSink { split, files, writers: None, position: 0, offset: 0, keys: Vec::new(), record: Vec::new() }
+    }
+
+    fn writers(&mut self) -> Result<&mut SignWriters, StageError> {
+        if self.writers.is_none() {
+            let mut buckets = Vec::new();
+            for path in &self.files.buckets {
+                buckets.push(open(path).map_err(|e| StageError::io(path.display(), e))?);
+            }
+            self.writers = Some(SignWriters {
+                buckets,
+                sketches: plain(&self.files.sketches)?,
+                records: plain(&self.files.records)?,
+                index: plain(&self.files.index)?,
+            });
+        }
+        Ok(self.writers.as_mut().expect("opened above"))
+    }
+}
+
+impl Sink for NearSink {
+    fn write(&mut self, batch: &Batch) -> Result<(), StageError> {
+        let stride = self.split.sketch_bytes();
+        for doc in &batch.docs {
+            let mut keys = std::mem::take(&mut self.keys);
+            let mut record = std::mem::take(&mut self.record);
+            self.split.sign(doc, &mut keys, &mut record);
+            let (position, offset) = (self.position, self.offset);
+            self.writers()?;
+            let (files, writers) = (&self.files, self.writers.as_mut().expect("opened above"));
+            let buckets = writers.buckets.len() as u64;
+            for (band, key) in keys.iter().enumerate() {
+                let bucket = (key % buckets) as usize;
+                let mut entry = [0u8; 18];
+                entry[..8].copy_from_slice(&key.to_le_bytes());
+                entry[8..10].copy_from_slice(&(band as u16).to_le_bytes());
+                entry[10..].copy_from_slice(&position.to_le_bytes());
+                writers.buckets[bucket]
+                    .write_all(&entry)
+                    .map_err(|e| StageError::io(files.buckets[bucket].display(), e))?;
+            }
+            writers
+                .sketches
+                .write_all(&record[..stride])
+                .map_err(|e| StageError::io(files.sketches.display(), e))?;
+            writers
+                .records
+                .write_all(&record[stride..])
+                .map_err(|e| StageError::io(files.records.display(), e))?;
+            writers
+                .index
+                .write_all(&offset.to_le_bytes())
+                .map_err(|e| StageError::io(files.index.display(), e))?;
+            self.offset += (record.len() - stride) as u64;
+            self.position += 1;
+            self.keys = keys;
+            self.record = record;
+        }
+        Ok(())
+    }
+
+    fn prepare(&mut self) -> Result<Prepared, StageError> {
+        let end = self.offset;
+        self.writers()?
+            .index
+            .write_all(&end.to_le_bytes())
+            .map_err(|e| StageError::io(self.files.index.display(), e))?;
+        let writers = self.writers.take().expect("opened above");
+        let mut pending = Vec::new();
+        for (writer, path) in writers.buckets.into_iter().zip(&self.files.buckets) {
+            pending.push(seal(writer).map_err(|e| StageError::io(path.display(), e))?);
+        }
+        pending.push(seal_plain(writers.sketches, &self.files.sketches)?);
+        pending.push(seal_plain(writers.records, &self.files.records)?);
+        pending.push(seal_plain(writers.index, &self.files.index)?);
+        Ok(Prepared { docs: 0, pending })
+    }
+}
+
+/// The signing tasks' sketch and record files, read by offset.
+struct Tables {
+    stride: usize,
+    sketches: Vec<(PathBuf, File)>,
+    records: Vec<(PathBuf, File)>,
+    index: Vec<(PathBuf, File)>,
+}
+
+fn open_read(path: PathBuf) -> Result<(PathBuf, File), Error> {
+    let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+    Ok((path, file))
+}
+
+impl Tables {
+    fn open(plan: &WorkPlan, sign_step: usize, stride: usize, with_records: bool) -> Result<Self, Error> {
+        let mut tables = Tables { stride, sketches: Vec::new(), records: Vec::new(), index: Vec::new() };
+        for rank in 0..plan.steps[sign_step].tasks {
+            let files = SignFiles::new(plan, sign_step, rank, 0);
+            tables.sketches.push(open_read(files.sketches)?);
+            if with_records {
+                tables.records.push(open_read(files.records)?);
+                tables.index.push(open_read(files.index)?);
+            }
+        }
+        Ok(tables)
+    }
+
+    fn read(file: &(PathBuf, File), buf: &mut [u8], offset: u64) -> Result<(), Error> {
+        file.1.read_exact_at(buf, offset).map_err(|e| Error::io(&file.0, e))
+    }
+
+    /// The sketch of the document with this ordinal.
+    fn sketch(&self, ordinal: u64, out: &mut Vec<u8>) -> Result<(), Error> {
+        let (rank, position) = split_ordinal(ordinal);
+        let file = self.sketches.get(rank).ok_or_else(|| corrupt(&self.sketches[0].0))?;
+        out.resize(self.stride, 0);
+        Self::read(file, out, position * self.stride as u64)
+    }
+
+    /// The whole record (sketch, then the rest) of the document with this ordinal.
+    fn record(&self, ordinal: u64) -> Result<Vec<u8>, Error> {
+        let (rank, position) = split_ordinal(ordinal);
+        let index = self.index.get(rank).ok_or_else(|| corrupt(&self.index[0].0))?;
+        let mut bounds = [0u8; 16];
+        Self::read(index, &mut bounds, position * 8)?;
+        let start = u64::from_le_bytes(bounds[..8].try_into().expect("8 bytes"));
+        let end = u64::from_le_bytes(bounds[8..].try_into().expect("8 bytes"));
+        if end < start {
+            return Err(corrupt(&index.0));
+        }
+        let mut record = Vec::new();
+        self.sketch(ordinal, &mut record)?;
+        record.resize(self.stride + (end - start) as usize, 0);
+        Self::read(&self.records[rank], &mut record[self.stride..], start)?;
+        Ok(record)
+    }
+}
+
+/// The edge file of match task `bucket`.
+fn edge_file(plan: &WorkPlan, step: usize, bucket: usize) -> PathBuf {
+    plan.verdicts_dir(step).join(format!("b{bucket:05}.edges.zst"))
+}
+
+/// The verdict file of signing task `rank`.
+fn near_verdict_file(plan: &WorkPlan, step: usize, rank: usize) -> PathBuf {
+    plan.verdicts_dir(step).join(format!("r{rank:05}.near.zst"))
+}
+
+fn not_ready(plan: &WorkPlan, step: usize, previous: usize) -> Result<(), Error> {
+    TaskMarker::finished(plan, previous).map(drop).map_err(|missing| Error::NotReady {
+        step,
+        previous,
+        missing: ranges(&missing),
+    })
+}
+
+/// Runs match task `bucket` of `step` and writes its marker.
+pub(crate) fn run_match(
+    plan: &WorkPlan,
+    step: usize,
+    bucket: usize,
+    split: &dyn NearDuplicates,
+    stage: (&str, &str),
+) -> Result<(), Error> {
+    let started = Instant::now();
+    let sign = step - 1;
+    not_ready(plan, step, sign)?;
+    let mut entries: Vec<(u64, u16, u64)> = Vec::new();
+    for rank in 0..plan.steps[sign].tasks {
+        let path = key_file(plan, sign, bucket, rank);
+        let bytes = read_all(&path)?;
+        if bytes.len() % 18 != 0 {
+            return Err(corrupt(&path));
+        }
+        for entry in bytes.chunks_exact(18) {
+            let key = u64::from_le_bytes(entry[..8].try_into().expect("8 bytes"));
+            let band = u16::from_le_bytes(entry[8..10].try_into().expect("2 bytes"));
+            let position = u64::from_le_bytes(entry[10..].try_into().expect("8 bytes"));
+            entries.push((key, band, ordinal(rank, position)));
+        }
+    }
+    entries.sort_unstable();
+    let tables = Tables::open(plan, sign, split.sketch_bytes(), false)?;
+    let (threshold, window) = (split.threshold(), split.max_bucket());
+    let mut edges: Vec<(u64, u64)> = Vec::new();
+    let mut compared = 0u64;
+    let mut sketches: std::collections::VecDeque<(u64, Vec<u8>)> = Default::default();
+    for (i, &(key, band, later)) in entries.iter().enumerate() {
+        if i == 0 || (entries[i - 1].0, entries[i - 1].1) != (key, band) {
+            sketches.clear();
+        }
+        let single = entries.get(i + 1).is_none_or(|e| (e.0, e.1) != (key, band)) && sketches.is_empty();
+        if single {
+            continue;
+        }
+        let mut sketch = Vec::new();
+        tables.sketch(later, &mut sketch)?;
+        // Newest first, as one process reads a bucket.
+        for (earlier, other) in sketches.iter().rev().take(window) {
+            compared += 1;
+            if split.candidate_similarity(&sketch, other) >= threshold {
+                edges.push((later, *earlier));
+            }
+        }
+        sketches.push_back((later, sketch));
+        if sketches.len() > window {
+            sketches.pop_front();
+        }
+    }
+    edges.sort_unstable();
+    edges.dedup();
+    let held = entries.capacity() * 24 + edges.capacity() * 16 + (window + 1) * split.sketch_bytes();
+    let mut bytes = Vec::with_capacity(edges.len() * 16);
+    for (a, b) in &edges {
+        bytes.extend_from_slice(&a.to_le_bytes());
+        bytes.extend_from_slice(&b.to_le_bytes());
+    }
+    let path = edge_file(plan, step, bucket);
+    write_atomic(&path, &zstd::encode_all(&bytes[..], 1).map_err(|e| Error::io(&path, e))?)?;
+    let outputs = vec![output_sum(&path).map_err(|e| Error::io(&path, e))?];
+    let counters = serde_json::json!({
+        "band_keys_read": entries.len(), "pairs_verified": compared, "pairs_matched": edges.len(),
+    });
+    save_reduce_marker(plan, step, bucket, started, stage, counters, held, outputs)
+}
+
+/// The verdicts of one component's members (by ordinal) and how often it was split.
+type ComponentVerdicts = (Vec<(u64, NearVerdict)>, u64);
+
+/// Runs the cluster task of `step` (rank 0) and writes its marker.
+pub(crate) fn run_cluster(
+    plan: &WorkPlan,
+    step: usize,
+    split: &dyn NearDuplicates,
+    stage: (&str, &str),
+) -> Result<(), Error> {
+    let started = Instant::now();
+    let (matching, sign) = (step - 1, step - 2);
+    not_ready(plan, step, matching)?;
+    let mut edges: Vec<(u64, u64)> = Vec::new();
+    for bucket in 0..plan.steps[matching].tasks {
+        let path = edge_file(plan, matching, bucket);
+        let bytes = read_all(&path)?;
+        if bytes.len() % 16 != 0 {
+            return Err(corrupt(&path));
+        }
+        for pair in bytes.chunks_exact(16) {
+            edges.push((
+                u64::from_le_bytes(pair[..8].try_into().expect("8 bytes")),
+                u64::from_le_bytes(pair[8..].try_into().expect("8 bytes")),
+            ));
+        }
+    }
+    edges.sort_unstable();
+    edges.dedup();
+    let mut nodes: Vec<u64> = edges.iter().flat_map(|&(a, b)| [a, b]).collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    let number = |ordinal: u64| nodes.binary_search(&ordinal).expect("a node of an edge") as u32;
+    let mut components = UnionFind::default();
+    for &(a, b) in &edges {
+        components.union(number(a), number(b));
+    }
+    let held = edges.capacity() * 16 + nodes.capacity() * 12;
+    drop(edges);
+    let mut members: Vec<(u32, u32)> = (0..nodes.len() as u32).map(|i| (components.find(i), i)).collect();
+    members.sort_unstable();
+    let groups: Vec<&[(u32, u32)]> = members.chunk_by(|a, b| a.0 == b.0).collect();
+
+    let tables = Tables::open(plan, sign, split.sketch_bytes(), true)?;
+    let decided: Vec<Result<ComponentVerdicts, Error>> = groups
+        .par_iter()
+        .map(|group| {
+            let ordinals: Vec<u64> = group.iter().map(|&(_, i)| nodes[i as usize]).collect();
+            let records = ordinals.iter().map(|&o| tables.record(o)).collect::<Result<Vec<_>, _>>()?;
+            let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+            let (keepers, splits) = split.cluster(&refs)?;
+            let mut sizes = vec![0u32; refs.len()];
+            for &(keeper, _) in &keepers {
+                sizes[keeper] += 1;
+            }
+            let mut verdicts = Vec::new();
+            for (member, &(keeper, similarity)) in keepers.iter().enumerate() {
+                if sizes[keeper] > 1 {
+                    let verdict = NearVerdict {
+                        keeper: split.record_id(refs[keeper]).into(),
+                        is_keeper: keeper == member,
+                        similarity,
+                    };
+                    verdicts.push((ordinals[member], verdict));
+                }
+            }
+            Ok((verdicts, splits))
+        })
+        .collect();
+    let sign_tasks = plan.steps[sign].tasks;
+    let mut by_rank: Vec<Vec<(u64, NearVerdict)>> = vec![Vec::new(); sign_tasks];
+    let mut clusters_split = 0;
+    for outcome in decided {
+        let (verdicts, splits) = outcome?;
+        clusters_split += splits;
+        for (ordinal, verdict) in verdicts {
+            let (rank, position) = split_ordinal(ordinal);
+            by_rank
+                .get_mut(rank)
+                .ok_or_else(|| corrupt(&edge_file(plan, matching, 0)))?
+                .push((position, verdict));
+        }
+    }
+    let mut outputs = Vec::new();
+    let mut clustered = 0u64;
+    for (rank, mut verdicts) in by_rank.into_iter().enumerate() {
+        verdicts.sort_unstable_by_key(|(position, _)| *position);
+        clustered += verdicts.len() as u64;
+        let mut bytes = Vec::new();
+        for (position, verdict) in verdicts {
+            bytes.extend_from_slice(&position.to_le_bytes());
+            bytes.extend_from_slice(&verdict.similarity.to_le_bytes());
+            bytes.push(verdict.is_keeper as u8);
+            bytes.extend_from_slice(&(verdict.keeper.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(verdict.keeper.as_bytes());
+        }
+        let path = near_verdict_file(plan, step, rank);
+        write_atomic(&path, &zstd::encode_all(&bytes[..], 1).map_err(|e| Error::io(&path, e))?)?;
+        outputs.push(output_sum(&path).map_err(|e| Error::io(&path, e))?);
+    }
+    let counters = serde_json::json!({
+        "documents_matched": nodes.len(), "documents_clustered": clustered, "clusters_split": clusters_split,
+    });
+    save_reduce_marker(plan, step, 0, started, stage, counters, held, outputs)
+}
+
+/// The verdicts of cluster step `step` for signing task `rank`, by ascending position.
+pub(crate) fn load_near_verdicts(
+    plan: &WorkPlan,
+    step: usize,
+    rank: usize,
+) -> Result<Vec<(u64, NearVerdict)>, Error> {
+    not_ready(plan, step + 1, step)?;
+    let path = near_verdict_file(plan, step, rank);
+    let bytes = read_all(&path)?;
+    records(&bytes, 13, &path)?
+        .into_iter()
+        .map(|(head, keeper)| {
+            let position = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
+            let similarity = f32::from_le_bytes(head[8..12].try_into().expect("4 bytes"));
+            Ok((position, NearVerdict { keeper: keeper.into(), is_keeper: head[12] == 1, similarity }))
+        })
+        .collect()
+}
