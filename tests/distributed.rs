@@ -318,7 +318,7 @@ mod in_process {
         assert!(status::status(plan).iter().all(|s| s.complete()));
     }
 
-    /// A pipeline whose only barrier is `dedup.minhash` with these settings.
+    /// A pipeline whose only barrier is this near-duplicate stage.
     fn near_only(input: &Path, out: &Path, settings: &str) -> String {
         let (i, o) = (input.display(), out.display());
         format!(
@@ -328,26 +328,29 @@ runtime: {{ threads: 2, batch_docs: 5, out_dir: {o} }}
 stages:
   - {{ type: ingest.jsonl, path: {i}, shard_bytes: 10kB }}
   - {{ type: clean.normalize_whitespace }}
-  - {{ type: dedup.minhash, id: near, report: {o}/near.jsonl, keep_dropped: true, {settings} }}
+  - {{ id: near, report: {o}/near.jsonl, keep_dropped: true, {settings} }}
   - {{ type: export.jsonl, path: {o}/docs.jsonl }}
 "#
         )
     }
 
-    /// Every keeper policy, both cluster modes, both verifications, annotation, a tiny bucket
-    /// window and streaming (which stays one task): the distributed answer is the single one.
+    /// MinHash and SimHash with every keeper policy, both cluster modes, both verifications,
+    /// annotation, tiny bucket windows and streaming (which stays one task): the distributed
+    /// answer is the single one.
     #[test]
     fn near_duplicate_settings_give_the_single_process_answer() {
         let registry = millstone::builtin_registry();
         let dir = tempfile::tempdir().unwrap();
         let input = write_corpus(dir.path(), 11, 30, 4);
         let settings = [
-            ("preset: news, keeper: longest", true),
-            ("preset: news, keeper: first, max_bucket: 2", true),
-            ("preset: news, keeper: shortest, verification: sketch, on_match: annotate", true),
-            ("preset: news, keeper: min, keeper_field: meta.site, clusters: connected", true),
-            ("preset: web, ngram: 2, keeper: priority, keeper_field: meta.site, priority: [wire]", true),
-            ("preset: news, streaming: true", false),
+            ("type: dedup.minhash, preset: news, keeper: longest", true),
+            ("type: dedup.minhash, preset: news, keeper: first, max_bucket: 2", true),
+            ("type: dedup.minhash, preset: news, keeper: shortest, verification: sketch, on_match: annotate", true),
+            ("type: dedup.minhash, preset: news, keeper: min, keeper_field: meta.site, clusters: connected", true),
+            ("type: dedup.minhash, preset: web, ngram: 2, keeper: priority, keeper_field: meta.site, priority: [wire]", true),
+            ("type: dedup.minhash, preset: news, streaming: true", false),
+            ("type: dedup.simhash, max_distance: 4, keeper: longest", true),
+            ("type: dedup.simhash, max_distance: 6, clusters: connected, on_match: annotate, max_bucket: 3", true),
         ];
         for (n, (setting, split)) in settings.iter().enumerate() {
             let single_out = dir.path().join(format!("single-{n}"));

@@ -510,6 +510,45 @@ pub(crate) fn beats(policy: KeeperPolicy, a: (&KeeperKey, &str), b: (&KeeperKey,
     }
 }
 
+/// The part of a distributed near-duplicate record every index shares, after its sketch: the
+/// keeper key and the id.
+pub(crate) fn encode_keeper(key: &KeeperKey, id: &str, out: &mut Vec<u8>) {
+    key.encode(out);
+    out.extend_from_slice(&(id.len() as u32).to_le_bytes());
+    out.extend_from_slice(id.as_bytes());
+}
+
+/// Reads what [`encode_keeper`] wrote; returns the key, the id and the bytes after them.
+pub(crate) fn decode_keeper(bytes: &[u8]) -> Result<(KeeperKey, &str, &[u8]), StageError> {
+    let (key, rest) = KeeperKey::decode(bytes)?;
+    let (id, rest) =
+        take_str(rest).ok_or_else(|| StageError::other("a near-duplicate record is truncated or corrupt"))?;
+    Ok((key, id, rest))
+}
+
+/// Keepers of one component of a distributed run from its members' decoded records (in input
+/// order): [`component_keepers`] with the keeper policy applied to `key_id` of each record.
+pub(crate) fn records_keepers<R>(
+    records: &[R],
+    policy: KeeperPolicy,
+    mode: ClusterMode,
+    threshold: f64,
+    key_id: impl Fn(&R) -> (&KeeperKey, &str),
+    similarity: impl Fn(&R, &R) -> f64,
+) -> Result<(Vec<(usize, f32)>, u64), StageError> {
+    let group: Vec<u32> = (0..records.len() as u32).collect();
+    // Keeper `first`: members come in input order, so the earliest is index 0 and `better`
+    // never displaces it.
+    let better = |a: u32, b: u32| {
+        policy != KeeperPolicy::First
+            && beats(policy, key_id(&records[a as usize]), key_id(&records[b as usize]))
+    };
+    let outcome = component_keepers(&group, mode, threshold, better, |a, b| {
+        Ok(similarity(&records[a as usize], &records[b as usize]))
+    })?;
+    Ok((outcome.keepers, outcome.splits))
+}
+
 /// What [`component_keepers`] decided for one component.
 pub(crate) struct ComponentKeepers {
     /// Per member (in the order given): the index of its keeper among the members, and its

@@ -446,14 +446,12 @@ impl MinHashSplit {
     }
 
     fn decode<'a>(&self, record: &'a [u8]) -> Result<SplitRecord<'a>, StageError> {
-        let bad = || StageError::other("a dedup.minhash record is truncated or corrupt");
         let head = 2 * self.params.permutations + 4;
         if record.len() < head {
-            return Err(bad());
+            return Err(StageError::other("a dedup.minhash record is truncated or corrupt"));
         }
         let (sketch, shingles) = Self::sketch_of(record, self.params.permutations);
-        let (key, rest) = crate::cluster::KeeperKey::decode(&record[head..])?;
-        let (id, rest) = crate::cluster::take_str(rest).ok_or_else(bad)?;
+        let (key, id, rest) = crate::cluster::decode_keeper(&record[head..])?;
         let set = rest.chunks_exact(4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes"))).collect();
         Ok(SplitRecord { sketch, shingles, key, id, set })
     }
@@ -484,9 +482,7 @@ impl millstone_core::NearDuplicates for MinHashSplit {
             record.extend_from_slice(&v.to_le_bytes());
         }
         record.extend_from_slice(&signature.shingles.to_le_bytes());
-        self.keeper.key(doc).encode(record);
-        record.extend_from_slice(&(doc.id.len() as u32).to_le_bytes());
-        record.extend_from_slice(doc.id.as_bytes());
+        crate::cluster::encode_keeper(&self.keeper.key(doc), &doc.id, record);
         if self.exact_sets() {
             for v in &signature.set {
                 record.extend_from_slice(&v.to_le_bytes());
@@ -510,26 +506,17 @@ impl millstone_core::NearDuplicates for MinHashSplit {
 
     fn cluster(&self, members: &[&[u8]]) -> Result<(Vec<(usize, f32)>, u64), StageError> {
         let records = members.iter().map(|m| self.decode(m)).collect::<Result<Vec<_>, _>>()?;
-        let group: Vec<u32> = (0..records.len() as u32).collect();
-        let better = |a: u32, b: u32| {
-            let (a, b) = (&records[a as usize], &records[b as usize]);
-            match self.policy {
-                KeeperPolicy::First => false,
-                policy => crate::cluster::beats(policy, (&a.key, a.id), (&b.key, b.id)),
-            }
-        };
-        // Keeper `first`: members come in input order, so the earliest is index 0 and `better`
-        // never displaces it.
         let exact = self.exact_sets();
-        let outcome = crate::cluster::component_keepers(
-            &group,
-            self.params.clusters,
-            self.params.threshold,
-            better,
+        let p = &self.params;
+        crate::cluster::records_keepers(
+            &records,
+            self.policy,
+            p.clusters,
+            p.threshold,
+            |r| (&r.key, r.id),
             |a, b| {
-                let (a, b) = (&records[a as usize], &records[b as usize]);
                 if a.shingles == 0 || b.shingles == 0 {
-                    return Ok(0.0);
+                    return 0.0;
                 }
                 let jaccard = if exact {
                     let common = crate::shingle_sets::intersection(&a.set, &b.set);
@@ -537,10 +524,9 @@ impl millstone_core::NearDuplicates for MinHashSplit {
                 } else {
                     sketch_jaccard(&a.sketch, &b.sketch)
                 };
-                Ok(self.params.score(jaccard, a.shingles, b.shingles))
+                p.score(jaccard, a.shingles, b.shingles)
             },
-        )?;
-        Ok((outcome.keepers, outcome.splits))
+        )
     }
 
     fn apply(&self, verdicts: Vec<(u64, millstone_core::NearVerdict)>) -> Box<dyn millstone_core::Barrier> {

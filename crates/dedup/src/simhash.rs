@@ -66,10 +66,9 @@ pub struct SimHashConfig {
     pub normalize: Option<Normalization>,
     /// Largest Hamming distance between fingerprints of duplicates (default 3).
     pub max_distance: Option<u32>,
-    /// At most this many documents are taken from one block bucket per query.
+    /// At most this many documents are taken from one block bucket per query (a document is
+    /// compared with at most `(max_distance + 1) x max_bucket` others).
     pub max_bucket: Option<usize>,
-    /// At most this many candidates (newest first) are verified per document.
-    pub max_candidates: Option<usize>,
     /// Clusters, keeper, action, report.
     #[serde(flatten)]
     pub cluster: ClusterOptions,
@@ -87,9 +86,6 @@ impl SimHashConfig {
     }
     fn max_bucket(&self) -> usize {
         self.max_bucket.unwrap_or(64)
-    }
-    fn max_candidates(&self) -> usize {
-        self.max_candidates.unwrap_or(2048)
     }
 }
 
@@ -128,7 +124,6 @@ impl StageConfig for SimHashConfig {
             ("normalize", json(serde_json::to_value(self.normalize()))),
             ("max_distance", self.max_distance().into()),
             ("max_bucket", self.max_bucket().into()),
-            ("max_candidates", self.max_candidates().into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -147,12 +142,27 @@ impl StageConfig for SimHashConfig {
             keeper: self.cluster.key_extractor(),
             _marker: PhantomData,
         });
-        let index = SimHashIndex::new(k, self.max_bucket(), self.max_candidates());
+        let index = SimHashIndex::new(k, self.max_bucket());
         let options = ClusterOptions {
             clusters: Some(self.cluster.clusters.unwrap_or(ClusterMode::Verified)),
             ..self.cluster.for_run(cx)
         };
-        let barrier = NearDedup::new(index, 1.0 - k as f64 / 64.0, options, cx.overwrite);
+        let threshold = 1.0 - k as f64 / 64.0;
+        let split = SimHashSplit {
+            hasher,
+            blocks: blocks(k),
+            max_bucket: self.max_bucket(),
+            threshold,
+            keeper: self.cluster.key_extractor(),
+            policy: self.cluster.keeper,
+            clusters: options.clusters.unwrap_or(ClusterMode::Verified),
+            options: options.clone(),
+            overwrite: cx.overwrite,
+        };
+        let mut barrier = NearDedup::new(index, threshold, options, cx.overwrite);
+        if !self.cluster.streaming {
+            barrier = barrier.with_split(Arc::new(split));
+        }
         Ok(Stage::Barrier { prepare: Some(prepare), barrier: Box::new(barrier) })
     }
 }
@@ -163,39 +173,47 @@ pub struct SimHashSignature {
     empty: bool,
 }
 
+/// The `max_distance + 1` bit ranges of the block tables.
+fn blocks(max_distance: u32) -> Vec<(u32, u32)> {
+    let count = max_distance + 1;
+    (0..count).map(|i| (i * 64 / count, (i + 1) * 64 / count)).collect()
+}
+
+/// The key of each block of `fingerprint`, tagged with the block's number.
+fn block_keys(blocks: &[(u32, u32)], fingerprint: u64) -> Vec<u64> {
+    blocks
+        .iter()
+        .enumerate()
+        .map(|(i, &(lo, hi))| {
+            let width = hi - lo;
+            let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
+            ((fingerprint >> lo) & mask) ^ ((i as u64) << 58).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        })
+        .collect()
+}
+
+/// Similarity of two fingerprints: `1 - distance / 64`.
+fn fingerprint_similarity(a: u64, b: u64) -> f64 {
+    1.0 - (a ^ b).count_ones() as f64 / 64.0
+}
+
 /// Block tables over fingerprints.
 pub struct SimHashIndex {
     blocks: Vec<(u32, u32)>,
     tables: LshIndex,
     fingerprints: Vec<u64>,
     max_bucket: usize,
-    max_candidates: usize,
 }
 
 impl SimHashIndex {
     /// An index finding every pair within Hamming distance `max_distance`.
-    pub fn new(max_distance: u32, max_bucket: usize, max_candidates: usize) -> Self {
-        let count = max_distance + 1;
-        let blocks = (0..count).map(|i| (i * 64 / count, (i + 1) * 64 / count)).collect();
-        SimHashIndex {
-            blocks,
-            tables: LshIndex::new(count as usize),
-            fingerprints: Vec::new(),
-            max_bucket,
-            max_candidates,
-        }
+    pub fn new(max_distance: u32, max_bucket: usize) -> Self {
+        let blocks = blocks(max_distance);
+        SimHashIndex { tables: LshIndex::new(blocks.len()), blocks, fingerprints: Vec::new(), max_bucket }
     }
 
     fn keys(&self, fingerprint: u64) -> Vec<u64> {
-        self.blocks
-            .iter()
-            .enumerate()
-            .map(|(i, &(lo, hi))| {
-                let width = hi - lo;
-                let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
-                ((fingerprint >> lo) & mask) ^ ((i as u64) << 58).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            })
-            .collect()
+        block_keys(&self.blocks, fingerprint)
     }
 }
 
@@ -203,13 +221,11 @@ impl NearIndex for SimHashIndex {
     type Signature = SimHashSignature;
 
     fn candidates(&self, signature: &SimHashSignature) -> Vec<u32> {
-        let mut candidates = self.tables.candidates(&self.keys(signature.fingerprint), self.max_bucket);
-        candidates.truncate(self.max_candidates);
-        candidates
+        self.tables.candidates(&self.keys(signature.fingerprint), self.max_bucket)
     }
 
     fn similarity(&self, signature: &SimHashSignature, other: u32) -> f64 {
-        1.0 - (signature.fingerprint ^ self.fingerprints[other as usize]).count_ones() as f64 / 64.0
+        fingerprint_similarity(signature.fingerprint, self.fingerprints[other as usize])
     }
 
     fn comparable(&self, signature: &SimHashSignature) -> bool {
@@ -217,7 +233,7 @@ impl NearIndex for SimHashIndex {
     }
 
     fn similarity_between(&mut self, a: u32, b: u32) -> Result<f64, StageError> {
-        Ok(1.0 - (self.fingerprints[a as usize] ^ self.fingerprints[b as usize]).count_ones() as f64 / 64.0)
+        Ok(fingerprint_similarity(self.fingerprints[a as usize], self.fingerprints[b as usize]))
     }
 
     fn insert(&mut self, signature: &SimHashSignature) -> Result<(), StageError> {
@@ -244,6 +260,84 @@ impl NearIndex for SimHashIndex {
     }
 }
 
+/// `dedup.simhash` split for distributed runs ([`millstone_core::NearDuplicates`]): the band
+/// keys are the block keys, a record is the fingerprint, then the keeper key and the id.
+struct SimHashSplit {
+    hasher: SimHasher,
+    blocks: Vec<(u32, u32)>,
+    max_bucket: usize,
+    threshold: f64,
+    keeper: crate::cluster::KeyExtractor,
+    policy: crate::cluster::KeeperPolicy,
+    clusters: ClusterMode,
+    options: ClusterOptions,
+    overwrite: bool,
+}
+
+fn fingerprint_of(record: &[u8]) -> u64 {
+    u64::from_le_bytes(record[..8].try_into().expect("8 bytes"))
+}
+
+impl millstone_core::NearDuplicates for SimHashSplit {
+    fn bands(&self) -> usize {
+        self.blocks.len()
+    }
+
+    fn max_bucket(&self) -> usize {
+        self.max_bucket
+    }
+
+    fn sketch_bytes(&self) -> usize {
+        8
+    }
+
+    fn sign(&self, doc: &Document, keys: &mut Vec<u64>, record: &mut Vec<u8>) {
+        let fingerprint = self.hasher.fingerprint(&doc.text);
+        keys.clear();
+        if !doc.text.trim().is_empty() {
+            keys.extend(block_keys(&self.blocks, fingerprint));
+        }
+        record.clear();
+        record.extend_from_slice(&fingerprint.to_le_bytes());
+        crate::cluster::encode_keeper(&self.keeper.key(doc), &doc.id, record);
+    }
+
+    fn candidate_similarity(&self, later: &[u8], earlier: &[u8]) -> f64 {
+        fingerprint_similarity(fingerprint_of(later), fingerprint_of(earlier))
+    }
+
+    fn threshold(&self) -> f64 {
+        self.threshold
+    }
+
+    fn record_id<'a>(&self, record: &'a [u8]) -> &'a str {
+        record.get(8..).and_then(|rest| crate::cluster::decode_keeper(rest).ok()).map_or("", |(_, id, _)| id)
+    }
+
+    fn cluster(&self, members: &[&[u8]]) -> Result<(Vec<(usize, f32)>, u64), StageError> {
+        let bad = || StageError::other("a dedup.simhash record is truncated or corrupt");
+        let records = members
+            .iter()
+            .map(|m| {
+                let (key, id, _) = crate::cluster::decode_keeper(m.get(8..).ok_or_else(bad)?)?;
+                Ok((fingerprint_of(m), key, id))
+            })
+            .collect::<Result<Vec<_>, StageError>>()?;
+        crate::cluster::records_keepers(
+            &records,
+            self.policy,
+            self.clusters,
+            self.threshold,
+            |r| (&r.1, r.2),
+            |a, b| fingerprint_similarity(a.0, b.0),
+        )
+    }
+
+    fn apply(&self, verdicts: Vec<(u64, millstone_core::NearVerdict)>) -> Box<dyn millstone_core::Barrier> {
+        Box::new(crate::cluster::NearApply::new(verdicts, &self.options, self.overwrite))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,7 +351,7 @@ mod tests {
             flips in prop::collection::vec(prop::collection::vec(0u32..64, 0..6), 1..20),
             k in 0u32..6,
         ) {
-            let mut index = SimHashIndex::new(k, usize::MAX, usize::MAX);
+            let mut index = SimHashIndex::new(k, usize::MAX);
             let fps: Vec<u64> = flips.iter().map(|f| f.iter().fold(base, |fp, bit| fp ^ (1 << bit))).collect();
             for (i, &fp) in fps.iter().enumerate() {
                 let sig = SimHashSignature { fingerprint: fp, empty: false };
