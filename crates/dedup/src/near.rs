@@ -307,7 +307,12 @@ impl MinHashSignature {
 
 /// Estimated Jaccard similarity from two 16-bit sketches, corrected for chance collisions.
 pub fn sketch_jaccard(a: &[u16], b: &[u16]) -> f64 {
-    let equal = a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len().max(1) as f64;
+    jaccard_from_equal(a.iter().zip(b).filter(|(x, y)| x == y).count(), a.len())
+}
+
+/// Estimated Jaccard similarity when `equal` of `len` 16-bit sketch values agree.
+fn jaccard_from_equal(equal: usize, len: usize) -> f64 {
+    let equal = equal as f64 / len.max(1) as f64;
     let chance = 1.0 / 65536.0;
     ((equal - chance) / (1.0 - chance)).clamp(0.0, 1.0)
 }
@@ -491,9 +496,14 @@ impl millstone_core::NearDuplicates for MinHashSplit {
     }
 
     fn candidate_similarity(&self, later: &[u8], earlier: &[u8]) -> f64 {
-        let (a, size_a) = Self::sketch_of(later, self.params.permutations);
-        let (b, size_b) = Self::sketch_of(earlier, self.params.permutations);
-        self.params.score(sketch_jaccard(&a, &b), size_a, size_b)
+        let k = self.params.permutations;
+        let size = |r: &[u8]| u32::from_le_bytes(r[2 * k..2 * k + 4].try_into().expect("4 bytes"));
+        let equal = later[..2 * k]
+            .chunks_exact(2)
+            .zip(earlier[..2 * k].chunks_exact(2))
+            .filter(|(x, y)| x == y)
+            .count();
+        self.params.score(jaccard_from_equal(equal, k), size(later), size(earlier))
     }
 
     fn threshold(&self) -> f64 {

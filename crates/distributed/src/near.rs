@@ -28,7 +28,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use millstone_core::{
-    AtomicFile, Batch, NearDuplicates, NearVerdict, PendingOutput, Prepared, Sink, StageError, UnionFind,
+    AtomicFile, Batch, BatchEncoder, NearDuplicates, NearVerdict, PendingOutput, Prepared, Sink, StageError,
+    UnionFind,
 };
 use rayon::prelude::*;
 
@@ -99,13 +100,11 @@ pub(crate) struct NearSink {
     writers: Option<SignWriters>,
     position: u64,
     offset: u64,
-    keys: Vec<u64>,
-    record: Vec<u8>,
 }
 
 impl NearSink {
     pub(crate) fn new(split: Arc<dyn NearDuplicates>, files: SignFiles) -> Self {
-        NearSink { split, files, writers: None, position: 0, offset: 0, keys: Vec::new(), record: Vec::new() }
+        NearSink { split, files, writers: None, position: 0, offset: 0 }
     }
 
     fn writers(&mut self) -> Result<&mut SignWriters, StageError> {
@@ -125,26 +124,73 @@ impl NearSink {
     }
 }
 
-impl Sink for NearSink {
-    fn write(&mut self, batch: &Batch) -> Result<(), StageError> {
-        let stride = self.split.sketch_bytes();
+/// Signs a batch on the runner's worker threads: per document, the number of band keys, the
+/// keys, the record's length and the record.
+struct SignEncoder {
+    split: Arc<dyn NearDuplicates>,
+}
+
+impl BatchEncoder for SignEncoder {
+    fn encode(&self, batch: &Batch) -> Result<Vec<u8>, StageError> {
+        let (mut out, mut keys, mut record) = (Vec::new(), Vec::new(), Vec::new());
         for doc in &batch.docs {
-            let mut keys = std::mem::take(&mut self.keys);
-            let mut record = std::mem::take(&mut self.record);
             self.split.sign(doc, &mut keys, &mut record);
-            let (position, offset) = (self.position, self.offset);
-            self.writers()?;
-            let (files, writers) = (&self.files, self.writers.as_mut().expect("opened above"));
-            let buckets = writers.buckets.len() as u64;
-            for (band, key) in keys.iter().enumerate() {
+            out.extend_from_slice(&(keys.len() as u32).to_le_bytes());
+            for key in &keys {
+                out.extend_from_slice(&key.to_le_bytes());
+            }
+            out.extend_from_slice(&(record.len() as u32).to_le_bytes());
+            out.extend_from_slice(&record);
+        }
+        Ok(out)
+    }
+}
+
+/// Reads a signed batch front to back.
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn truncated() -> StageError {
+        StageError::other("a signed batch is truncated")
+    }
+    fn take(&mut self, n: usize) -> Result<&'a [u8], StageError> {
+        let (head, rest) = self.0.split_at_checked(n).ok_or_else(Self::truncated)?;
+        self.0 = rest;
+        Ok(head)
+    }
+    fn u32(&mut self) -> Result<u32, StageError> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+    fn u64(&mut self) -> Result<u64, StageError> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+}
+
+impl NearSink {
+    /// Writes the signed documents of one batch, as [`SignEncoder`] encoded them.
+    fn write_signed(&mut self, signed: &[u8]) -> Result<(), StageError> {
+        let stride = self.split.sketch_bytes();
+        self.writers()?;
+        let (files, writers) = (&self.files, self.writers.as_mut().expect("opened above"));
+        let buckets = writers.buckets.len() as u64;
+        let mut signed = Cursor(signed);
+        while !signed.0.is_empty() {
+            let keys = signed.u32()? as usize;
+            for band in 0..keys {
+                let key = signed.u64()?;
                 let bucket = (key % buckets) as usize;
                 let mut entry = [0u8; 18];
                 entry[..8].copy_from_slice(&key.to_le_bytes());
                 entry[8..10].copy_from_slice(&(band as u16).to_le_bytes());
-                entry[10..].copy_from_slice(&position.to_le_bytes());
+                entry[10..].copy_from_slice(&self.position.to_le_bytes());
                 writers.buckets[bucket]
                     .write_all(&entry)
                     .map_err(|e| StageError::io(files.buckets[bucket].display(), e))?;
+            }
+            let length = signed.u32()? as usize;
+            let record = signed.take(length)?;
+            if record.len() < stride {
+                return Err(Cursor::truncated());
             }
             writers
                 .sketches
@@ -156,14 +202,27 @@ impl Sink for NearSink {
                 .map_err(|e| StageError::io(files.records.display(), e))?;
             writers
                 .index
-                .write_all(&offset.to_le_bytes())
+                .write_all(&self.offset.to_le_bytes())
                 .map_err(|e| StageError::io(files.index.display(), e))?;
             self.offset += (record.len() - stride) as u64;
             self.position += 1;
-            self.keys = keys;
-            self.record = record;
         }
         Ok(())
+    }
+}
+
+impl Sink for NearSink {
+    fn write(&mut self, batch: &Batch) -> Result<(), StageError> {
+        let signed = SignEncoder { split: self.split.clone() }.encode(batch)?;
+        self.write_signed(&signed)
+    }
+
+    fn encoder(&self) -> Option<Arc<dyn BatchEncoder>> {
+        Some(Arc::new(SignEncoder { split: self.split.clone() }))
+    }
+
+    fn write_encoded(&mut self, _batch: &Batch, encoded: Vec<u8>) -> Result<(), StageError> {
+        self.write_signed(&encoded)
     }
 
     fn prepare(&mut self) -> Result<Prepared, StageError> {
@@ -278,6 +337,7 @@ pub(crate) fn run_match(
         if bytes.len() % 18 != 0 {
             return Err(corrupt(&path));
         }
+        entries.reserve(bytes.len() / 18);
         for entry in bytes.chunks_exact(18) {
             let key = u64::from_le_bytes(entry[..8].try_into().expect("8 bytes"));
             let band = u16::from_le_bytes(entry[8..10].try_into().expect("2 bytes"));
@@ -286,36 +346,58 @@ pub(crate) fn run_match(
         }
     }
     entries.sort_unstable();
+    // Documents of this bucket, numbered for a union-find: a pair whose documents are already
+    // connected by edges found here adds nothing to the components (the cluster step only
+    // needs those), so it is not compared, as in one process.
+    let mut documents: Vec<u64> = entries.iter().map(|e| e.2).collect();
+    documents.sort_unstable();
+    documents.dedup();
+    let number = |ordinal: u64| documents.binary_search(&ordinal).expect("a document of the bucket") as u32;
+    let mut connected = UnionFind::default();
     let tables = Tables::open(plan, sign, split.sketch_bytes(), false)?;
     let (threshold, window) = (split.threshold(), split.max_bucket());
     let mut edges: Vec<(u64, u64)> = Vec::new();
     let mut compared = 0u64;
-    let mut sketches: std::collections::VecDeque<(u64, Vec<u8>)> = Default::default();
+    // The bucket's last `window` documents, newest last, with their sketches once read.
+    let mut recent: std::collections::VecDeque<(u64, u32, Option<Vec<u8>>)> = Default::default();
     for (i, &(key, band, later)) in entries.iter().enumerate() {
         if i == 0 || (entries[i - 1].0, entries[i - 1].1) != (key, band) {
-            sketches.clear();
+            recent.clear();
         }
-        let single = entries.get(i + 1).is_none_or(|e| (e.0, e.1) != (key, band)) && sketches.is_empty();
-        if single {
-            continue;
-        }
-        let mut sketch = Vec::new();
-        tables.sketch(later, &mut sketch)?;
-        // Newest first, as one process reads a bucket.
-        for (earlier, other) in sketches.iter().rev().take(window) {
+        let a = number(later);
+        let mut sketch: Option<Vec<u8>> = None;
+        for (earlier, b, other) in recent.iter_mut().rev() {
+            if connected.find(a) == connected.find(*b) {
+                continue;
+            }
+            if sketch.is_none() {
+                let mut read = Vec::new();
+                tables.sketch(later, &mut read)?;
+                sketch = Some(read);
+            }
+            if other.is_none() {
+                let mut read = Vec::new();
+                tables.sketch(*earlier, &mut read)?;
+                *other = Some(read);
+            }
             compared += 1;
-            if split.candidate_similarity(&sketch, other) >= threshold {
+            let (mine, theirs) = (sketch.as_deref().expect("read"), other.as_deref().expect("read"));
+            if split.candidate_similarity(mine, theirs) >= threshold {
+                connected.union(a, *b);
                 edges.push((later, *earlier));
             }
         }
-        sketches.push_back((later, sketch));
-        if sketches.len() > window {
-            sketches.pop_front();
+        recent.push_back((later, a, sketch));
+        if recent.len() > window {
+            recent.pop_front();
         }
     }
     edges.sort_unstable();
     edges.dedup();
-    let held = entries.capacity() * 24 + edges.capacity() * 16 + (window + 1) * split.sketch_bytes();
+    let held = entries.capacity() * 24
+        + documents.capacity() * 12
+        + edges.capacity() * 16
+        + window.min(entries.len() + 1) * (split.sketch_bytes() + 32);
     let mut bytes = Vec::with_capacity(edges.len() * 16);
     for (a, b) in &edges {
         bytes.extend_from_slice(&a.to_le_bytes());
