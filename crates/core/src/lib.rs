@@ -51,8 +51,8 @@ pub use registry::{part_path, BuildContext, ConfigProblem, Registry, StageConfig
 pub use spill::SpillFile;
 pub use stage::{
     commit_all, Barrier, BatchEncoder, DropReason, Emit, Filter, FilterStage, KeepFirstByKey, Map, MapStage,
-    NearDuplicates, NearVerdict, PendingOutput, Prepared, RecordError, Shard, Sink, SinkSummary, Source,
-    SourceItem, Split, SplitStage, Stage, StageKind, Transform, Verdict,
+    NearDuplicates, NearVerdict, PendingOutput, PrefixState, Prepared, RecordError, Shard, Sink, SinkSummary,
+    Source, SourceItem, Split, SplitStage, Stage, StageKind, Transform, Verdict,
 };
 pub use stats::{failure_kind, ErrorSample, StageStats};
 pub use unionfind::UnionFind;

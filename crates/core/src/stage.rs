@@ -147,6 +147,22 @@ pub trait Barrier: Send {
     fn near_duplicates(&self) -> Option<Arc<dyn NearDuplicates>> {
         None
     }
+    /// The stage's distributed form, if its decisions depend only on a fixed-size state that
+    /// every earlier document adds to and that merges by union (a Bloom filter): then each task
+    /// writes the state of its own documents, and task `r` starts from the merge of tasks
+    /// `0..r`, exactly where one process would be.
+    fn prefix_state(&self) -> Option<Arc<dyn PrefixState>> {
+        None
+    }
+}
+
+/// A barrier split for distributed runs by its mergeable state ([`Barrier::prefix_state`]).
+pub trait PrefixState: Send + Sync {
+    /// A sink that adds the documents reaching it to an empty state and writes it to `path`.
+    fn state_sink(&self, path: std::path::PathBuf) -> Box<dyn Sink>;
+    /// The barrier for one task's documents, starting from the union of the states in
+    /// `earlier` (the files of every earlier task, in order).
+    fn resume(&self, earlier: &[std::path::PathBuf]) -> Result<Box<dyn Barrier>, StageError>;
 }
 
 /// The verdict of a distributed near-duplicate run for one document of a cluster of two or

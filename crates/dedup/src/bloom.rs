@@ -64,6 +64,45 @@ impl BloomFilter {
         self.positions(item).all(|p| self.words[(p / 64) as usize] & (1 << (p % 64)) != 0)
     }
 
+    /// Writes the filter (bit count, hash count, then its words, little-endian).
+    pub fn write_to(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        out.write_all(&self.bits.to_le_bytes())?;
+        out.write_all(&self.hashes.to_le_bytes())?;
+        for word in &self.words {
+            out.write_all(&word.to_le_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Adds every item of a filter [`BloomFilter::write_to`] wrote (a bitwise or), which must
+    /// have the same size and hash count.
+    pub fn union_from(&mut self, input: &mut impl std::io::Read) -> std::io::Result<()> {
+        let mut head = [0u8; 12];
+        input.read_exact(&mut head)?;
+        let bits = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
+        let hashes = u32::from_le_bytes(head[8..].try_into().expect("4 bytes"));
+        if (bits, hashes) != (self.bits, self.hashes) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "a filter of {bits} bits and {hashes} hashes cannot join one of {} and {}",
+                    self.bits, self.hashes
+                ),
+            ));
+        }
+        let mut chunk = vec![0u8; 1 << 16];
+        let mut next = 0;
+        while next < self.words.len() {
+            let n = (self.words.len() - next).min(chunk.len() / 8);
+            input.read_exact(&mut chunk[..n * 8])?;
+            for (word, bytes) in self.words[next..next + n].iter_mut().zip(chunk.chunks_exact(8)) {
+                *word |= u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+            }
+            next += n;
+        }
+        Ok(())
+    }
+
     /// Adds `item`; returns whether it was (probably) there already.
     pub fn insert(&mut self, item: u128) -> bool {
         let mut present = true;
@@ -275,6 +314,99 @@ impl Barrier for BloomDedup {
     fn retained_bytes(&self) -> usize {
         self.filter.bytes()
     }
+
+    fn prefix_state(&self) -> Option<Arc<dyn millstone_core::PrefixState>> {
+        Some(Arc::new(BloomSplit { config: self.config.clone() }))
+    }
+}
+
+/// `dedup.bloom` split for distributed runs: task `r` writes the filter of its own items, and
+/// its documents are then decided against the union of the filters of tasks `0..r` — the
+/// filter one process holds when it reaches task `r`'s first document — so every false
+/// positive is the same as in one process.
+struct BloomSplit {
+    config: BloomConfig,
+}
+
+impl millstone_core::PrefixState for BloomSplit {
+    fn state_sink(&self, path: std::path::PathBuf) -> Box<dyn millstone_core::Sink> {
+        Box::new(BloomStateSink {
+            hasher: Arc::new(BloomHasher { config: self.config.clone() }),
+            filter: BloomFilter::with_rate(self.config.expected_items, self.config.false_positive_rate),
+            path,
+        })
+    }
+
+    fn resume(&self, earlier: &[std::path::PathBuf]) -> Result<Box<dyn Barrier>, StageError> {
+        let mut filter = BloomFilter::with_rate(self.config.expected_items, self.config.false_positive_rate);
+        for path in earlier {
+            let file = std::fs::File::open(path).map_err(|e| StageError::io(path.display(), e))?;
+            filter
+                .union_from(&mut std::io::BufReader::new(file))
+                .map_err(|e| StageError::io(path.display(), e))?;
+        }
+        Ok(Box::new(BloomDedup { filter, config: self.config.clone() }))
+    }
+}
+
+/// Adds the items of the documents that reach it to a filter and writes it at the end.
+struct BloomStateSink {
+    hasher: Arc<BloomHasher>,
+    filter: BloomFilter,
+    path: std::path::PathBuf,
+}
+
+impl BloomHasher {
+    /// Every item hash of `doc`, appended to `out` (16 bytes each).
+    fn encode_items(&self, doc: &Document, out: &mut Vec<u8>) {
+        match self.items(&doc.text) {
+            Items::Document(hash) => out.extend_from_slice(&hash.to_le_bytes()),
+            Items::Paragraphs(paragraphs) => {
+                for gram in paragraphs.iter().flat_map(|(_, grams)| grams) {
+                    out.extend_from_slice(&gram.to_le_bytes());
+                }
+            }
+        }
+    }
+}
+
+impl millstone_core::BatchEncoder for BloomHasher {
+    fn encode(&self, batch: &Batch) -> Result<Vec<u8>, StageError> {
+        let mut out = Vec::new();
+        for doc in &batch.docs {
+            self.encode_items(doc, &mut out);
+        }
+        Ok(out)
+    }
+}
+
+impl millstone_core::Sink for BloomStateSink {
+    fn write(&mut self, batch: &Batch) -> Result<(), StageError> {
+        let encoded = millstone_core::BatchEncoder::encode(&*self.hasher, batch)?;
+        self.write_encoded(batch, encoded)
+    }
+
+    fn encoder(&self) -> Option<Arc<dyn millstone_core::BatchEncoder>> {
+        Some(self.hasher.clone())
+    }
+
+    fn write_encoded(&mut self, _batch: &Batch, encoded: Vec<u8>) -> Result<(), StageError> {
+        for item in encoded.chunks_exact(16) {
+            self.filter.insert(u128::from_le_bytes(item.try_into().expect("16 bytes")));
+        }
+        Ok(())
+    }
+
+    fn prepare(&mut self) -> Result<millstone_core::Prepared, StageError> {
+        use std::io::Write;
+        let io = |e: std::io::Error| StageError::io(self.path.display(), e);
+        let file = millstone_core::AtomicFile::create(&self.path, true).map_err(io)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+        self.filter.write_to(&mut out).map_err(io)?;
+        out.flush().map_err(io)?;
+        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+        Ok(millstone_core::Prepared { docs: 0, pending: vec![Box::new(file)] })
+    }
 }
 
 #[cfg(test)]
@@ -292,6 +424,30 @@ mod tests {
             as f64
             / 100_000.0;
         assert!(false_positives < 0.015, "{false_positives}");
+    }
+
+    proptest! {
+        #[test]
+        fn a_filter_rebuilt_from_written_parts_is_the_filter_of_all_items(
+            parts in prop::collection::vec(prop::collection::vec(any::<u128>(), 0..50), 1..5),
+        ) {
+            let mut all = BloomFilter::with_rate(100, 0.05);
+            let mut merged = BloomFilter::with_rate(100, 0.05);
+            for part in &parts {
+                let mut filter = BloomFilter::with_rate(100, 0.05);
+                for &item in part {
+                    filter.insert(item);
+                    all.insert(item);
+                }
+                let mut bytes = Vec::new();
+                filter.write_to(&mut bytes).unwrap();
+                merged.union_from(&mut &bytes[..]).unwrap();
+            }
+            prop_assert_eq!(&merged.words, &all.words);
+            let mut other = Vec::new();
+            BloomFilter::with_rate(1000, 0.05).write_to(&mut other).unwrap();
+            prop_assert!(merged.union_from(&mut &other[..]).is_err(), "filters of different sizes do not merge");
+        }
     }
 
     fn run(config: BloomConfig, docs: Vec<Document>) -> Vec<Document> {

@@ -6,7 +6,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use millstone_config::{parse_plan, LoadOptions};
-use millstone_core::{ErrorPolicy, KeepFirstByKey, NearDuplicates, Plan, PlannedStage, Registry, Stage};
+use millstone_core::{
+    ErrorPolicy, KeepFirstByKey, NearDuplicates, Plan, PlannedStage, PrefixState, Registry, Stage,
+};
 use millstone_runner::{run, RunOptions, RunReport};
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +17,7 @@ use crate::fingerprint::{input_print, output_sum, OutputSum};
 use crate::intermediate::{AssignedSource, ChunkSink, ChunkSource, INPUT_ID, OUTPUT_ID, TYPE_NAME};
 use crate::keyed::{key_file, load_verdicts, run_reduce, KeySink, KEYS_ID};
 use crate::near::{load_near_verdicts, run_cluster, run_match, NearSink, SignFiles, SIGN_ID};
-use crate::work::{slice_for, write_atomic, StepKind, WorkPlan};
+use crate::work::{slice_for, write_atomic, BarrierSplit, StepKind, WorkPlan};
 
 /// What a finished task recorded (`done/step-<s>/<rank>.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -235,6 +237,17 @@ fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> 
         let index = planned.first_stage;
         Some(match plan.steps[step - 1].kind {
             StepKind::Cluster => near_stage(&all, index)?.apply(load_near_verdicts(plan, step - 1, rank)?),
+            StepKind::Parallel => {
+                TaskMarker::finished(plan, step - 1).map_err(|missing| Error::NotReady {
+                    step,
+                    previous: step - 1,
+                    missing: ranges(&missing),
+                })?;
+                let earlier: Vec<PathBuf> = (0..rank).map(|r| state_file(plan, step - 1, r)).collect();
+                prefix_stage(&all, index)?.resume(&earlier).map_err(|error| {
+                    Error::Run(millstone_runner::Error::Stage { stage: all[index].id.clone(), error })
+                })?
+            }
             _ => keyed_stage(&all, index)?.apply(load_verdicts(plan, step - 1, rank)?),
         })
     } else {
@@ -244,11 +257,15 @@ fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> 
         None => None,
         Some(k) => {
             let buckets = plan.steps[step + 1].tasks;
-            Some(match plan.steps[step + 1].kind {
-                StepKind::Match => {
+            Some(match BarrierSplit::of(&all[k].stage) {
+                BarrierSplit::Near => {
                     let files = SignFiles::new(plan, step, rank, buckets);
                     internal(SIGN_ID, Stage::Sink(Box::new(NearSink::new(near_stage(&all, k)?, files))))
                 }
+                BarrierSplit::Prefix => internal(
+                    STATE_ID,
+                    Stage::Sink(prefix_stage(&all, k)?.state_sink(state_file(plan, step, rank))),
+                ),
                 _ => {
                     let files = (0..buckets).map(|b| key_file(plan, step, b, rank)).collect();
                     internal(KEYS_ID, Stage::Sink(Box::new(KeySink::new(keyed_stage(&all, k)?, files))))
@@ -270,8 +287,10 @@ fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> 
                     .collect();
                 stage.stage = Stage::Source(Box::new(AssignedSource { inner, shards }));
             }
-            Stage::Barrier { .. } if index == planned.first_stage && apply.is_some() => {
-                stage.stage = Stage::Barrier { prepare: None, barrier: apply.take().expect("checked") };
+            Stage::Barrier { prepare, .. } if index == planned.first_stage && apply.is_some() => {
+                // Verdicts replace what the prepare step computes; a state barrier still needs it.
+                let prepare = prepare.filter(|_| plan.steps[step - 1].kind == StepKind::Parallel);
+                stage.stage = Stage::Barrier { prepare, barrier: apply.take().expect("checked") };
             }
             other => stage.stage = other,
         }
@@ -292,6 +311,23 @@ fn keyed_stage(stages: &[PlannedStage], index: usize) -> Result<Arc<dyn KeepFirs
         _ => None,
     }
     .ok_or_else(|| Error::Stale(format!("stage {index} no longer runs as keep-first-by-key")))
+}
+
+/// Stage id of the writer of a prefix-state barrier's state.
+const STATE_ID: &str = ":step-state";
+
+/// The state file task `rank` of `step` writes for a prefix-state barrier.
+fn state_file(plan: &WorkPlan, step: usize, rank: usize) -> PathBuf {
+    plan.keys_dir(step).join(format!("r{rank:05}.state"))
+}
+
+/// The prefix-state form of stage `index`, which the plan says it has.
+fn prefix_stage(stages: &[PlannedStage], index: usize) -> Result<Arc<dyn PrefixState>, Error> {
+    match stages.get(index).map(|s| &s.stage) {
+        Some(Stage::Barrier { barrier, .. }) => barrier.prefix_state(),
+        _ => None,
+    }
+    .ok_or_else(|| Error::Stale(format!("stage {index} no longer runs from merged states")))
 }
 
 /// The near-duplicate form of stage `index`, which the plan says it has.

@@ -49,6 +49,9 @@ pub(crate) enum BarrierSplit {
     Keyed,
     /// Sign, match, cluster, apply ([`millstone_core::NearDuplicates`]).
     Near,
+    /// Write each task's state, apply from the union of the earlier ones
+    /// ([`millstone_core::PrefixState`]).
+    Prefix,
 }
 
 impl BarrierSplit {
@@ -57,6 +60,7 @@ impl BarrierSplit {
         match stage {
             Stage::Barrier { barrier, .. } if barrier.keep_first_by_key().is_some() => BarrierSplit::Keyed,
             Stage::Barrier { barrier, .. } if barrier.near_duplicates().is_some() => BarrierSplit::Near,
+            Stage::Barrier { barrier, .. } if barrier.prefix_state().is_some() => BarrierSplit::Prefix,
             _ => BarrierSplit::Whole,
         }
     }
@@ -208,8 +212,9 @@ fn absolute(path: &Path) -> Result<PathBuf, Error> {
 /// The steps of a pipeline whose stages have these kinds, splits and ids. A keep-first-by-key
 /// barrier after a parallel step becomes a reduce step (the parallel step before it writes the
 /// keys) and a parallel step that starts by applying the verdicts; a near-duplicate barrier
-/// likewise, with a match and a cluster step in place of the reduce; any other barrier joins a
-/// global step.
+/// likewise, with a match and a cluster step in place of the reduce; a prefix-state barrier
+/// needs no step between (the parallel step before writes each task's state, the next one
+/// starts from the union of the earlier tasks'); any other barrier joins a global step.
 pub(crate) fn compile_steps(
     kinds: &[StageKind],
     splits: &[BarrierSplit],
@@ -232,14 +237,18 @@ pub(crate) fn compile_steps(
         let last_kind = steps.last().map(|s| s.kind);
         if splits[index] != BarrierSplit::Whole && last_kind == Some(StepKind::Parallel) {
             steps.last_mut().expect("a step").sign_stage = Some(index);
-            if splits[index] == BarrierSplit::Keyed {
-                let reduce = new_step(&steps, StepKind::Reduce, index, tasks);
-                steps.push(reduce);
-            } else {
-                let matching = new_step(&steps, StepKind::Match, index, tasks);
-                steps.push(matching);
-                let cluster = new_step(&steps, StepKind::Cluster, index, 1);
-                steps.push(cluster);
+            match splits[index] {
+                BarrierSplit::Keyed => {
+                    let reduce = new_step(&steps, StepKind::Reduce, index, tasks);
+                    steps.push(reduce);
+                }
+                BarrierSplit::Near => {
+                    let matching = new_step(&steps, StepKind::Match, index, tasks);
+                    steps.push(matching);
+                    let cluster = new_step(&steps, StepKind::Cluster, index, 1);
+                    steps.push(cluster);
+                }
+                BarrierSplit::Prefix | BarrierSplit::Whole => {}
             }
             let apply =
                 StepPlan { input_by_rank: true, ..new_step(&steps, StepKind::Parallel, index, tasks) };
@@ -611,6 +620,11 @@ mod tests {
         let kinds = [Source, Barrier, Barrier];
         let steps = compile_steps(&kinds, &[Whole, Whole, Keyed], &ids[..3], 3);
         assert_eq!(steps.iter().map(|s| s.kind).collect::<Vec<_>>(), [StepKind::Parallel, StepKind::Global]);
+        // A prefix-state barrier: the step before writes states, the next applies.
+        let steps = compile_steps(&kinds, &[Whole, BarrierSplit::Prefix, Whole], &ids[..3], 3);
+        let shape: Vec<(StepKind, Option<usize>, bool)> =
+            steps.iter().map(|s| (s.kind, s.sign_stage, s.input_by_rank)).collect();
+        assert_eq!(shape, [(StepKind::Parallel, Some(1), false), (StepKind::Parallel, None, true)]);
         // A near-duplicate barrier: sign, match (N tasks), cluster (1 task), apply.
         let kinds = [Source, Barrier, Sink];
         let steps = compile_steps(&kinds, &[Whole, Near, Whole], &ids[..3], 3);
