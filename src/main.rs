@@ -261,6 +261,8 @@ fn distributed_note(stage: &millstone_core::Stage) -> Option<&'static str> {
     let millstone_core::Stage::Barrier { barrier, .. } = stage else { return None };
     Some(if barrier.keep_first_by_key().is_some() {
         "distributed runs match its keys in parallel reduce tasks, one per key bucket"
+    } else if barrier.count_by_key().is_some() {
+        "distributed runs count lines where the documents are, sum the counts in parallel reduce tasks (one per key bucket) and give every task the totals that reach min_docs"
     } else if barrier.prefix_state().is_some() {
         "distributed runs write each task's filter in the step before and start task r from the union of the filters of tasks 0..r: the filter one process holds at that point"
     } else if barrier.near_duplicates().is_some() {

@@ -224,8 +224,9 @@ fn resubmitting_reruns_only_missing_tasks_and_status_shows_failures_with_their_l
     assert_eq!(mtime(plan.marker_path(0, 2)), markers[2]);
     assert_eq!(folded(&out), before);
 
-    // A chunk damaged in place (same size): the global step fails, status names the rank, the
-    // error and the log; the merged report is not claimed.
+    // A chunk damaged in place (same size): the task reading it (rank 2 of step 2, which applies
+    // the repeated-line totals to rank 2's documents) fails, status names the rank, the error
+    // and the log; the merged report is not claimed.
     let marker: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(plan.marker_path(0, 2)).unwrap()).unwrap();
     let chunk = PathBuf::from(marker["chunks"][0].as_str().unwrap());
@@ -235,15 +236,15 @@ fn resubmitting_reruns_only_missing_tasks_and_status_shows_failures_with_their_l
         *b = !*b;
     }
     std::fs::write(&chunk, &bytes).unwrap();
-    std::fs::remove_file(plan.marker_path(1, 0)).unwrap();
+    std::fs::remove_file(plan.marker_path(2, 2)).unwrap();
     let broken = submit(&yaml, &work, 3, &[]);
     assert!(!broken.status.success());
-    assert!(stderr(&broken).contains("step 1 rank 0 (log: "), "{}", stderr(&broken));
+    assert!(stderr(&broken).contains("step 2 rank 2 (log: "), "{}", stderr(&broken));
     let shown = millstone(&["status", "--work", work.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&shown.stdout).into_owned();
-    assert!(text.contains("rank 0 failed: "), "{text}");
+    assert!(text.contains("rank 2 failed: "), "{text}");
     assert!(text.contains("chunk.zst"), "the error names the chunk file: {text}");
-    assert!(text.contains("local_00000.out"), "the log is named: {text}");
+    assert!(text.contains("local_00002.out"), "the log is named: {text}");
     assert!(!text.contains("complete:"), "{text}");
 }
 
@@ -258,7 +259,11 @@ fn a_plan_refuses_tasks_once_its_inputs_or_pipeline_changed() {
     let planned =
         millstone(&["plan", yaml.to_str().unwrap(), "--tasks", "2", "--work", work.to_str().unwrap()]);
     assert!(planned.status.success(), "{}", stderr(&planned));
-    assert!(stderr(&planned).contains("step 1 (global, 1 task)"), "{}", stderr(&planned));
+    assert!(
+        stderr(&planned).contains("step 1 (reduce, 2 tasks): clean.repeated_lines"),
+        "{}",
+        stderr(&planned)
+    );
     let plan_file = work.join("plan.json");
     let task = |rank: &str| {
         millstone(&["task", "--plan", plan_file.to_str().unwrap(), "--step", "0", "--rank", rank])
@@ -336,10 +341,11 @@ stages:
     }
 
     /// MinHash and SimHash with every keeper policy, both cluster modes, both verifications,
-    /// annotation, tiny bucket windows and streaming (which stays one task), and Bloom filters
-    /// small enough to give many false positives: the distributed answer is the single one.
+    /// annotation, tiny bucket windows and streaming (which stays one task), Bloom filters
+    /// small enough to give many false positives, and repeated-line counts: the distributed
+    /// answer is the single one.
     #[test]
-    fn near_duplicate_settings_give_the_single_process_answer() {
+    fn split_barrier_settings_give_the_single_process_answer() {
         let registry = millstone::builtin_registry();
         let dir = tempfile::tempdir().unwrap();
         let input = write_corpus(dir.path(), 11, 30, 4);
@@ -355,8 +361,11 @@ stages:
             // A filter far too small: many false positives, which must be the same ones.
             ("type: dedup.bloom, unit: paragraph, expected_items: 300, false_positive_rate: 0.3, ngram: 3", None),
             ("type: dedup.bloom, expected_items: 20, false_positive_rate: 0.2", None),
+            // Counting: per-site line totals, with a fraction that depends on the site's size.
+            ("type: clean.repeated_lines, scope_field: meta.site, min_docs: 2, min_fraction: 0.3", Some(Reduce)),
+            ("type: clean.repeated_lines, scope_field: meta.site, min_docs: 4, on_match: annotate", Some(Reduce)),
         ];
-        use millstone_distributed::StepKind::{Cluster, Global};
+        use millstone_distributed::StepKind::{Cluster, Global, Reduce};
         for (n, (setting, kind)) in settings.iter().enumerate() {
             let single_out = dir.path().join(format!("single-{n}"));
             let yaml = dir.path().join(format!("single-{n}.yaml"));
@@ -365,8 +374,9 @@ stages:
             let built = millstone_config::load_plan(&yaml, &registry, &options).unwrap();
             let report = millstone_runner::run(built, &millstone_runner::RunOptions::default()).unwrap();
             let dropped = report.totals.dropped;
-            let annotate = setting.contains("annotate");
-            assert!(annotate || dropped > 0, "{setting}: the corpus has near duplicates");
+            let counters = serde_json::to_string(&report.stages).unwrap();
+            let changed = dropped > 0 || counters.contains("lines_removed");
+            assert!(setting.contains("annotate") || changed, "{setting}: the corpus has duplicates");
 
             let out = dir.path().join(format!("dist-{n}"));
             let yaml = dir.path().join(format!("dist-{n}.yaml"));

@@ -149,10 +149,115 @@ pub struct RepeatedLines {
 }
 
 impl RepeatedLines {
+    fn totals(&self) -> Totals<'_> {
+        Totals {
+            config: &self.config,
+            lines: &self.lines,
+            counts: &self.counts,
+            source_docs: &self.source_docs,
+        }
+    }
+}
+
+/// The counts over every document, and what they decide.
+struct Totals<'a> {
+    config: &'a RepeatedLinesConfig,
+    lines: &'a LineKeys,
+    counts: &'a HashMap<u64, u32>,
+    source_docs: &'a HashMap<u64, u32>,
+}
+
+impl Totals<'_> {
     fn is_boilerplate(&self, source: u64, key: u64) -> bool {
         let count = self.counts.get(&key).copied().unwrap_or(0);
         let docs = self.source_docs.get(&source).copied().unwrap_or(0);
         count >= self.config.min_docs && count as f64 >= self.config.min_fraction * docs as f64
+    }
+
+    /// Removes (or annotates) the document's boilerplate lines and emits it; returns how many
+    /// lines it had.
+    fn clean(&self, mut doc: Document, out: &mut Emit) -> u64 {
+        let mut removed = 0;
+        if let Some(source) = self.lines.source(&doc) {
+            let spans: Vec<Span> = self
+                .lines
+                .lines(&doc.text, source)
+                .filter(|&(_, _, key)| self.is_boilerplate(source, key))
+                .map(|(start, end, _)| Span::new(start, end, "boilerplate"))
+                .collect();
+            if !spans.is_empty() {
+                removed = spans.len() as u64;
+                out.count("docs_changed", 1);
+                out.count("lines_removed", removed);
+                match self.config.on_match {
+                    OnMatch::Annotate => {
+                        doc.spans.extend(spans);
+                        doc.spans.sort_by_key(|s| (s.start, s.end));
+                    }
+                    _ => doc.set_text(remove_spans(&doc.text, &spans)),
+                }
+            }
+        }
+        out.keep(doc);
+        removed
+    }
+}
+
+/// `clean.repeated_lines` split for distributed runs: lines counted where the documents are,
+/// summed per key bucket; each task then cleans its documents with the totals.
+struct RepeatedLinesSplit {
+    config: RepeatedLinesConfig,
+    lines: LineKeys,
+}
+
+impl millstone_core::CountByKey for RepeatedLinesSplit {
+    fn keys(&self, doc: &Document) -> Option<(u64, Vec<u64>)> {
+        let keys = self.lines.keys(doc);
+        keys.source.map(|source| (source, keys.lines))
+    }
+
+    fn min_count(&self) -> u32 {
+        self.config.min_docs
+    }
+
+    fn counter_names(&self) -> (&'static str, &'static str) {
+        ("distinct_lines", "sources")
+    }
+
+    fn apply(&self, groups: HashMap<u64, u32>, counts: HashMap<u64, u32>) -> Box<dyn Barrier> {
+        Box::new(RepeatedLinesApply {
+            config: self.config.clone(),
+            lines: self.lines.clone(),
+            counts,
+            source_docs: groups,
+        })
+    }
+}
+
+/// Cleans one task's documents with the totals of a distributed run.
+struct RepeatedLinesApply {
+    config: RepeatedLinesConfig,
+    lines: LineKeys,
+    counts: HashMap<u64, u32>,
+    source_docs: HashMap<u64, u32>,
+}
+
+impl Barrier for RepeatedLinesApply {
+    fn process(&mut self, batch: Batch, out: &mut Emit) -> Result<(), StageError> {
+        let totals = Totals {
+            config: &self.config,
+            lines: &self.lines,
+            counts: &self.counts,
+            source_docs: &self.source_docs,
+        };
+        for doc in batch.docs {
+            totals.clean(doc, out);
+        }
+        Ok(())
+    }
+
+    fn retained_bytes(&self) -> usize {
+        (self.counts.capacity() + self.source_docs.capacity()) * 17
     }
 }
 
@@ -180,31 +285,15 @@ impl Barrier for RepeatedLines {
     fn drain(&mut self, out: &mut Emit, max_docs: usize) -> Result<bool, StageError> {
         let Some(mut spill) = self.spill.take() else { return Ok(false) };
         for _ in 0..max_docs {
-            let Some(mut doc) = spill.read_next()? else { return Ok(false) };
-            if let Some(source) = self.lines.source(&doc) {
-                let spans: Vec<Span> = self
-                    .lines
-                    .lines(&doc.text, source)
-                    .filter(|&(_, _, key)| self.is_boilerplate(source, key))
-                    .map(|(start, end, _)| Span::new(start, end, "boilerplate"))
-                    .collect();
-                if !spans.is_empty() {
-                    self.lines_removed += spans.len() as u64;
-                    out.count("docs_changed", 1);
-                    out.count("lines_removed", spans.len() as u64);
-                    match self.config.on_match {
-                        OnMatch::Annotate => {
-                            doc.spans.extend(spans);
-                            doc.spans.sort_by_key(|s| (s.start, s.end));
-                        }
-                        _ => doc.set_text(remove_spans(&doc.text, &spans)),
-                    }
-                }
-            }
-            out.keep(doc);
+            let Some(doc) = spill.read_next()? else { return Ok(false) };
+            self.lines_removed += self.totals().clean(doc, out);
         }
         self.spill = Some(spill);
         Ok(true)
+    }
+
+    fn count_by_key(&self) -> Option<Arc<dyn millstone_core::CountByKey>> {
+        Some(Arc::new(RepeatedLinesSplit { config: self.config.clone(), lines: self.lines.clone() }))
     }
 
     fn retained_bytes(&self) -> usize {

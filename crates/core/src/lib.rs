@@ -50,9 +50,9 @@ pub use plan::{ErrorPolicy, Plan, PlannedStage, RuntimeSettings, Threads};
 pub use registry::{part_path, BuildContext, ConfigProblem, Registry, StageConfig, StageInfo};
 pub use spill::SpillFile;
 pub use stage::{
-    commit_all, Barrier, BatchEncoder, DropReason, Emit, Filter, FilterStage, KeepFirstByKey, Map, MapStage,
-    NearDuplicates, NearVerdict, PendingOutput, PrefixState, Prepared, RecordError, Shard, Sink, SinkSummary,
-    Source, SourceItem, Split, SplitStage, Stage, StageKind, Transform, Verdict,
+    commit_all, Barrier, BatchEncoder, CountByKey, DropReason, Emit, Filter, FilterStage, KeepFirstByKey,
+    Map, MapStage, NearDuplicates, NearVerdict, PendingOutput, PrefixState, Prepared, RecordError, Shard,
+    Sink, SinkSummary, Source, SourceItem, Split, SplitStage, Stage, StageKind, Transform, Verdict,
 };
 pub use stats::{failure_kind, ErrorSample, StageStats};
 pub use unionfind::UnionFind;

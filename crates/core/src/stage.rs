@@ -154,6 +154,30 @@ pub trait Barrier: Send {
     fn prefix_state(&self) -> Option<Arc<dyn PrefixState>> {
         None
     }
+    /// The stage's distributed form, if it counts keys over every document and then decides
+    /// each one by the totals (repeated lines): then keys are counted where the documents are,
+    /// summed per key bucket, and the totals that matter carried back.
+    fn count_by_key(&self) -> Option<Arc<dyn CountByKey>> {
+        None
+    }
+}
+
+/// A barrier split for distributed runs by counting ([`Barrier::count_by_key`]).
+pub trait CountByKey: Send + Sync {
+    /// The document's group (its source) and its distinct keys; `None` when it has no group
+    /// (such documents are neither counted nor changed).
+    fn keys(&self, doc: &Document) -> Option<(u64, Vec<u64>)>;
+    /// Keys counted fewer times than this never matter, so reduce tasks keep only the others.
+    fn min_count(&self) -> u32;
+    /// The names of the counters of distinct keys and of groups in the stage's statistics.
+    fn counter_names(&self) -> (&'static str, &'static str);
+    /// The barrier that applies the totals to one task's documents: documents per group, and
+    /// the counts of the keys that reached [`CountByKey::min_count`].
+    fn apply(
+        &self,
+        groups: std::collections::HashMap<u64, u32>,
+        counts: std::collections::HashMap<u64, u32>,
+    ) -> Box<dyn Barrier>;
 }
 
 /// A barrier split for distributed runs by its mergeable state ([`Barrier::prefix_state`]).

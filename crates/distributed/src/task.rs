@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use millstone_config::{parse_plan, LoadOptions};
 use millstone_core::{
-    ErrorPolicy, KeepFirstByKey, NearDuplicates, Plan, PlannedStage, PrefixState, Registry, Stage,
+    CountByKey, ErrorPolicy, KeepFirstByKey, NearDuplicates, Plan, PlannedStage, PrefixState, Registry, Stage,
 };
 use millstone_runner::{run, RunOptions, RunReport};
 use serde::{Deserialize, Serialize};
 
+use crate::counted::{load_totals, run_count_reduce, CountSink, COUNT_ID};
 use crate::error::Error;
 use crate::fingerprint::{input_print, output_sum, OutputSum};
 use crate::intermediate::{AssignedSource, ChunkSink, ChunkSource, INPUT_ID, OUTPUT_ID, TYPE_NAME};
@@ -248,6 +249,10 @@ fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> 
                     Error::Run(millstone_runner::Error::Stage { stage: all[index].id.clone(), error })
                 })?
             }
+            _ if BarrierSplit::of(&all[index].stage) == BarrierSplit::Counted => {
+                let (groups, counts) = load_totals(plan, step - 1)?;
+                counted_stage(&all, index)?.apply(groups, counts)
+            }
             _ => keyed_stage(&all, index)?.apply(load_verdicts(plan, step - 1, rank)?),
         })
     } else {
@@ -262,6 +267,10 @@ fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> 
                     let files = SignFiles::new(plan, step, rank, buckets);
                     internal(SIGN_ID, Stage::Sink(Box::new(NearSink::new(near_stage(&all, k)?, files))))
                 }
+                BarrierSplit::Counted => internal(
+                    COUNT_ID,
+                    Stage::Sink(Box::new(CountSink::new(counted_stage(&all, k)?, plan, step, rank, buckets))),
+                ),
                 BarrierSplit::Prefix => internal(
                     STATE_ID,
                     Stage::Sink(prefix_stage(&all, k)?.state_sink(state_file(plan, step, rank))),
@@ -321,6 +330,15 @@ fn state_file(plan: &WorkPlan, step: usize, rank: usize) -> PathBuf {
     plan.keys_dir(step).join(format!("r{rank:05}.state"))
 }
 
+/// The counting form of stage `index`, which the plan says it has.
+fn counted_stage(stages: &[PlannedStage], index: usize) -> Result<Arc<dyn CountByKey>, Error> {
+    match stages.get(index).map(|s| &s.stage) {
+        Some(Stage::Barrier { barrier, .. }) => barrier.count_by_key(),
+        _ => None,
+    }
+    .ok_or_else(|| Error::Stale(format!("stage {index} no longer runs as key counting")))
+}
+
 /// The prefix-state form of stage `index`, which the plan says it has.
 fn prefix_stage(stages: &[PlannedStage], index: usize) -> Result<Arc<dyn PrefixState>, Error> {
     match stages.get(index).map(|s| &s.stage) {
@@ -365,6 +383,9 @@ fn reduce_task(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -
     match plan.steps[step].kind {
         StepKind::Match => run_match(plan, step, rank, near_stage(&built.stages, index)?.as_ref(), names),
         StepKind::Cluster => run_cluster(plan, step, near_stage(&built.stages, index)?.as_ref(), names),
+        _ if BarrierSplit::of(&stage.stage) == BarrierSplit::Counted => {
+            run_count_reduce(plan, step, rank, counted_stage(&built.stages, index)?.as_ref(), names)
+        }
         _ => run_reduce(plan, step, rank, keyed_stage(&built.stages, index)?.as_ref(), names),
     }
 }

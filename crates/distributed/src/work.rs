@@ -31,7 +31,8 @@ pub enum StepKind {
     /// Consecutive barriers: one task over every document, in order.
     Global,
     /// The key matching of a keep-first-by-key barrier (`dedup.exact`): task `k` reads bucket
-    /// `k` of every task's keys and finds the first document of each key.
+    /// `k` of every task's keys and finds the first document of each key; or the key counting
+    /// of a counting barrier (`clean.repeated_lines`): task `k` sums bucket `k`'s counts.
     Reduce,
     /// The candidate matching of a near-duplicate barrier (`dedup.minhash`): task `k` compares
     /// the documents that share a band key of bucket `k`.
@@ -52,6 +53,8 @@ pub(crate) enum BarrierSplit {
     /// Write each task's state, apply from the union of the earlier ones
     /// ([`millstone_core::PrefixState`]).
     Prefix,
+    /// Count, reduce, apply ([`millstone_core::CountByKey`]).
+    Counted,
 }
 
 impl BarrierSplit {
@@ -61,6 +64,7 @@ impl BarrierSplit {
             Stage::Barrier { barrier, .. } if barrier.keep_first_by_key().is_some() => BarrierSplit::Keyed,
             Stage::Barrier { barrier, .. } if barrier.near_duplicates().is_some() => BarrierSplit::Near,
             Stage::Barrier { barrier, .. } if barrier.prefix_state().is_some() => BarrierSplit::Prefix,
+            Stage::Barrier { barrier, .. } if barrier.count_by_key().is_some() => BarrierSplit::Counted,
             _ => BarrierSplit::Whole,
         }
     }
@@ -238,7 +242,7 @@ pub(crate) fn compile_steps(
         if splits[index] != BarrierSplit::Whole && last_kind == Some(StepKind::Parallel) {
             steps.last_mut().expect("a step").sign_stage = Some(index);
             match splits[index] {
-                BarrierSplit::Keyed => {
+                BarrierSplit::Keyed | BarrierSplit::Counted => {
                     let reduce = new_step(&steps, StepKind::Reduce, index, tasks);
                     steps.push(reduce);
                 }
@@ -523,7 +527,7 @@ impl WorkPlan {
                     "    one task sees every document in input order, so its barriers decide as in one process\n",
                 ),
                 StepKind::Reduce => s.push_str(
-                    "    task k finds the first document of every key in bucket k; the next step applies the\n    verdicts where the documents are\n",
+                    "    task k matches the keys of bucket k (the first document of each, or each key's total);\n    the next step applies the verdicts where the documents are\n",
                 ),
                 StepKind::Match => s.push_str(
                     "    task k compares the documents that share a band key of bucket k (sketches read by offset)\n",
