@@ -261,6 +261,8 @@ fn distributed_note(stage: &millstone_core::Stage) -> Option<&'static str> {
     let millstone_core::Stage::Barrier { barrier, .. } = stage else { return None };
     Some(if barrier.keep_first_by_key().is_some() {
         "distributed runs match its keys in parallel reduce tasks, one per key bucket"
+    } else if barrier.segment_matches().is_some() {
+        "distributed runs list segments where the documents are, decide each segment hash in parallel reduce tasks (one per hash bucket) and apply the matches where the documents are"
     } else if barrier.count_by_key().is_some() {
         "distributed runs count lines where the documents are, sum the counts in parallel reduce tasks (one per key bucket) and give every task the totals that reach min_docs"
     } else if barrier.prefix_state().is_some() {

@@ -342,8 +342,8 @@ stages:
 
     /// MinHash and SimHash with every keeper policy, both cluster modes, both verifications,
     /// annotation, tiny bucket windows and streaming (which stays one task), Bloom filters
-    /// small enough to give many false positives, and repeated-line counts: the distributed
-    /// answer is the single one.
+    /// small enough to give many false positives, segment dedup in every mode, and repeated-line
+    /// counts: the distributed answer is the single one.
     #[test]
     fn split_barrier_settings_give_the_single_process_answer() {
         let registry = millstone::builtin_registry();
@@ -361,6 +361,11 @@ stages:
             // A filter far too small: many false positives, which must be the same ones.
             ("type: dedup.bloom, unit: paragraph, expected_items: 300, false_positive_rate: 0.3, ngram: 3", None),
             ("type: dedup.bloom, expected_items: 20, false_positive_rate: 0.2", None),
+            // Segments: first copy kept, every copy removed, per-site boilerplate, annotation.
+            ("type: dedup.exact_segments, unit: lines, min_length: 10, report: REPORT", Some(Reduce)),
+            ("type: dedup.exact_segments, keep: none, min_length: 15, min_remaining_chars: 200", Some(Reduce)),
+            ("type: dedup.exact_segments, unit: lines, min_length: 5, scope_field: meta.site, scope_min_docs: 3, report: REPORT", Some(Reduce)),
+            ("type: dedup.exact_segments, keep: none, scope_field: meta.site, on_match: annotate", Some(Reduce)),
             // Counting: per-site line totals, with a fraction that depends on the site's size.
             ("type: clean.repeated_lines, scope_field: meta.site, min_docs: 2, min_fraction: 0.3", Some(Reduce)),
             ("type: clean.repeated_lines, scope_field: meta.site, min_docs: 4, on_match: annotate", Some(Reduce)),
@@ -375,7 +380,8 @@ stages:
             let report = millstone_runner::run(built, &millstone_runner::RunOptions::default()).unwrap();
             let dropped = report.totals.dropped;
             let counters = serde_json::to_string(&report.stages).unwrap();
-            let changed = dropped > 0 || counters.contains("lines_removed");
+            let changed =
+                dropped > 0 || counters.contains("lines_removed") || counters.contains("segments_removed");
             assert!(setting.contains("annotate") || changed, "{setting}: the corpus has duplicates");
 
             let out = dir.path().join(format!("dist-{n}"));

@@ -160,6 +160,27 @@ pub trait Barrier: Send {
     fn count_by_key(&self) -> Option<Arc<dyn CountByKey>> {
         None
     }
+    /// The stage's distributed form, if it decides each segment (paragraph, line) of a document
+    /// by the other occurrences of the same segment (segment dedup): then occurrences are listed
+    /// where the documents are, decided per segment-hash bucket, and carried back.
+    fn segment_matches(&self) -> Option<Arc<dyn SegmentMatches>> {
+        None
+    }
+}
+
+/// A barrier split for distributed runs by segment ([`Barrier::segment_matches`]).
+pub trait SegmentMatches: Send + Sync {
+    /// The document's group (its source, if the stage scopes by one) and the hash of each of
+    /// its segments, in order.
+    fn segments(&self, doc: &Document) -> (Option<u64>, Vec<u128>);
+    /// For every occurrence of one segment hash, in input order (document, then segment
+    /// order), given as (group, document ordinal): whether it is a match.
+    fn matches(&self, occurrences: &[(Option<u64>, u64)]) -> Vec<bool>;
+    /// The name of the counter of distinct segments in the stage's statistics.
+    fn distinct_counter(&self) -> &'static str;
+    /// The barrier that applies the matches to one task's documents: (position of the
+    /// document in the task's stream, index of the segment), ascending.
+    fn apply(&self, matches: Vec<(u64, u32)>) -> Box<dyn Barrier>;
 }
 
 /// A barrier split for distributed runs by counting ([`Barrier::count_by_key`]).

@@ -205,62 +205,20 @@ struct SegmentDedup {
 
 impl SegmentDedup {
     /// Decides about one document's segments and emits it.
-    fn decide(&mut self, mut doc: Document, segments: &Segments, out: &mut Emit) -> Result<(), StageError> {
+    fn decide(&mut self, doc: Document, segments: &Segments, out: &mut Emit) -> Result<(), StageError> {
         let config = &self.segmenter.config;
-        let mut removed: Vec<std::ops::Range<usize>> = Vec::new();
-        for segment in &segments.list {
+        let (first_seen, counts, scoped) = (&mut self.first_seen, &self.counts, &self.scoped);
+        let removed = emit_decided(config, doc, segments, self.report.as_mut(), out, |_, segment| {
             let boilerplate = segments.source.is_some_and(|source| {
-                self.scoped.get(&scoped_key(source, segment.hash)).copied().unwrap_or(0)
-                    >= config.scope_min_docs
+                scoped.get(&scoped_key(source, segment.hash)).copied().unwrap_or(0) >= config.scope_min_docs
             });
-            let duplicate = boilerplate
+            boilerplate
                 || match config.keep {
-                    KeepCopy::None => self.counts.get(&segment.hash).copied().unwrap_or(0) >= 2,
-                    KeepCopy::First => !self.first_seen.insert(segment.hash),
-                };
-            if duplicate {
-                // Take the line breaks after the segment too, so no empty lines pile up.
-                let rest = &doc.text[segment.range.end..];
-                let breaks = rest.len() - rest.trim_start_matches(['\r', '\n']).len();
-                removed.push(segment.range.start..segment.range.end + breaks);
-            }
-        }
-        self.segments_removed += removed.len() as u64;
-        let before = doc.text.len();
-        let annotate = config.on_match == OnMatch::Annotate;
-        if annotate {
-            doc.spans.extend(removed.iter().map(|r| Span::new(r.start, r.end, "duplicate")));
-            doc.spans.sort_by_key(|s| (s.start, s.end));
-        } else if !removed.is_empty() {
-            doc.set_text(remove_ranges(&doc.text, removed.iter().cloned()));
-        }
-        let removed_bytes: usize = removed.iter().map(|r| r.len()).sum();
-        let remaining =
-            if annotate { before.saturating_sub(removed_bytes) } else { doc.text.trim().chars().count() };
-        let keep = remaining >= config.min_remaining_chars;
-        if let Some(report) = &mut self.report {
-            let reason = match (removed.is_empty(), keep) {
-                (true, _) => "unchanged",
-                (false, true) => "segments_removed",
-                (false, false) => "all_segments_duplicate",
-            };
-            let kept_fraction = 1.0 - removed_bytes as f64 / before.max(1) as f64;
-            report.row(&ReportRow {
-                id: &doc.id,
-                cluster: &doc.id,
-                keeper: &doc.id,
-                similarity: (kept_fraction * 1e4).round() / 1e4,
-                reason,
-            })?;
-        }
-        if !removed.is_empty() {
-            out.count("segments_removed", removed.len() as u64);
-        }
-        if keep {
-            out.keep(doc);
-        } else {
-            out.drop(doc, DropReason("all_segments_duplicate"));
-        }
+                    KeepCopy::None => counts.get(&segment.hash).copied().unwrap_or(0) >= 2,
+                    KeepCopy::First => !first_seen.insert(segment.hash),
+                }
+        })?;
+        self.segments_removed += removed;
         Ok(())
     }
 
@@ -271,6 +229,171 @@ impl SegmentDedup {
             }
         }
         Ok(())
+    }
+}
+
+/// Removes (or annotates) the segments `duplicate(index, segment)` says are matches, writes
+/// the report row, and keeps or drops the document; returns how many segments matched. One
+/// process and the apply step of a distributed run both decide through here.
+fn emit_decided(
+    config: &SegmentsConfig,
+    mut doc: Document,
+    segments: &Segments,
+    report: Option<&mut ClusterReport>,
+    out: &mut Emit,
+    mut duplicate: impl FnMut(usize, &Segment) -> bool,
+) -> Result<u64, StageError> {
+    let mut removed: Vec<std::ops::Range<usize>> = Vec::new();
+    for (index, segment) in segments.list.iter().enumerate() {
+        if duplicate(index, segment) {
+            // Take the line breaks after the segment too, so no empty lines pile up.
+            let rest = &doc.text[segment.range.end..];
+            let breaks = rest.len() - rest.trim_start_matches(['\r', '\n']).len();
+            removed.push(segment.range.start..segment.range.end + breaks);
+        }
+    }
+    let before = doc.text.len();
+    let annotate = config.on_match == OnMatch::Annotate;
+    if annotate {
+        doc.spans.extend(removed.iter().map(|r| Span::new(r.start, r.end, "duplicate")));
+        doc.spans.sort_by_key(|s| (s.start, s.end));
+    } else if !removed.is_empty() {
+        doc.set_text(remove_ranges(&doc.text, removed.iter().cloned()));
+    }
+    let removed_bytes: usize = removed.iter().map(|r| r.len()).sum();
+    let remaining =
+        if annotate { before.saturating_sub(removed_bytes) } else { doc.text.trim().chars().count() };
+    let keep = remaining >= config.min_remaining_chars;
+    if let Some(report) = report {
+        let reason = match (removed.is_empty(), keep) {
+            (true, _) => "unchanged",
+            (false, true) => "segments_removed",
+            (false, false) => "all_segments_duplicate",
+        };
+        let kept_fraction = 1.0 - removed_bytes as f64 / before.max(1) as f64;
+        report.row(&ReportRow {
+            id: &doc.id,
+            cluster: &doc.id,
+            keeper: &doc.id,
+            similarity: (kept_fraction * 1e4).round() / 1e4,
+            reason,
+        })?;
+    }
+    if !removed.is_empty() {
+        out.count("segments_removed", removed.len() as u64);
+    }
+    if keep {
+        out.keep(doc);
+    } else {
+        out.drop(doc, DropReason("all_segments_duplicate"));
+    }
+    Ok(removed.len() as u64)
+}
+
+/// `dedup.exact_segments` split for distributed runs: every occurrence of a segment hash is
+/// decided with all the others in the hash's bucket, as one process decides it.
+struct SegmentsSplit {
+    segmenter: Segmenter,
+    overwrite: bool,
+}
+
+impl millstone_core::SegmentMatches for SegmentsSplit {
+    fn segments(&self, doc: &Document) -> (Option<u64>, Vec<u128>) {
+        let segments = self.segmenter.segments(doc);
+        (segments.source, segments.list.iter().map(|s| s.hash).collect())
+    }
+
+    fn matches(&self, occurrences: &[(Option<u64>, u64)]) -> Vec<bool> {
+        let config = &self.segmenter.config;
+        // Documents containing the segment, in all and per source (occurrences are in input
+        // order, so a document's occurrences are adjacent).
+        let mut documents = 0u32;
+        let mut per_source: HashMap<u64, u32> = HashMap::new();
+        for (i, &(source, ordinal)) in occurrences.iter().enumerate() {
+            if i == 0 || occurrences[i - 1].1 != ordinal {
+                documents += 1;
+                if let Some(source) = source {
+                    *per_source.entry(source).or_default() += 1;
+                }
+            }
+        }
+        // Keep `first`: the first occurrence that is not boilerplate stays, as one process
+        // remembers only segments it did not remove as boilerplate.
+        let mut seen = false;
+        occurrences
+            .iter()
+            .map(|&(source, _)| {
+                let boilerplate = source.is_some_and(|s| per_source[&s] >= config.scope_min_docs);
+                boilerplate
+                    || match config.keep {
+                        KeepCopy::None => documents >= 2,
+                        KeepCopy::First => std::mem::replace(&mut seen, true),
+                    }
+            })
+            .collect()
+    }
+
+    fn distinct_counter(&self) -> &'static str {
+        "distinct_segments"
+    }
+
+    fn apply(&self, matches: Vec<(u64, u32)>) -> Box<dyn Barrier> {
+        Box::new(SegmentsApply {
+            segmenter: self.segmenter.clone(),
+            matches,
+            next: 0,
+            position: 0,
+            report: crate::report::ReportSlot::new(self.segmenter.config.report.clone(), self.overwrite),
+        })
+    }
+}
+
+/// Applies the matches of a distributed `dedup.exact_segments` to one task's documents.
+struct SegmentsApply {
+    segmenter: Segmenter,
+    matches: Vec<(u64, u32)>,
+    next: usize,
+    position: u64,
+    report: crate::report::ReportSlot,
+}
+
+impl Barrier for SegmentsApply {
+    fn process(&mut self, batch: Batch, out: &mut Emit) -> Result<(), StageError> {
+        for mut doc in batch.docs {
+            let segments = match doc.take_scratch::<Segments>() {
+                Some(s) => s,
+                None => Arc::new(self.segmenter.segments(&doc)),
+            };
+            let position = self.position;
+            self.position += 1;
+            let (matches, next) = (&self.matches, &mut self.next);
+            let report = self.report.get()?;
+            emit_decided(&self.segmenter.config, doc, &segments, report, out, |index, _| {
+                let hit = matches.get(*next).is_some_and(|&m| m == (position, index as u32));
+                *next += hit as usize;
+                hit
+            })?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _out: &mut Emit) -> Result<(), StageError> {
+        if self.next != self.matches.len() {
+            return Err(StageError::other(format!(
+                "dedup.exact_segments: {} matches left over after {} documents: the task's input is not the one its segments were listed from",
+                self.matches.len() - self.next,
+                self.position
+            )));
+        }
+        self.report.seal()
+    }
+
+    fn take_pending(&mut self) -> Vec<Box<dyn millstone_core::PendingOutput>> {
+        self.report.take_pending()
+    }
+
+    fn retained_bytes(&self) -> usize {
+        self.matches.capacity() * 16
     }
 }
 
@@ -334,6 +457,10 @@ impl Barrier for SegmentDedup {
 
     fn summary(&self) -> Vec<(&'static str, u64)> {
         vec![("distinct_segments", self.first_seen.len().max(self.counts.len()) as u64)]
+    }
+
+    fn segment_matches(&self) -> Option<Arc<dyn millstone_core::SegmentMatches>> {
+        Some(Arc::new(SegmentsSplit { segmenter: self.segmenter.clone(), overwrite: self.overwrite }))
     }
 }
 

@@ -9,8 +9,8 @@
 //!   sinks become *parallel* steps of N tasks; each run of consecutive barriers becomes a
 //!   *global* step of one task that sees every document in the order `millstone run` would, so
 //!   global dedup decides exactly as in one process. Two kinds of barrier are split instead:
-//!   keep-first-by-key barriers (`dedup.exact`) and counting barriers (`clean.repeated_lines`)
-//!   become a parallel *reduce* step over key buckets,
+//!   keep-first-by-key barriers (`dedup.exact`), segment barriers (`dedup.exact_segments`) and
+//!   counting barriers (`clean.repeated_lines`) become a parallel *reduce* step over key buckets,
 //!   and LSH near-duplicate barriers (`dedup.minhash`) a parallel *match* step over band-key
 //!   buckets and a *cluster* step that sees only the documents that matched; both then apply
 //!   their verdicts where the documents are.
@@ -38,6 +38,7 @@ mod intermediate;
 mod keyed;
 mod near;
 mod report;
+mod segments;
 pub mod status;
 mod task;
 mod work;

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use millstone_config::{parse_plan, LoadOptions};
 use millstone_core::{
-    CountByKey, ErrorPolicy, KeepFirstByKey, NearDuplicates, Plan, PlannedStage, PrefixState, Registry, Stage,
+    CountByKey, ErrorPolicy, KeepFirstByKey, NearDuplicates, Plan, PlannedStage, PrefixState, Registry,
+    SegmentMatches, Stage,
 };
 use millstone_runner::{run, RunOptions, RunReport};
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,7 @@ use crate::fingerprint::{input_print, output_sum, OutputSum};
 use crate::intermediate::{AssignedSource, ChunkSink, ChunkSource, INPUT_ID, OUTPUT_ID, TYPE_NAME};
 use crate::keyed::{key_file, load_verdicts, run_reduce, KeySink, KEYS_ID};
 use crate::near::{load_near_verdicts, run_cluster, run_match, NearSink, SignFiles, SIGN_ID};
+use crate::segments::{load_segment_matches, run_segment_reduce, SegmentSink, SEGMENTS_ID};
 use crate::work::{slice_for, write_atomic, BarrierSplit, StepKind, WorkPlan};
 
 /// What a finished task recorded (`done/step-<s>/<rank>.json`).
@@ -234,11 +236,14 @@ fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> 
             if parallel { chunks[slice_for(chunks.len(), planned.tasks, rank)].to_vec() } else { chunks };
         stages.push(internal(INPUT_ID, Stage::Source(Box::new(ChunkSource { chunks: mine }))));
     }
+    // The barrier that applies the verdicts, and whether it still needs its prepare step
+    // (state and segment barriers do; the others get all they need from the verdicts).
     let mut apply = if planned.input_by_rank {
         let index = planned.first_stage;
-        Some(match plan.steps[step - 1].kind {
-            StepKind::Cluster => near_stage(&all, index)?.apply(load_near_verdicts(plan, step - 1, rank)?),
-            StepKind::Parallel => {
+        let split = BarrierSplit::of(&all[index].stage);
+        let barrier = match split {
+            BarrierSplit::Near => near_stage(&all, index)?.apply(load_near_verdicts(plan, step - 1, rank)?),
+            BarrierSplit::Prefix => {
                 TaskMarker::finished(plan, step - 1).map_err(|missing| Error::NotReady {
                     step,
                     previous: step - 1,
@@ -249,12 +254,18 @@ fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> 
                     Error::Run(millstone_runner::Error::Stage { stage: all[index].id.clone(), error })
                 })?
             }
-            _ if BarrierSplit::of(&all[index].stage) == BarrierSplit::Counted => {
+            BarrierSplit::Counted => {
                 let (groups, counts) = load_totals(plan, step - 1)?;
                 counted_stage(&all, index)?.apply(groups, counts)
             }
-            _ => keyed_stage(&all, index)?.apply(load_verdicts(plan, step - 1, rank)?),
-        })
+            BarrierSplit::Segments => {
+                segments_stage(&all, index)?.apply(load_segment_matches(plan, step - 1, rank)?)
+            }
+            BarrierSplit::Keyed | BarrierSplit::Whole => {
+                keyed_stage(&all, index)?.apply(load_verdicts(plan, step - 1, rank)?)
+            }
+        };
+        Some((barrier, matches!(split, BarrierSplit::Prefix | BarrierSplit::Segments)))
     } else {
         None
     };
@@ -267,6 +278,16 @@ fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> 
                     let files = SignFiles::new(plan, step, rank, buckets);
                     internal(SIGN_ID, Stage::Sink(Box::new(NearSink::new(near_stage(&all, k)?, files))))
                 }
+                BarrierSplit::Segments => internal(
+                    SEGMENTS_ID,
+                    Stage::Sink(Box::new(SegmentSink::new(
+                        segments_stage(&all, k)?,
+                        plan,
+                        step,
+                        rank,
+                        buckets,
+                    ))),
+                ),
                 BarrierSplit::Counted => internal(
                     COUNT_ID,
                     Stage::Sink(Box::new(CountSink::new(counted_stage(&all, k)?, plan, step, rank, buckets))),
@@ -297,9 +318,8 @@ fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> 
                 stage.stage = Stage::Source(Box::new(AssignedSource { inner, shards }));
             }
             Stage::Barrier { prepare, .. } if index == planned.first_stage && apply.is_some() => {
-                // Verdicts replace what the prepare step computes; a state barrier still needs it.
-                let prepare = prepare.filter(|_| plan.steps[step - 1].kind == StepKind::Parallel);
-                stage.stage = Stage::Barrier { prepare, barrier: apply.take().expect("checked") };
+                let (barrier, keep_prepare) = apply.take().expect("checked");
+                stage.stage = Stage::Barrier { prepare: prepare.filter(|_| keep_prepare), barrier };
             }
             other => stage.stage = other,
         }
@@ -328,6 +348,15 @@ const STATE_ID: &str = ":step-state";
 /// The state file task `rank` of `step` writes for a prefix-state barrier.
 fn state_file(plan: &WorkPlan, step: usize, rank: usize) -> PathBuf {
     plan.keys_dir(step).join(format!("r{rank:05}.state"))
+}
+
+/// The segment form of stage `index`, which the plan says it has.
+fn segments_stage(stages: &[PlannedStage], index: usize) -> Result<Arc<dyn SegmentMatches>, Error> {
+    match stages.get(index).map(|s| &s.stage) {
+        Some(Stage::Barrier { barrier, .. }) => barrier.segment_matches(),
+        _ => None,
+    }
+    .ok_or_else(|| Error::Stale(format!("stage {index} no longer runs as segment matching")))
 }
 
 /// The counting form of stage `index`, which the plan says it has.
@@ -383,6 +412,9 @@ fn reduce_task(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -
     match plan.steps[step].kind {
         StepKind::Match => run_match(plan, step, rank, near_stage(&built.stages, index)?.as_ref(), names),
         StepKind::Cluster => run_cluster(plan, step, near_stage(&built.stages, index)?.as_ref(), names),
+        _ if BarrierSplit::of(&stage.stage) == BarrierSplit::Segments => {
+            run_segment_reduce(plan, step, rank, segments_stage(&built.stages, index)?.as_ref(), names)
+        }
         _ if BarrierSplit::of(&stage.stage) == BarrierSplit::Counted => {
             run_count_reduce(plan, step, rank, counted_stage(&built.stages, index)?.as_ref(), names)
         }

@@ -55,6 +55,8 @@ pub(crate) enum BarrierSplit {
     Prefix,
     /// Count, reduce, apply ([`millstone_core::CountByKey`]).
     Counted,
+    /// List segments, reduce, apply ([`millstone_core::SegmentMatches`]).
+    Segments,
 }
 
 impl BarrierSplit {
@@ -65,6 +67,7 @@ impl BarrierSplit {
             Stage::Barrier { barrier, .. } if barrier.near_duplicates().is_some() => BarrierSplit::Near,
             Stage::Barrier { barrier, .. } if barrier.prefix_state().is_some() => BarrierSplit::Prefix,
             Stage::Barrier { barrier, .. } if barrier.count_by_key().is_some() => BarrierSplit::Counted,
+            Stage::Barrier { barrier, .. } if barrier.segment_matches().is_some() => BarrierSplit::Segments,
             _ => BarrierSplit::Whole,
         }
     }
@@ -242,7 +245,7 @@ pub(crate) fn compile_steps(
         if splits[index] != BarrierSplit::Whole && last_kind == Some(StepKind::Parallel) {
             steps.last_mut().expect("a step").sign_stage = Some(index);
             match splits[index] {
-                BarrierSplit::Keyed | BarrierSplit::Counted => {
+                BarrierSplit::Keyed | BarrierSplit::Counted | BarrierSplit::Segments => {
                     let reduce = new_step(&steps, StepKind::Reduce, index, tasks);
                     steps.push(reduce);
                 }
