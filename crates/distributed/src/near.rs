@@ -444,6 +444,13 @@ pub(crate) fn run_cluster(
     let mut nodes: Vec<u64> = edges.iter().flat_map(|&(a, b)| [a, b]).collect();
     nodes.sort_unstable();
     nodes.dedup();
+    if nodes.len() > u32::MAX as usize {
+        return Err(Error::Usage(format!(
+            "{} documents matched others: one cluster task handles at most {}",
+            nodes.len(),
+            u32::MAX
+        )));
+    }
     let number = |ordinal: u64| nodes.binary_search(&ordinal).expect("a node of an edge") as u32;
     let mut components = UnionFind::default();
     for &(a, b) in &edges {

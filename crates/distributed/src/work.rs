@@ -628,12 +628,12 @@ mod tests {
         let steps = compile_steps(&kinds, &[Whole, Whole, Keyed], &ids[..3], 3);
         assert_eq!(steps.iter().map(|s| s.kind).collect::<Vec<_>>(), [StepKind::Parallel, StepKind::Global]);
         // A prefix-state barrier: the step before writes states, the next applies.
+        let kinds = [Source, Barrier, Sink];
         let steps = compile_steps(&kinds, &[Whole, BarrierSplit::Prefix, Whole], &ids[..3], 3);
         let shape: Vec<(StepKind, Option<usize>, bool)> =
             steps.iter().map(|s| (s.kind, s.sign_stage, s.input_by_rank)).collect();
         assert_eq!(shape, [(StepKind::Parallel, Some(1), false), (StepKind::Parallel, None, true)]);
         // A near-duplicate barrier: sign, match (N tasks), cluster (1 task), apply.
-        let kinds = [Source, Barrier, Sink];
         let steps = compile_steps(&kinds, &[Whole, Near, Whole], &ids[..3], 3);
         let shape: Vec<(StepKind, usize, Option<usize>, bool)> =
             steps.iter().map(|s| (s.kind, s.tasks, s.sign_stage, s.input_by_rank)).collect();
