@@ -25,7 +25,8 @@ fuzz_bounded() {
   scratch=$(mktemp -d)
   for target in $targets; do
     mkdir -p "$scratch/$target"
-    find "fuzz/corpus/$target" -type f | sort | head -n "$seeds" | xargs -r cp -t "$scratch/$target"
+    # (sed, not head: head closes the pipe early, and under pipefail the SIGPIPE would end CI)
+    find "fuzz/corpus/$target" -type f | sort | sed -n "1,${seeds}p" | xargs -r cp -t "$scratch/$target"
     (cd fuzz && cargo +nightly fuzz run --dev -s none "$target" "$scratch/$target" -- \
       -max_total_time="$seconds" -print_final_stats=1 >"$scratch/$target.log" 2>&1) || true
     echo "fuzz: $target: $(grep -o 'number_of_executed_units: *[0-9]*' "$scratch/$target.log" | grep -o '[0-9]*$' || echo 0) runs"
