@@ -23,7 +23,7 @@ use millstone_core::{Batch, BatchEncoder, CountByKey, Prepared, Sink, StageError
 use crate::error::Error;
 use crate::fingerprint::output_sum;
 use crate::keyed::{corrupt, key_file, open, read_all, save_reduce_marker, seal};
-use crate::task::{ranges, TaskMarker};
+use crate::task::require_finished;
 use crate::work::{write_atomic, WorkPlan};
 
 /// Stage id of the counter.
@@ -172,11 +172,7 @@ pub(crate) fn run_count_reduce(
 ) -> Result<(), Error> {
     let started = Instant::now();
     let sign = step - 1;
-    TaskMarker::finished(plan, sign).map_err(|missing| Error::NotReady {
-        step,
-        previous: sign,
-        missing: ranges(&missing),
-    })?;
+    require_finished(plan, step, sign)?;
     let mut totals: HashMap<u64, u32> = HashMap::new();
     for rank in 0..plan.steps[sign].tasks {
         let path = key_file(plan, sign, bucket, rank);
@@ -218,11 +214,7 @@ type Counts = HashMap<u64, u32>;
 
 /// The group counts and the key totals of reduce step `step`, for every apply task.
 pub(crate) fn load_totals(plan: &WorkPlan, step: usize) -> Result<(Counts, Counts), Error> {
-    TaskMarker::finished(plan, step).map_err(|missing| Error::NotReady {
-        step: step + 1,
-        previous: step,
-        missing: ranges(&missing),
-    })?;
+    require_finished(plan, step + 1, step)?;
     let mut counts = HashMap::new();
     for bucket in 0..plan.steps[step].tasks {
         let path = totals_file(plan, step, bucket);

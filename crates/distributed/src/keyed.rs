@@ -24,7 +24,7 @@ use millstone_core::{AtomicFile, Batch, DocId, KeepFirstByKey, PendingOutput, Pr
 
 use crate::error::Error;
 use crate::fingerprint::output_sum;
-use crate::task::{ranges, TaskMarker};
+use crate::task::{require_finished, TaskMarker};
 use crate::work::{write_atomic, WorkPlan};
 
 /// Stage id of the key writer.
@@ -148,11 +148,7 @@ pub(crate) fn run_reduce(
 ) -> Result<(), Error> {
     let started = Instant::now();
     let previous = &plan.steps[step - 1];
-    TaskMarker::finished(plan, previous.index).map_err(|missing| Error::NotReady {
-        step,
-        previous: previous.index,
-        missing: ranges(&missing),
-    })?;
+    require_finished(plan, step, previous.index)?;
     let mut files = Vec::new();
     let mut entries: Vec<(u128, u32, u64, u32)> = Vec::new();
     let mut ids: Vec<Box<str>> = Vec::new();
@@ -239,11 +235,7 @@ pub(crate) fn save_reduce_marker(
 /// The verdicts for `rank` from every bucket of reduce step `step`, by ascending position.
 pub(crate) fn load_verdicts(plan: &WorkPlan, step: usize, rank: usize) -> Result<Vec<(u64, DocId)>, Error> {
     let reduce = &plan.steps[step];
-    TaskMarker::finished(plan, step).map_err(|missing| Error::NotReady {
-        step: step + 1,
-        previous: step,
-        missing: ranges(&missing),
-    })?;
+    require_finished(plan, step + 1, step)?;
     let mut all = Vec::new();
     for bucket in 0..reduce.tasks {
         let path = verdict_file(plan, step, rank, bucket);

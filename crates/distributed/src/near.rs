@@ -36,7 +36,7 @@ use rayon::prelude::*;
 use crate::error::Error;
 use crate::fingerprint::output_sum;
 use crate::keyed::{corrupt, key_file, open, read_all, records, save_reduce_marker, seal, Writer};
-use crate::task::{ranges, TaskMarker};
+use crate::task::require_finished;
 use crate::work::{write_atomic, WorkPlan};
 
 /// Stage id of the signer.
@@ -311,14 +311,6 @@ fn near_verdict_file(plan: &WorkPlan, step: usize, rank: usize) -> PathBuf {
     plan.verdicts_dir(step).join(format!("r{rank:05}.near.zst"))
 }
 
-fn not_ready(plan: &WorkPlan, step: usize, previous: usize) -> Result<(), Error> {
-    TaskMarker::finished(plan, previous).map(drop).map_err(|missing| Error::NotReady {
-        step,
-        previous,
-        missing: ranges(&missing),
-    })
-}
-
 /// Runs match task `bucket` of `step` and writes its marker.
 pub(crate) fn run_match(
     plan: &WorkPlan,
@@ -329,7 +321,7 @@ pub(crate) fn run_match(
 ) -> Result<(), Error> {
     let started = Instant::now();
     let sign = step - 1;
-    not_ready(plan, step, sign)?;
+    require_finished(plan, step, sign)?;
     let mut entries: Vec<(u64, u16, u64)> = Vec::new();
     for rank in 0..plan.steps[sign].tasks {
         let path = key_file(plan, sign, bucket, rank);
@@ -424,7 +416,7 @@ pub(crate) fn run_cluster(
 ) -> Result<(), Error> {
     let started = Instant::now();
     let (matching, sign) = (step - 1, step - 2);
-    not_ready(plan, step, matching)?;
+    require_finished(plan, step, matching)?;
     let mut edges: Vec<(u64, u64)> = Vec::new();
     for bucket in 0..plan.steps[matching].tasks {
         let path = edge_file(plan, matching, bucket);
@@ -531,7 +523,7 @@ pub(crate) fn load_near_verdicts(
     step: usize,
     rank: usize,
 ) -> Result<Vec<(u64, NearVerdict)>, Error> {
-    not_ready(plan, step + 1, step)?;
+    require_finished(plan, step + 1, step)?;
     let path = near_verdict_file(plan, step, rank);
     let bytes = read_all(&path)?;
     records(&bytes, 13, &path)?

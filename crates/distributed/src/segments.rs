@@ -22,7 +22,7 @@ use millstone_core::{Batch, BatchEncoder, Prepared, SegmentMatches, Sink, StageE
 use crate::error::Error;
 use crate::fingerprint::output_sum;
 use crate::keyed::{corrupt, key_file, open, read_all, save_reduce_marker, seal, Writer};
-use crate::task::{ranges, TaskMarker};
+use crate::task::require_finished;
 use crate::work::{write_atomic, WorkPlan};
 
 /// Stage id of the segment lister.
@@ -146,11 +146,7 @@ pub(crate) fn run_segment_reduce(
 ) -> Result<(), Error> {
     let started = Instant::now();
     let sign = step - 1;
-    TaskMarker::finished(plan, sign).map_err(|missing| Error::NotReady {
-        step,
-        previous: sign,
-        missing: ranges(&missing),
-    })?;
+    require_finished(plan, step, sign)?;
     let mut occurrences: Vec<Occurrence> = Vec::new();
     for rank in 0..plan.steps[sign].tasks {
         let path = key_file(plan, sign, bucket, rank);
@@ -206,11 +202,7 @@ pub(crate) fn load_segment_matches(
     step: usize,
     rank: usize,
 ) -> Result<Vec<(u64, u32)>, Error> {
-    TaskMarker::finished(plan, step).map_err(|missing| Error::NotReady {
-        step: step + 1,
-        previous: step,
-        missing: ranges(&missing),
-    })?;
+    require_finished(plan, step + 1, step)?;
     let mut all = Vec::new();
     for bucket in 0..plan.steps[step].tasks {
         let path = matches_file(plan, step, rank, bucket);

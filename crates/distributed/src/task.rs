@@ -179,14 +179,24 @@ pub(crate) fn ranges(ranks: &[usize]) -> String {
     parts.join(",")
 }
 
-/// The chunks the previous step left for `step`, in order.
-fn input_chunks(plan: &WorkPlan, step: usize) -> Result<Vec<PathBuf>, Error> {
-    let previous = step - 1;
-    let markers = TaskMarker::finished(plan, previous).map_err(|missing| Error::NotReady {
+/// The markers of every task of step `previous`, which `step` needs; otherwise a
+/// [`Error::NotReady`] naming the ranks without one.
+pub(crate) fn require_finished(
+    plan: &WorkPlan,
+    step: usize,
+    previous: usize,
+) -> Result<Vec<TaskMarker>, Error> {
+    TaskMarker::finished(plan, previous).map_err(|missing| Error::NotReady {
         step,
         previous,
         missing: ranges(&missing),
-    })?;
+    })
+}
+
+/// The chunks the previous step left for `step`, in order.
+fn input_chunks(plan: &WorkPlan, step: usize) -> Result<Vec<PathBuf>, Error> {
+    let previous = step - 1;
+    let markers = require_finished(plan, step, previous)?;
     Ok(markers.into_iter().flat_map(|m| m.chunks).collect())
 }
 
@@ -244,11 +254,7 @@ fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> 
         let barrier = match split {
             BarrierSplit::Near => near_stage(&all, index)?.apply(load_near_verdicts(plan, step - 1, rank)?),
             BarrierSplit::Prefix => {
-                TaskMarker::finished(plan, step - 1).map_err(|missing| Error::NotReady {
-                    step,
-                    previous: step - 1,
-                    missing: ranges(&missing),
-                })?;
+                require_finished(plan, step, step - 1)?;
                 let earlier: Vec<PathBuf> = (0..rank).map(|r| state_file(plan, step - 1, r)).collect();
                 prefix_stage(&all, index)?.resume(&earlier).map_err(|error| {
                     Error::Run(millstone_runner::Error::Stage { stage: all[index].id.clone(), error })
@@ -333,13 +339,24 @@ fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> 
     Ok(Plan { name, runtime, stages, config_hash })
 }
 
-/// The keep-first-by-key form of stage `index`, which the plan says it has.
-fn keyed_stage(stages: &[PlannedStage], index: usize) -> Result<Arc<dyn KeepFirstByKey>, Error> {
+/// The distributed form `form` takes from the barrier of stage `index`, which the plan says it
+/// has; a stage that no longer has it (`what`: how it was planned to run) makes the plan stale.
+fn split_form<T: ?Sized>(
+    stages: &[PlannedStage],
+    index: usize,
+    form: impl Fn(&dyn millstone_core::Barrier) -> Option<Arc<T>>,
+    what: &str,
+) -> Result<Arc<T>, Error> {
     match stages.get(index).map(|s| &s.stage) {
-        Some(Stage::Barrier { barrier, .. }) => barrier.keep_first_by_key(),
+        Some(Stage::Barrier { barrier, .. }) => form(barrier.as_ref()),
         _ => None,
     }
-    .ok_or_else(|| Error::Stale(format!("stage {index} no longer runs as keep-first-by-key")))
+    .ok_or_else(|| Error::Stale(format!("stage {index} no longer {what}")))
+}
+
+/// The keep-first-by-key form of stage `index`, which the plan says it has.
+fn keyed_stage(stages: &[PlannedStage], index: usize) -> Result<Arc<dyn KeepFirstByKey>, Error> {
+    split_form(stages, index, |b| b.keep_first_by_key(), "runs as keep-first-by-key")
 }
 
 /// Stage id of the writer of a prefix-state barrier's state.
@@ -352,38 +369,22 @@ fn state_file(plan: &WorkPlan, step: usize, rank: usize) -> PathBuf {
 
 /// The segment form of stage `index`, which the plan says it has.
 fn segments_stage(stages: &[PlannedStage], index: usize) -> Result<Arc<dyn SegmentMatches>, Error> {
-    match stages.get(index).map(|s| &s.stage) {
-        Some(Stage::Barrier { barrier, .. }) => barrier.segment_matches(),
-        _ => None,
-    }
-    .ok_or_else(|| Error::Stale(format!("stage {index} no longer runs as segment matching")))
+    split_form(stages, index, |b| b.segment_matches(), "runs as segment matching")
 }
 
 /// The counting form of stage `index`, which the plan says it has.
 fn counted_stage(stages: &[PlannedStage], index: usize) -> Result<Arc<dyn CountByKey>, Error> {
-    match stages.get(index).map(|s| &s.stage) {
-        Some(Stage::Barrier { barrier, .. }) => barrier.count_by_key(),
-        _ => None,
-    }
-    .ok_or_else(|| Error::Stale(format!("stage {index} no longer runs as key counting")))
+    split_form(stages, index, |b| b.count_by_key(), "runs as key counting")
 }
 
 /// The prefix-state form of stage `index`, which the plan says it has.
 fn prefix_stage(stages: &[PlannedStage], index: usize) -> Result<Arc<dyn PrefixState>, Error> {
-    match stages.get(index).map(|s| &s.stage) {
-        Some(Stage::Barrier { barrier, .. }) => barrier.prefix_state(),
-        _ => None,
-    }
-    .ok_or_else(|| Error::Stale(format!("stage {index} no longer runs from merged states")))
+    split_form(stages, index, |b| b.prefix_state(), "runs from merged states")
 }
 
 /// The near-duplicate form of stage `index`, which the plan says it has.
 fn near_stage(stages: &[PlannedStage], index: usize) -> Result<Arc<dyn NearDuplicates>, Error> {
-    match stages.get(index).map(|s| &s.stage) {
-        Some(Stage::Barrier { barrier, .. }) => barrier.near_duplicates(),
-        _ => None,
-    }
-    .ok_or_else(|| Error::Stale(format!("stage {index} no longer runs as near-duplicate matching")))
+    split_form(stages, index, |b| b.near_duplicates(), "runs as near-duplicate matching")
 }
 
 /// The pipeline as planned, built for one task (`part`: rank and tasks of a parallel step),
