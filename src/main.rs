@@ -160,6 +160,11 @@ enum EvalCommand {
         /// Article pages to use.
         #[arg(long, default_value_t = 180)]
         pages: usize,
+        /// Build the same-site benchmark instead: for every page (any type) of a site with two
+        /// or more pages, its gold text and its whole page as text, `meta.site` = the host;
+        /// cluster = page. Different pages of one site share navigation and footers only.
+        #[arg(long)]
+        same_site: bool,
     },
     /// Score main-content extraction (`clean.html_to_text`) on a WCXB-style benchmark: bag-of-words
     /// precision/recall/F1 of lowercase `\w+` tokens per page, macro mean, per page type.
@@ -465,8 +470,11 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Eval(EvalCommand::Dedup { labels, pipeline, stage, overrides, sweep, threads }) => {
             eval::dedup(&registry, &labels, &pipeline, stage, overrides, sweep, threads)
         }
-        Command::Eval(EvalCommand::Reprints { html, truth, out, pages }) => {
+        Command::Eval(EvalCommand::Reprints { html, truth, out, pages, same_site: false }) => {
             reprints::build(&html, &truth, &out, pages)
+        }
+        Command::Eval(EvalCommand::Reprints { html, truth, out, same_site: true, .. }) => {
+            reprints::build_same_site(&html, &truth, &out)
         }
         Command::Eval(EvalCommand::Extract { html, truth, limit, threads }) => {
             eval::extract(&html, &truth, limit, threads)

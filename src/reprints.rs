@@ -62,6 +62,16 @@ fn truncated(text: &str, fraction: f64) -> String {
     out
 }
 
+/// The page names (`NNNN`) of the ground-truth files in `truth_dir`, sorted.
+fn page_names(truth_dir: &Path) -> anyhow::Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(truth_dir)
+        .with_context(|| format!("reading {}", truth_dir.display()))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".json.gz").map(str::to_string))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 /// Builds the benchmark from `html_dir` (`NNNN.html.gz`) and `truth_dir` (`NNNN.json.gz`) into
 /// `out/corpus.jsonl` and `out/labels.tsv`, using the first `pages` article pages with at least
 /// 100 words of gold text.
@@ -71,11 +81,7 @@ pub fn build(
     out: &Path,
     pages: usize,
 ) -> anyhow::Result<std::process::ExitCode> {
-    let mut names: Vec<String> = std::fs::read_dir(truth_dir)
-        .with_context(|| format!("reading {}", truth_dir.display()))?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".json.gz").map(str::to_string))
-        .collect();
-    names.sort();
+    let names = page_names(truth_dir)?;
     let settings: [(&str, serde_json::Value); 4] = [
         ("extract", serde_json::json!({})),
         ("precision", serde_json::json!({"favor_precision": true})),
@@ -142,6 +148,60 @@ pub fn build(
     Ok(std::process::ExitCode::SUCCESS)
 }
 
+/// The host of `url` (`https://www.example.com/a` -> `www.example.com`).
+fn host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split(['/', '?', '#']).next().unwrap_or("")
+}
+
+/// Builds the same-site benchmark: for each page of a site with two or more pages in
+/// `truth_dir`, its gold text and its whole page as text, with `meta.site`; cluster = page.
+/// Two pages of one site share only their template (navigation, footers, widgets), so every
+/// cross-page pair a stage links is a false one made by boilerplate.
+pub fn build_same_site(
+    html_dir: &Path,
+    truth_dir: &Path,
+    out: &Path,
+) -> anyhow::Result<std::process::ExitCode> {
+    let names = page_names(truth_dir)?;
+    let mut by_site: std::collections::BTreeMap<String, Vec<(String, String)>> = Default::default();
+    for name in names {
+        let truth: serde_json::Value =
+            serde_json::from_str(&read_gz(&truth_dir.join(format!("{name}.json.gz")))?)?;
+        let site = host(truth["url"].as_str().unwrap_or("")).to_string();
+        let gold = truth["ground_truth"]["main_content"].as_str().unwrap_or("").to_string();
+        if !site.is_empty() {
+            by_site.entry(site).or_default().push((name, gold));
+        }
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut corpus = std::io::BufWriter::new(std::fs::File::create(out.join("corpus.jsonl"))?);
+    let mut labels = std::fs::File::create(out.join("labels.tsv"))?;
+    writeln!(labels, "id\tcluster")?;
+    let (mut sites, mut docs) = (0, 0);
+    for (site, pages) in by_site.iter().filter(|(_, pages)| pages.len() >= 2) {
+        sites += 1;
+        for (name, gold) in pages {
+            let html = millstone_ingest::html::decode_html(&read_gz_bytes(
+                &html_dir.join(format!("{name}.html.gz")),
+            )?);
+            for (variant, text) in [("gold", gold.clone()), ("page", whole_page_text(&html))] {
+                if words(&text) < 20 {
+                    continue;
+                }
+                let id = format!("{name}-{variant}");
+                let row = serde_json::json!({"id": id, "text": text, "site": site});
+                writeln!(corpus, "{row}")?;
+                writeln!(labels, "{id}\t{name}")?;
+                docs += 1;
+            }
+        }
+    }
+    corpus.flush()?;
+    eprintln!("wrote {docs} texts of the pages of {sites} sites to {}", out.display());
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +210,12 @@ mod tests {
     fn whole_page_text_keeps_visible_text_only() {
         let html = "<html><head><style>p{}</style><script>var x=1;</script></head><body><nav>Home &amp; News</nav><!-- c --><p>Body  text</p></body></html>";
         assert_eq!(whole_page_text(html), "Home & News\nBody text");
+    }
+
+    #[test]
+    fn host_is_the_authority_of_a_url() {
+        assert_eq!(host("https://www.rei.com/product/1?x=2"), "www.rei.com");
+        assert_eq!(host("store.example.org#top"), "store.example.org");
     }
 
     #[test]

@@ -299,43 +299,53 @@ fn repeated_failures_are_logged_a_few_times_and_counted_by_kind() {
     assert!(err.contains("not valid JSON=50"), "the summary counts failures by kind: {err}");
 }
 
-#[test]
-fn eval_reprints_builds_a_benchmark_that_verified_clusters_score_well_on() {
+/// The WCXB dev split beside the repository, or `None` (with a message) when it is absent.
+fn wcxb_dev() -> Option<std::path::PathBuf> {
     let wcxb = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/eval/wcxb-dev");
     if !wcxb.join("html").is_dir() {
         eprintln!("skipped: {} is not there (development data, not part of the repository)", wcxb.display());
-        return;
+        return None;
     }
+    Some(wcxb)
+}
+
+/// Runs `millstone eval reprints` on the WCXB pages into `out`.
+fn build_reprints(wcxb: &std::path::Path, out: &std::path::Path, extra: &[&str]) {
+    let (html, truth) = (wcxb.join("html"), wcxb.join("ground-truth"));
+    let mut args = vec!["eval", "reprints", "--html", html.to_str().unwrap()];
+    args.extend(["--truth", truth.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    let built = millstone(&args);
+    assert!(built.status.success(), "{}", stderr(&built));
+}
+
+/// A pipeline reading `corpus` into `dedup.minhash` with the news preset.
+fn news_minhash_pipeline(dir: &std::path::Path, corpus: &std::path::Path) -> std::path::PathBuf {
+    let pipeline = dir.join("p.yaml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            "version: 1\nruntime: {{ out_dir: {o} }}\nstages:\n  - {{ type: ingest.jsonl, path: {c} }}\n  - {{ type: dedup.minhash, preset: news }}\n",
+            o = dir.join("o").display(),
+            c = corpus.display()
+        ),
+    )
+    .unwrap();
+    pipeline
+}
+
+#[test]
+fn eval_reprints_builds_a_benchmark_that_verified_clusters_score_well_on() {
+    let Some(wcxb) = wcxb_dev() else { return };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("reprints");
-    let built = millstone(&[
-        "eval",
-        "reprints",
-        "--html",
-        wcxb.join("html").to_str().unwrap(),
-        "--truth",
-        wcxb.join("ground-truth").to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--pages",
-        "30",
-    ]);
-    assert!(built.status.success(), "{}", stderr(&built));
+    build_reprints(&wcxb, &out, &["--pages", "30"]);
     let labels = std::fs::read_to_string(out.join("labels.tsv")).unwrap();
     let pages: std::collections::BTreeSet<&str> =
         labels.lines().skip(1).map(|l| l.split('\t').nth(1).unwrap()).collect();
     assert_eq!(pages.len(), 30);
     assert!(labels.lines().count() > 30 * 7, "several texts per page");
-    let pipeline = dir.path().join("p.yaml");
-    std::fs::write(
-        &pipeline,
-        format!(
-            "version: 1\nruntime: {{ out_dir: {o} }}\nstages:\n  - {{ type: ingest.jsonl, path: {c} }}\n  - {{ type: dedup.minhash, preset: news }}\n",
-            o = dir.path().join("o").display(),
-            c = out.join("corpus.jsonl").display()
-        ),
-    )
-    .unwrap();
+    let pipeline = news_minhash_pipeline(dir.path(), &out.join("corpus.jsonl"));
     let scored = millstone(&[
         "eval",
         "dedup",
@@ -356,4 +366,39 @@ fn eval_reprints_builds_a_benchmark_that_verified_clusters_score_well_on() {
     // clusters do not.
     assert!(precision("clusters=verified") >= 0.95, "{table}");
     assert!(precision("clusters=connected") < precision("clusters=verified"), "{table}");
+}
+
+#[test]
+fn eval_reprints_same_site_shows_that_per_site_common_shingles_cut_template_matches() {
+    let Some(wcxb) = wcxb_dev() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("same-site");
+    build_reprints(&wcxb, &out, &["--same-site"]);
+    let corpus = std::fs::read_to_string(out.join("corpus.jsonl")).unwrap();
+    assert!(corpus.lines().all(|l| l.contains("\"site\":")), "every text names its site");
+    let pipeline = news_minhash_pipeline(dir.path(), &out.join("corpus.jsonl"));
+    let score = |extra: &[&str]| -> f64 {
+        let mut args = vec![
+            "eval",
+            "dedup",
+            "--labels",
+            out.join("labels.tsv").to_str().unwrap().to_string().leak(),
+            "--pipeline",
+            pipeline.to_str().unwrap().to_string().leak(),
+        ];
+        args.extend_from_slice(extra);
+        let scored = millstone(&args);
+        assert!(scored.status.success(), "{}", stderr(&scored));
+        let table = String::from_utf8_lossy(&scored.stdout).into_owned();
+        let line = table.lines().find(|l| l.starts_with("pipeline")).unwrap_or_else(|| panic!("{table}"));
+        line.split_whitespace().nth(2).unwrap().parse().unwrap()
+    };
+    let plain = score(&[]);
+    let scoped = score(&[
+        "--set",
+        "stages.1.common_shingles.scope_field=meta.site",
+        "--set",
+        "stages.1.common_shingles.min_docs=3",
+    ]);
+    assert!(scoped >= 0.9 && scoped > plain + 0.1, "pair precision {plain} -> {scoped}");
 }

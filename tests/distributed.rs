@@ -356,8 +356,13 @@ stages:
             ("type: dedup.minhash, preset: news, keeper: min, keeper_field: meta.site, clusters: connected", Some(Cluster)),
             ("type: dedup.minhash, preset: web, ngram: 2, keeper: priority, keeper_field: meta.site, priority: [wire]", Some(Cluster)),
             ("type: dedup.minhash, preset: news, streaming: true, report: REPORT", Some(Global)),
+            // Shingle frequencies counted by every signing task, merged for clustering.
+            ("type: dedup.minhash, preset: news, keeper: longest, common_shingles: {scope_field: meta.site, min_docs: 2}, report: REPORT", Some(Cluster)),
+            ("type: dedup.minhash, preset: news, common_shingles: {min_docs: 3, min_fraction: 0.05}", Some(Cluster)),
             ("type: dedup.simhash, max_distance: 4, keeper: longest, report: REPORT", Some(Cluster)),
             ("type: dedup.simhash, max_distance: 6, clusters: connected, on_match: annotate, max_bucket: 3", Some(Cluster)),
+            ("type: dedup.simhash, max_distance: 10, verification: sketch, report: REPORT", Some(Cluster)),
+            ("type: dedup.simhash, max_distance: 12, threshold: 0.4, common_shingles: {scope_field: meta.site, min_docs: 2}", Some(Cluster)),
             // A filter far too small: many false positives, which must be the same ones.
             ("type: dedup.bloom, unit: paragraph, expected_items: 300, false_positive_rate: 0.3, ngram: 3", None),
             ("type: dedup.bloom, expected_items: 20, false_positive_rate: 0.2", None),

@@ -257,6 +257,17 @@ pub trait NearDuplicates: Send + Sync {
     /// The barrier that applies the verdicts to one task's documents, seen in the order they
     /// were signed: `verdicts` by ascending position in that stream.
     fn apply(&self, verdicts: Vec<(u64, NearVerdict)>) -> Box<dyn Barrier>;
+    /// What the documents signed so far add to corpus-wide statistics that clustering needs
+    /// (e.g. shingle document frequencies), written by each signing task once it has signed
+    /// all its documents; `None` when the stage needs none.
+    fn corpus_state(&self) -> Option<Vec<u8>> {
+        None
+    }
+    /// Adds one signing task's [`NearDuplicates::corpus_state`] before clustering; the
+    /// cluster step adds every task's, so the statistics are those of the whole corpus.
+    fn add_corpus_state(&self, _state: &[u8]) -> Result<(), StageError> {
+        Ok(())
+    }
 }
 
 /// A barrier that keeps the first document (in input order) of each key and drops the rest,

@@ -230,6 +230,11 @@ pub trait NearIndex: Send + 'static {
     /// Similarity of two indexed documents, as exact as the index can tell (the final check of
     /// every cluster member against its keeper). Pass the keeper as `a`.
     fn similarity_between(&mut self, a: u32, b: u32) -> Result<f64, StageError>;
+    /// The threshold of [`NearIndex::similarity_between`] when it measures on another scale
+    /// than candidates (SimHash: Jaccard of the true sets vs fingerprint agreement).
+    fn verification_threshold(&self) -> Option<f64> {
+        None
+    }
     /// Whether the document can be compared at all (an empty text cannot).
     fn comparable(&self, _signature: &Self::Signature) -> bool {
         true
@@ -420,7 +425,8 @@ impl<I: NearIndex> NearDedup<I> {
                     let index = &mut self.index;
                     let (ids, keys, policy) = (&self.ids, &self.keys, self.options.keeper);
                     let better = |a: u32, b: u32| better_keeper(policy, keys, ids, a, b);
-                    let outcome = component_keepers(&group, mode, self.threshold, better, |a, b| {
+                    let threshold = index.verification_threshold().unwrap_or(self.threshold);
+                    let outcome = component_keepers(&group, mode, threshold, better, |a, b| {
                         index.similarity_between(a, b)
                     })?;
                     self.pairs_verified += outcome.compared;

@@ -25,6 +25,7 @@ pub mod bloom;
 pub mod cluster;
 pub mod eval;
 pub mod exact;
+pub mod frequency;
 pub mod lsh;
 pub mod minhash;
 pub mod near;
@@ -35,6 +36,7 @@ pub mod shingle;
 pub mod shingle_sets;
 pub mod simhash;
 pub mod substring;
+mod verify;
 
 use millstone_core::Registry;
 

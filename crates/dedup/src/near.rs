@@ -20,11 +20,13 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::cluster::{ClusterMode, ClusterOptions, KeeperPolicy};
 use crate::cluster::{NearDedup, NearIndex, PrepareStep};
+use crate::frequency::{CommonCut, CommonShingles};
 use crate::lsh::{band_keys, optimal_bands_rows, LshIndex};
 use crate::minhash::{MinHasher, Similarity};
 use crate::normalize::Normalization;
 use crate::shingle::{Shingler, Unit};
-use crate::shingle_sets::{fold, shingle_set, ShingleSets};
+use crate::shingle_sets::fold;
+use crate::verify::{jaccard_of, ExactRecord, ExactSet, ExactVerifier, Frequencies};
 
 /// Calibrated starting points, so users need not choose bands and rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -75,6 +77,10 @@ pub struct MinHashConfig {
     /// How cluster members are checked against their keeper: `exact` (true shingle sets, kept
     /// on disk in `spill_dir`) or `sketch` (the MinHash estimate only: no disk, less precise).
     pub verification: Option<Verification>,
+    /// Leave shingles found in many documents (of one site, with `scope_field`) out of the
+    /// exact verification, so a shared template (navigation, footers, widgets) cannot make two
+    /// stories similar. Needs `verification: exact` and `clusters: verified`. Default: off.
+    pub common_shingles: Option<CommonShingles>,
     /// Clusters, keeper, action, report.
     #[serde(flatten)]
     pub cluster: ClusterOptions,
@@ -109,6 +115,8 @@ pub struct MinHashParams {
     pub verification: Verification,
     /// What a cluster is.
     pub clusters: ClusterMode,
+    /// Shingles left out of exact verification.
+    pub common_shingles: Option<CommonShingles>,
 }
 
 /// How the members of a near-duplicate cluster are checked against its keeper.
@@ -172,6 +180,7 @@ impl MinHashConfig {
             min_containment_shingles: self.min_containment_shingles.unwrap_or(20),
             verification: self.verification.unwrap_or_default(),
             clusters: self.cluster.clusters.unwrap_or(clusters),
+            common_shingles: self.common_shingles.clone(),
         }
     }
 }
@@ -226,6 +235,19 @@ impl StageConfig for MinHashConfig {
         if !(0.0..=1.0).contains(&p.threshold) {
             errors.push(FieldError::new("threshold", "must be between 0 and 1"));
         }
+        if let Some(common) = &p.common_shingles {
+            common.validate("common_shingles", &mut errors);
+            if p.verification != Verification::Exact
+                || p.clusters != ClusterMode::Verified
+                || self.cluster.streaming
+            {
+                errors.push(FieldError::new(
+                    "common_shingles",
+                    "needs `verification: exact` and `clusters: verified` without `streaming` (common \
+                     shingles are known only after the last document)",
+                ));
+            }
+        }
         self.cluster.validate(&mut errors);
         errors.is_empty().then_some(()).ok_or(errors)
     }
@@ -249,6 +271,7 @@ impl StageConfig for MinHashConfig {
         tracing::info!(stage = %cx.stage_id, bands = p.bands, rows = p.rows, threshold = p.threshold, "dedup.minhash LSH parameters");
         let shingler = Shingler::new(p.unit, p.ngram, p.normalize);
         let (bands, rows) = (p.bands, p.rows);
+        let frequencies = crate::verify::frequencies(p.common_shingles.as_ref());
         let options = ClusterOptions { clusters: Some(p.clusters), ..self.cluster.for_run(cx) };
         let split = MinHashSplit {
             params: p.clone(),
@@ -258,22 +281,24 @@ impl StageConfig for MinHashConfig {
             policy: self.cluster.keeper,
             options: options.clone(),
             overwrite: cx.overwrite,
+            frequencies: frequencies.clone(),
         };
+        let counting = frequencies.clone();
         let prepare = Arc::new(PrepareStep {
             signature: move |doc: &Document| {
-                MinHashSignature::new(&hasher, &shingler, &doc.text, bands, rows)
+                MinHashSignature::new(&hasher, &shingler, doc, bands, rows, counting.as_ref())
             },
             keeper: self.cluster.key_extractor(),
             _marker: PhantomData,
         });
-        let sets = match (p.verification, p.clusters) {
+        let exact = match (p.verification, p.clusters) {
             (Verification::Exact, ClusterMode::Verified) => Some(
-                ShingleSets::create(self.cluster.spill_dir.as_deref())
+                ExactVerifier::create(self.cluster.spill_dir.as_deref(), frequencies)
                     .map_err(|e| BuildError::field("spill_dir", e.to_string()))?,
             ),
             _ => None,
         };
-        let index = MinHashIndex::new(p.clone(), sets);
+        let index = MinHashIndex::new(p.clone(), exact);
         let mut barrier = NearDedup::new(index, p.threshold, options, cx.overwrite);
         if !self.cluster.streaming {
             barrier = barrier.with_split(Arc::new(split));
@@ -288,19 +313,27 @@ pub struct MinHashSignature {
     keys: Vec<u64>,
     sketch: Vec<u16>,
     shingles: u32,
-    set: Vec<u32>,
+    exact: ExactSet,
 }
 
 impl MinHashSignature {
-    fn new(hasher: &MinHasher, shingler: &Shingler, text: &str, bands: usize, rows: usize) -> Self {
+    /// The signature of `doc`; its shingles are counted into `frequencies` when given.
+    fn new(
+        hasher: &MinHasher,
+        shingler: &Shingler,
+        doc: &Document,
+        bands: usize,
+        rows: usize,
+        frequencies: Option<&Frequencies>,
+    ) -> Self {
         let mut folded = Vec::new();
-        let signature = hasher.signature_with(shingler, text, |h| folded.push(fold(h)));
-        let set = shingle_set(folded);
+        let signature = hasher.signature_with(shingler, &doc.text, |h| folded.push(fold(h)));
+        let exact = ExactSet::new(folded, doc, frequencies);
         MinHashSignature {
             keys: band_keys(&signature.values, bands, rows),
             sketch: signature.values.iter().map(|v| (v >> 16) as u16).collect(),
-            shingles: set.len() as u32,
-            set,
+            shingles: exact.set.len() as u32,
+            exact,
         }
     }
 }
@@ -323,17 +356,17 @@ pub struct MinHashIndex {
     lsh: LshIndex,
     sketches: Vec<u16>,
     shingles: Vec<u32>,
-    sets: Option<ShingleSets>,
+    exact: Option<ExactVerifier>,
 }
 
 impl MinHashIndex {
-    fn new(params: MinHashParams, sets: Option<ShingleSets>) -> Self {
+    fn new(params: MinHashParams, exact: Option<ExactVerifier>) -> Self {
         MinHashIndex {
             lsh: LshIndex::new(params.bands),
             params,
             sketches: Vec::new(),
             shingles: Vec::new(),
-            sets,
+            exact,
         }
     }
 
@@ -364,19 +397,18 @@ impl NearIndex for MinHashIndex {
         if size_a == 0 || size_b == 0 {
             return Ok(0.0);
         }
-        let jaccard = match &mut self.sets {
-            Some(sets) => {
-                let (common, la, lb) = sets.overlap(a, b)?;
-                common as f64 / (la + lb - common).max(1) as f64
+        match &mut self.exact {
+            Some(exact) => {
+                let (jaccard, size_a, size_b) = jaccard_of(exact.overlap(a, b)?);
+                Ok(self.params.score(jaccard, size_a, size_b))
             }
-            None => sketch_jaccard(self.sketch(a), self.sketch(b)),
-        };
-        Ok(self.params.score(jaccard, size_a, size_b))
+            None => Ok(self.params.score(sketch_jaccard(self.sketch(a), self.sketch(b)), size_a, size_b)),
+        }
     }
 
     fn insert(&mut self, signature: &MinHashSignature) -> Result<(), StageError> {
-        if let Some(sets) = &mut self.sets {
-            sets.push(&signature.set)?;
+        if let Some(exact) = &mut self.exact {
+            exact.push(&signature.exact)?;
         }
         if signature.shingles > 0 {
             self.lsh.insert(&signature.keys);
@@ -394,21 +426,28 @@ impl NearIndex for MinHashIndex {
         self.lsh.retained_bytes()
             + self.sketches.capacity() * 2
             + self.shingles.capacity() * 4
-            + self.sets.as_ref().map_or(0, ShingleSets::retained_bytes)
+            + self.exact.as_ref().map_or(0, ExactVerifier::retained_bytes)
     }
 
     fn state_bytes_per_document(&self) -> u64 {
         // Sketch, distinct shingle count, per band a chain link and (with hash-map slack) a
         // bucket entry, and the shingle set's offset.
         let bands = self.params.bands as u64;
-        2 * self.params.permutations as u64 + 4 + bands * (4 + 20) + if self.sets.is_some() { 8 } else { 0 }
+        2 * self.params.permutations as u64
+            + 4
+            + bands * (4 + 20)
+            + if self.exact.is_some() {
+                ExactVerifier::bytes_per_document(self.params.common_shingles.is_some())
+            } else {
+                0
+            }
     }
 
     fn summary(&self) -> Vec<(&'static str, u64)> {
         let mut counters =
             vec![("lsh_bands", self.params.bands as u64), ("lsh_rows", self.params.rows as u64)];
-        if let Some(sets) = &self.sets {
-            counters.push(("shingle_set_disk_bytes", sets.disk_bytes()));
+        if let Some(exact) = &self.exact {
+            counters.push(("shingle_set_disk_bytes", exact.disk_bytes()));
         }
         counters
     }
@@ -426,6 +465,8 @@ struct MinHashSplit {
     policy: KeeperPolicy,
     options: ClusterOptions,
     overwrite: bool,
+    /// This task's shingle counts (signing) or every task's (clustering).
+    frequencies: Option<Frequencies>,
 }
 
 /// A record of [`MinHashSplit`], decoded.
@@ -434,7 +475,7 @@ struct SplitRecord<'a> {
     shingles: u32,
     key: crate::cluster::KeeperKey,
     id: &'a str,
-    set: Vec<u32>,
+    exact: ExactRecord,
 }
 
 impl MinHashSplit {
@@ -457,8 +498,8 @@ impl MinHashSplit {
         }
         let (sketch, shingles) = Self::sketch_of(record, self.params.permutations);
         let (key, id, rest) = crate::cluster::decode_keeper(&record[head..])?;
-        let set = rest.chunks_exact(4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes"))).collect();
-        Ok(SplitRecord { sketch, shingles, key, id, set })
+        let exact = ExactRecord::decode(rest, self.frequencies.is_some())?;
+        Ok(SplitRecord { sketch, shingles, key, id, exact })
     }
 }
 
@@ -477,7 +518,14 @@ impl millstone_core::NearDuplicates for MinHashSplit {
 
     fn sign(&self, doc: &Document, keys: &mut Vec<u64>, record: &mut Vec<u8>) {
         let p = &self.params;
-        let signature = MinHashSignature::new(&self.hasher, &self.shingler, &doc.text, p.bands, p.rows);
+        let signature = MinHashSignature::new(
+            &self.hasher,
+            &self.shingler,
+            doc,
+            p.bands,
+            p.rows,
+            self.frequencies.as_ref(),
+        );
         keys.clear();
         if signature.shingles > 0 {
             keys.extend_from_slice(&signature.keys);
@@ -489,9 +537,7 @@ impl millstone_core::NearDuplicates for MinHashSplit {
         record.extend_from_slice(&signature.shingles.to_le_bytes());
         crate::cluster::encode_keeper(&self.keeper.key(doc), &doc.id, record);
         if self.exact_sets() {
-            for v in &signature.set {
-                record.extend_from_slice(&v.to_le_bytes());
-            }
+            signature.exact.encode(self.frequencies.is_some(), record);
         }
     }
 
@@ -515,7 +561,14 @@ impl millstone_core::NearDuplicates for MinHashSplit {
     }
 
     fn cluster(&self, members: &[&[u8]]) -> Result<(Vec<(usize, f32)>, u64), StageError> {
-        let records = members.iter().map(|m| self.decode(m)).collect::<Result<Vec<_>, _>>()?;
+        let cut = self.frequencies.as_ref().map(|(sketch, common)| CommonCut::new(sketch, common));
+        let records = members
+            .iter()
+            .map(|m| {
+                let record = self.decode(m)?;
+                Ok(SplitRecord { exact: record.exact.with_common_counted(cut.as_ref()), ..record })
+            })
+            .collect::<Result<Vec<_>, StageError>>()?;
         let exact = self.exact_sets();
         let p = &self.params;
         crate::cluster::records_keepers(
@@ -528,13 +581,13 @@ impl millstone_core::NearDuplicates for MinHashSplit {
                 if a.shingles == 0 || b.shingles == 0 {
                     return 0.0;
                 }
-                let jaccard = if exact {
-                    let common = crate::shingle_sets::intersection(&a.set, &b.set);
-                    common as f64 / (a.set.len() + b.set.len() - common).max(1) as f64
+                if exact {
+                    let overlap = a.exact.overlap(&b.exact, cut.as_ref());
+                    let (jaccard, size_a, size_b) = jaccard_of(overlap);
+                    p.score(jaccard, size_a, size_b)
                 } else {
-                    sketch_jaccard(&a.sketch, &b.sketch)
-                };
-                p.score(jaccard, a.shingles, b.shingles)
+                    p.score(sketch_jaccard(&a.sketch, &b.sketch), a.shingles, b.shingles)
+                }
             },
         )
     }
@@ -542,12 +595,20 @@ impl millstone_core::NearDuplicates for MinHashSplit {
     fn apply(&self, verdicts: Vec<(u64, millstone_core::NearVerdict)>) -> Box<dyn millstone_core::Barrier> {
         Box::new(crate::cluster::NearApply::new(verdicts, &self.options, self.overwrite))
     }
+
+    fn corpus_state(&self) -> Option<Vec<u8>> {
+        crate::verify::corpus_state(self.frequencies.as_ref())
+    }
+
+    fn add_corpus_state(&self, state: &[u8]) -> Result<(), StageError> {
+        crate::verify::add_corpus_state(self.frequencies.as_ref(), state)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use millstone_core::UnionFind;
+    use millstone_core::{FieldRef, UnionFind};
     use proptest::prelude::*;
 
     /// Runs the stage on `docs` in batches of `batch` and returns (kept ids, dropped ids).
@@ -619,6 +680,57 @@ mod tests {
     }
 
     #[test]
+    fn a_site_template_does_not_make_two_stories_similar_but_a_republication_still_is() {
+        // Six pages of one site: a 500-word template around a 60-word story each; the wire
+        // story of page 0 is also republished, bare, by three other sites.
+        let template = words(20, 500);
+        let page = |n: u64| format!("{} {template}", words(100 + n, 60));
+        let mut docs: Vec<Document> = (0..6)
+            .map(|n| Document::new(format!("site-{n}"), page(n)).with_meta("site", "a.example"))
+            .collect();
+        for other in ["b.example", "c.example", "d.example"] {
+            docs.push(Document::new(format!("wire-{other}"), words(100, 60)).with_meta("site", other));
+        }
+        let news = |common: Option<CommonShingles>| MinHashConfig {
+            preset: Some(Preset::News),
+            common_shingles: common,
+            ..Default::default()
+        };
+        let (_, dropped) = run(&news(None), docs.clone(), 3);
+        assert!(
+            dropped.iter().filter(|id| id.starts_with("site-")).count() >= 4,
+            "the template links pages: {dropped:?}"
+        );
+        let per_site =
+            CommonShingles { scope_field: Some(FieldRef::meta("site")), min_docs: 3, min_fraction: 0.0 };
+        let (kept, dropped) = run(&news(Some(per_site)), docs.clone(), 3);
+        // Page 0 keeps its story: the bare copies are duplicates of it, the other pages are not.
+        assert_eq!(dropped, ["wire-b.example", "wire-c.example", "wire-d.example"], "kept: {kept:?}");
+        // Counted over the whole corpus, the wire story's four copies would be common too.
+        let global = CommonShingles { scope_field: None, min_docs: 3, min_fraction: 0.0 };
+        let (_, dropped) = run(&news(Some(global)), docs, 3);
+        assert!(dropped.is_empty(), "{dropped:?}");
+    }
+
+    #[test]
+    fn common_shingles_need_exact_verified_clusters() {
+        let common = Some(CommonShingles { scope_field: None, min_docs: 50, min_fraction: 0.0 });
+        let connected = MinHashConfig {
+            preset: Some(Preset::Web),
+            common_shingles: common.clone(),
+            ..Default::default()
+        };
+        assert_eq!(connected.validate().unwrap_err()[0].field, "common_shingles");
+        let sketch = MinHashConfig {
+            preset: Some(Preset::News),
+            verification: Some(Verification::Sketch),
+            common_shingles: common,
+            ..Default::default()
+        };
+        assert_eq!(sketch.validate().unwrap_err()[0].field, "common_shingles");
+    }
+
+    #[test]
     fn params_from_threshold_and_validation() {
         let c = MinHashConfig {
             threshold: Some(0.8),
@@ -638,20 +750,7 @@ mod tests {
 
     fn corpus() -> impl Strategy<Value = Vec<Document>> {
         // A few base texts, each copied with random word edits: clusters of varying similarity.
-        (prop::collection::vec((0u64..6, prop::collection::vec((0usize..60, 0usize..5000), 0..25)), 1..30))
-            .prop_map(|specs| {
-                specs
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, (base, edits))| {
-                        let mut w: Vec<String> = words(base, 60).split(' ').map(str::to_string).collect();
-                        for (pos, v) in edits {
-                            w[pos] = format!("e{v}");
-                        }
-                        Document::new(format!("d{i:02}"), w.join(" "))
-                    })
-                    .collect()
-            })
+        millstone_testkit::edited_copies(6, 60, 5000, 25, 30)
     }
 
     proptest! {
@@ -665,7 +764,7 @@ mod tests {
             let hasher = MinHasher::new(p.permutations, p.seed).unwrap();
             let shingler = Shingler::new(p.unit, p.ngram, p.normalize);
             let sketches: Vec<Vec<u16>> =
-                docs.iter().map(|d| MinHashSignature::new(&hasher, &shingler, &d.text, 64, 1).sketch).collect();
+                docs.iter().map(|d| MinHashSignature::new(&hasher, &shingler, d, 64, 1, None).sketch).collect();
             let similar = |i: usize, j: usize| sketch_jaccard(&sketches[i], &sketches[j]) >= 0.5;
             let ids = |keep: Vec<usize>| keep.into_iter().map(|i| docs[i].id.to_string()).collect::<Vec<_>>();
 
@@ -719,7 +818,7 @@ mod tests {
             let set = |text: &str| {
                 let mut folded = Vec::new();
                 shingler.for_each(text, |h| folded.push(fold(h)));
-                shingle_set(folded)
+                crate::shingle_sets::shingle_set(folded)
             };
             let by_id: std::collections::HashMap<String, &Document> = docs.iter().map(|d| (d.id.to_string(), d)).collect();
             for doc in &kept {

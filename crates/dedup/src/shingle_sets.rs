@@ -23,20 +23,26 @@ pub fn shingle_set(mut hashes: Vec<u32>) -> Vec<u32> {
     hashes
 }
 
-/// |A ∩ B| of two sorted sets.
-pub fn intersection(a: &[u32], b: &[u32]) -> usize {
-    let (mut i, mut j, mut n) = (0, 0, 0);
+/// Calls `f` with every value of two sorted sets that is in both.
+pub fn for_each_common(a: &[u32], b: &[u32], mut f: impl FnMut(u32)) {
+    let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
         match a[i].cmp(&b[j]) {
             std::cmp::Ordering::Less => i += 1,
             std::cmp::Ordering::Greater => j += 1,
             std::cmp::Ordering::Equal => {
-                n += 1;
+                f(a[i]);
                 i += 1;
                 j += 1;
             }
         }
     }
+}
+
+/// |A ∩ B| of two sorted sets.
+pub fn intersection(a: &[u32], b: &[u32]) -> usize {
+    let mut n = 0;
+    for_each_common(a, b, |_| n += 1);
     n
 }
 
@@ -92,10 +98,19 @@ impl ShingleSets {
     /// Exact |A ∩ B|, |A|, |B| of documents `a` and `b` (`a`'s set stays cached: pass the
     /// keeper as `a` when comparing many members with it).
     pub fn overlap(&mut self, a: u32, b: u32) -> Result<(usize, usize, usize), StageError> {
+        self.with_pair(a, b, |first, other| (intersection(first, other), first.len(), other.len()))
+    }
+
+    /// `f` of the sets of documents `a` (kept cached) and `b`.
+    pub fn with_pair<T>(
+        &mut self,
+        a: u32,
+        b: u32,
+        f: impl FnOnce(&[u32], &[u32]) -> T,
+    ) -> Result<T, StageError> {
         let other = if a == b { None } else { Some(self.read(b)?) };
         let first = self.get(a)?;
-        let other = other.as_deref().unwrap_or(first);
-        Ok((intersection(first, other), first.len(), other.len()))
+        Ok(f(first, other.as_deref().unwrap_or(first)))
     }
 
     fn read(&mut self, i: u32) -> Result<Vec<u32>, StageError> {

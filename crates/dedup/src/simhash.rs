@@ -15,9 +15,13 @@ use millstone_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{ClusterMode, ClusterOptions, NearDedup, NearIndex, PrepareStep};
+use crate::frequency::{CommonCut, CommonShingles};
 use crate::lsh::LshIndex;
+use crate::near::Verification;
 use crate::normalize::Normalization;
 use crate::shingle::{Shingler, Unit};
+use crate::shingle_sets::fold;
+use crate::verify::{jaccard_of, ExactRecord, ExactSet, ExactVerifier, Frequencies};
 
 /// Computes 64-bit SimHash fingerprints: each shingle votes +1/-1 on every bit of its hash;
 /// a bit of the fingerprint is set where the votes are positive.
@@ -45,8 +49,14 @@ impl SimHasher {
 
     /// The fingerprint of `text` (0 for a text without shingles).
     pub fn fingerprint(&self, text: &str) -> u64 {
+        self.fingerprint_with(text, |_| {})
+    }
+
+    /// The fingerprint of `text`, passing every shingle hash to `each` too.
+    pub fn fingerprint_with(&self, text: &str, mut each: impl FnMut(u64)) -> u64 {
         let mut votes = [0i32; 64];
         self.shingler.for_each(text, |h| {
+            each(h);
             for (bit, vote) in votes.iter_mut().enumerate() {
                 *vote += if (h >> bit) & 1 == 1 { 1 } else { -1 };
             }
@@ -69,6 +79,16 @@ pub struct SimHashConfig {
     /// At most this many documents are taken from one block bucket per query (a document is
     /// compared with at most `(max_distance + 1) x max_bucket` others).
     pub max_bucket: Option<usize>,
+    /// How cluster members are checked against their keeper: `exact` (Jaccard of the true
+    /// shingle sets, on disk in `spill_dir`, at `threshold`) or `sketch` (the fingerprints'
+    /// agreement, `1 - distance / 64`, at `1 - max_distance / 64`). Default: exact.
+    pub verification: Option<Verification>,
+    /// Jaccard similarity of the true shingle sets a member needs with its keeper, with exact
+    /// verification (default 0.5).
+    pub threshold: Option<f64>,
+    /// Leave shingles found in many documents (of one site) out of the exact verification
+    /// (see `dedup.minhash`). Needs exact verification and verified clusters.
+    pub common_shingles: Option<CommonShingles>,
     /// Clusters, keeper, action, report.
     #[serde(flatten)]
     pub cluster: ClusterOptions,
@@ -86,6 +106,17 @@ impl SimHashConfig {
     }
     fn max_bucket(&self) -> usize {
         self.max_bucket.unwrap_or(64)
+    }
+    fn clusters(&self) -> ClusterMode {
+        self.cluster.clusters.unwrap_or(ClusterMode::Verified)
+    }
+    /// Whether members are verified on the true shingle sets.
+    fn exact(&self) -> bool {
+        self.verification.unwrap_or_default() == Verification::Exact
+            && self.clusters() == ClusterMode::Verified
+    }
+    fn threshold(&self) -> f64 {
+        self.threshold.unwrap_or(0.5)
     }
 }
 
@@ -112,6 +143,19 @@ impl StageConfig for SimHashConfig {
         if self.ngram == Some(0) {
             errors.push(FieldError::new("ngram", "must be at least 1"));
         }
+        if !(0.0..=1.0).contains(&self.threshold()) {
+            errors.push(FieldError::new("threshold", "must be between 0 and 1"));
+        }
+        if let Some(common) = &self.common_shingles {
+            common.validate("common_shingles", &mut errors);
+            if !self.exact() || self.cluster.streaming {
+                errors.push(FieldError::new(
+                    "common_shingles",
+                    "needs `verification: exact` and `clusters: verified` without `streaming` (common \
+                     shingles are known only after the last document)",
+                ));
+            }
+        }
         self.cluster.validate(&mut errors);
         errors.is_empty().then_some(()).ok_or(errors)
     }
@@ -124,6 +168,8 @@ impl StageConfig for SimHashConfig {
             ("normalize", json(serde_json::to_value(self.normalize()))),
             ("max_distance", self.max_distance().into()),
             ("max_bucket", self.max_bucket().into()),
+            ("verification", json(serde_json::to_value(self.verification.unwrap_or_default()))),
+            ("threshold", self.threshold().into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -134,15 +180,20 @@ impl StageConfig for SimHashConfig {
         let hasher =
             SimHasher::new(Shingler::new(self.unit.unwrap_or_default(), self.ngram(), self.normalize()));
         let k = self.max_distance();
+        let exact = self.exact();
+        let frequencies = crate::verify::frequencies(self.common_shingles.as_ref());
+        let counting = frequencies.clone();
         let prepare = Arc::new(PrepareStep {
-            signature: move |doc: &Document| SimHashSignature {
-                fingerprint: hasher.fingerprint(&doc.text),
-                empty: doc.text.trim().is_empty(),
-            },
+            signature: move |doc: &Document| SimHashSignature::new(&hasher, doc, exact, counting.as_ref()),
             keeper: self.cluster.key_extractor(),
             _marker: PhantomData,
         });
-        let index = SimHashIndex::new(k, self.max_bucket());
+        let mut index = SimHashIndex::new(k, self.max_bucket());
+        if exact {
+            let verifier = ExactVerifier::create(self.cluster.spill_dir.as_deref(), frequencies.clone())
+                .map_err(|e| BuildError::field("spill_dir", e.to_string()))?;
+            index.exact = Some((verifier, self.threshold()));
+        }
         let options = ClusterOptions {
             clusters: Some(self.cluster.clusters.unwrap_or(ClusterMode::Verified)),
             ..self.cluster.for_run(cx)
@@ -153,6 +204,8 @@ impl StageConfig for SimHashConfig {
             blocks: blocks(k),
             max_bucket: self.max_bucket(),
             threshold,
+            exact: exact.then_some(self.threshold()),
+            frequencies,
             keeper: self.cluster.key_extractor(),
             policy: self.cluster.keeper,
             clusters: options.clusters.unwrap_or(ClusterMode::Verified),
@@ -167,10 +220,27 @@ impl StageConfig for SimHashConfig {
     }
 }
 
-/// A document's fingerprint.
+/// A document's fingerprint, and its shingle set with exact verification.
 pub struct SimHashSignature {
     fingerprint: u64,
     empty: bool,
+    exact: Option<ExactSet>,
+}
+
+impl SimHashSignature {
+    fn new(hasher: &SimHasher, doc: &Document, exact: bool, frequencies: Option<&Frequencies>) -> Self {
+        let mut folded = Vec::new();
+        let fingerprint = if exact {
+            hasher.fingerprint_with(&doc.text, |h| folded.push(fold(h)))
+        } else {
+            hasher.fingerprint(&doc.text)
+        };
+        SimHashSignature {
+            fingerprint,
+            empty: doc.text.trim().is_empty(),
+            exact: exact.then(|| ExactSet::new(folded, doc, frequencies)),
+        }
+    }
 }
 
 /// The `max_distance + 1` bit ranges of the block tables.
@@ -203,13 +273,21 @@ pub struct SimHashIndex {
     tables: LshIndex,
     fingerprints: Vec<u64>,
     max_bucket: usize,
+    /// The true sets and the Jaccard threshold, with exact verification.
+    exact: Option<(ExactVerifier, f64)>,
 }
 
 impl SimHashIndex {
     /// An index finding every pair within Hamming distance `max_distance`.
     pub fn new(max_distance: u32, max_bucket: usize) -> Self {
         let blocks = blocks(max_distance);
-        SimHashIndex { tables: LshIndex::new(blocks.len()), blocks, fingerprints: Vec::new(), max_bucket }
+        SimHashIndex {
+            tables: LshIndex::new(blocks.len()),
+            blocks,
+            fingerprints: Vec::new(),
+            max_bucket,
+            exact: None,
+        }
     }
 
     fn keys(&self, fingerprint: u64) -> Vec<u64> {
@@ -233,10 +311,20 @@ impl NearIndex for SimHashIndex {
     }
 
     fn similarity_between(&mut self, a: u32, b: u32) -> Result<f64, StageError> {
-        Ok(fingerprint_similarity(self.fingerprints[a as usize], self.fingerprints[b as usize]))
+        match &mut self.exact {
+            Some((verifier, _)) => Ok(jaccard_of(verifier.overlap(a, b)?).0),
+            None => Ok(fingerprint_similarity(self.fingerprints[a as usize], self.fingerprints[b as usize])),
+        }
+    }
+
+    fn verification_threshold(&self) -> Option<f64> {
+        self.exact.as_ref().map(|(_, threshold)| *threshold)
     }
 
     fn insert(&mut self, signature: &SimHashSignature) -> Result<(), StageError> {
+        if let (Some((verifier, _)), Some(set)) = (&mut self.exact, &signature.exact) {
+            verifier.push(set)?;
+        }
         if signature.empty {
             let n = self.fingerprints.len() as u64;
             self.tables.insert(&vec![n ^ 0xdead_beef_0000_0000; self.blocks.len()]);
@@ -248,20 +336,29 @@ impl NearIndex for SimHashIndex {
     }
 
     fn retained_bytes(&self) -> usize {
-        self.tables.retained_bytes() + self.fingerprints.capacity() * 8
+        self.tables.retained_bytes()
+            + self.fingerprints.capacity() * 8
+            + self.exact.as_ref().map_or(0, |(verifier, _)| verifier.retained_bytes())
     }
 
     fn state_bytes_per_document(&self) -> u64 {
-        8 + self.blocks.len() as u64 * (4 + 20)
+        let exact =
+            self.exact.as_ref().map_or(0, |(v, _)| ExactVerifier::bytes_per_document(v.counts_frequencies()));
+        8 + self.blocks.len() as u64 * (4 + 20) + exact
     }
 
     fn summary(&self) -> Vec<(&'static str, u64)> {
-        vec![("blocks", self.blocks.len() as u64)]
+        let mut counters = vec![("blocks", self.blocks.len() as u64)];
+        if let Some((verifier, _)) = &self.exact {
+            counters.push(("shingle_set_disk_bytes", verifier.disk_bytes()));
+        }
+        counters
     }
 }
 
 /// `dedup.simhash` split for distributed runs ([`millstone_core::NearDuplicates`]): the band
-/// keys are the block keys, a record is the fingerprint, then the keeper key and the id.
+/// keys are the block keys, a record is the fingerprint, then the keeper key and the id, then
+/// with exact verification the document's scope (with `common_shingles`) and shingle set.
 struct SimHashSplit {
     hasher: SimHasher,
     blocks: Vec<(u32, u32)>,
@@ -272,6 +369,10 @@ struct SimHashSplit {
     clusters: ClusterMode,
     options: ClusterOptions,
     overwrite: bool,
+    /// The Jaccard threshold of exact verification.
+    exact: Option<f64>,
+    /// This task's shingle counts (signing) or every task's (clustering).
+    frequencies: Option<Frequencies>,
 }
 
 fn fingerprint_of(record: &[u8]) -> u64 {
@@ -292,14 +393,18 @@ impl millstone_core::NearDuplicates for SimHashSplit {
     }
 
     fn sign(&self, doc: &Document, keys: &mut Vec<u64>, record: &mut Vec<u8>) {
-        let fingerprint = self.hasher.fingerprint(&doc.text);
+        let signature =
+            SimHashSignature::new(&self.hasher, doc, self.exact.is_some(), self.frequencies.as_ref());
         keys.clear();
-        if !doc.text.trim().is_empty() {
-            keys.extend(block_keys(&self.blocks, fingerprint));
+        if !signature.empty {
+            keys.extend(block_keys(&self.blocks, signature.fingerprint));
         }
         record.clear();
-        record.extend_from_slice(&fingerprint.to_le_bytes());
+        record.extend_from_slice(&signature.fingerprint.to_le_bytes());
         crate::cluster::encode_keeper(&self.keeper.key(doc), &doc.id, record);
+        if let Some(set) = &signature.exact {
+            set.encode(self.frequencies.is_some(), record);
+        }
     }
 
     fn candidate_similarity(&self, later: &[u8], earlier: &[u8]) -> f64 {
@@ -316,25 +421,40 @@ impl millstone_core::NearDuplicates for SimHashSplit {
 
     fn cluster(&self, members: &[&[u8]]) -> Result<(Vec<(usize, f32)>, u64), StageError> {
         let bad = || StageError::other("a dedup.simhash record is truncated or corrupt");
+        let cut = self.frequencies.as_ref().map(|(sketch, common)| CommonCut::new(sketch, common));
         let records = members
             .iter()
             .map(|m| {
-                let (key, id, _) = crate::cluster::decode_keeper(m.get(8..).ok_or_else(bad)?)?;
-                Ok((fingerprint_of(m), key, id))
+                let (key, id, rest) = crate::cluster::decode_keeper(m.get(8..).ok_or_else(bad)?)?;
+                let exact =
+                    ExactRecord::decode(rest, self.frequencies.is_some())?.with_common_counted(cut.as_ref());
+                Ok((fingerprint_of(m), key, id, exact))
             })
             .collect::<Result<Vec<_>, StageError>>()?;
         crate::cluster::records_keepers(
             &records,
             self.policy,
             self.clusters,
-            self.threshold,
+            self.exact.unwrap_or(self.threshold),
             |r| (&r.1, r.2),
-            |a, b| fingerprint_similarity(a.0, b.0),
+            |a, b| match self.exact {
+                Some(_) if a.3.is_empty() || b.3.is_empty() => 0.0,
+                Some(_) => jaccard_of(a.3.overlap(&b.3, cut.as_ref())).0,
+                None => fingerprint_similarity(a.0, b.0),
+            },
         )
     }
 
     fn apply(&self, verdicts: Vec<(u64, millstone_core::NearVerdict)>) -> Box<dyn millstone_core::Barrier> {
         Box::new(crate::cluster::NearApply::new(verdicts, &self.options, self.overwrite))
+    }
+
+    fn corpus_state(&self) -> Option<Vec<u8>> {
+        crate::verify::corpus_state(self.frequencies.as_ref())
+    }
+
+    fn add_corpus_state(&self, state: &[u8]) -> Result<(), StageError> {
+        crate::verify::add_corpus_state(self.frequencies.as_ref(), state)
     }
 }
 
@@ -354,7 +474,7 @@ mod tests {
             let mut index = SimHashIndex::new(k, usize::MAX);
             let fps: Vec<u64> = flips.iter().map(|f| f.iter().fold(base, |fp, bit| fp ^ (1 << bit))).collect();
             for (i, &fp) in fps.iter().enumerate() {
-                let sig = SimHashSignature { fingerprint: fp, empty: false };
+                let sig = SimHashSignature { fingerprint: fp, empty: false, exact: None };
                 let found = index.candidates(&sig);
                 for (j, &other) in fps[..i].iter().enumerate() {
                     if (fp ^ other).count_ones() <= k {
@@ -364,6 +484,52 @@ mod tests {
                 index.insert(&sig).unwrap();
             }
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        /// With exact verification every clustered member is within the Jaccard threshold of
+        /// its keeper on the true shingle sets, whatever the fingerprints said.
+        #[test]
+        fn every_member_is_within_the_jaccard_threshold_of_its_keeper(
+            docs in millstone_testkit::edited_copies(4, 120, 3000, 40, 24),
+            batch in 1usize..6,
+        ) {
+            let config = SimHashConfig {
+                max_distance: Some(12),
+                threshold: Some(0.6),
+                cluster: ClusterOptions { on_match: millstone_core::OnMatch::Annotate, ..Default::default() },
+                ..Default::default()
+            };
+            let (kept, _) =
+                millstone_testkit::run_barrier(config.build(&BuildContext::for_tests()).unwrap(), docs.clone(), batch);
+            let shingler = Shingler::new(Unit::Words, 3, config.normalize());
+            let set = |text: &str| {
+                let mut folded = Vec::new();
+                shingler.for_each(text, |h| folded.push(fold(h)));
+                crate::shingle_sets::shingle_set(folded)
+            };
+            let by_id: std::collections::HashMap<String, &Document> = docs.iter().map(|d| (d.id.to_string(), d)).collect();
+            for doc in &kept {
+                let Some(keeper) = doc.meta.get("dup_of").and_then(|v| v.as_str()) else { continue };
+                let (a, b) = (set(&by_id[keeper].text), set(&doc.text));
+                let (jaccard, _, _) = jaccard_of((crate::shingle_sets::intersection(&a, &b), a.len(), b.len()));
+                prop_assert!(jaccard >= 0.6 - 1e-9, "{} joined {} at {}", doc.id, keeper, jaccard);
+            }
+        }
+    }
+
+    #[test]
+    fn exact_verification_is_the_default_and_common_shingles_need_it() {
+        let config = SimHashConfig::default();
+        assert!(config.exact());
+        let common = Some(CommonShingles { scope_field: None, min_docs: 5, min_fraction: 0.0 });
+        let sketch = SimHashConfig {
+            verification: Some(Verification::Sketch),
+            common_shingles: common,
+            ..Default::default()
+        };
+        assert_eq!(sketch.validate().unwrap_err()[0].field, "common_shingles");
     }
 
     #[test]

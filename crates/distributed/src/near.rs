@@ -60,6 +60,8 @@ pub(crate) struct SignFiles {
     sketches: PathBuf,
     records: PathBuf,
     index: PathBuf,
+    /// The task's share of corpus-wide statistics ([`NearDuplicates::corpus_state`]).
+    corpus: PathBuf,
 }
 
 impl SignFiles {
@@ -70,6 +72,7 @@ impl SignFiles {
             sketches: dir.join(format!("r{rank:05}.sketches")),
             records: dir.join(format!("r{rank:05}.records")),
             index: dir.join(format!("r{rank:05}.records.idx")),
+            corpus: dir.join(format!("r{rank:05}.corpus.zst")),
         }
     }
 }
@@ -239,6 +242,14 @@ impl Sink for NearSink {
         pending.push(seal_plain(writers.sketches, &self.files.sketches)?);
         pending.push(seal_plain(writers.records, &self.files.records)?);
         pending.push(seal_plain(writers.index, &self.files.index)?);
+        if let Some(state) = self.split.corpus_state() {
+            let path = &self.files.corpus;
+            let mut writer = plain(path)?;
+            let compressed =
+                zstd::encode_all(&state[..], 1).map_err(|e| StageError::io(path.display(), e))?;
+            writer.write_all(&compressed).map_err(|e| StageError::io(path.display(), e))?;
+            pending.push(seal_plain(writer, path)?);
+        }
         Ok(Prepared { docs: 0, pending })
     }
 }
@@ -454,6 +465,12 @@ pub(crate) fn run_cluster(
     members.sort_unstable();
     let groups: Vec<&[(u32, u32)]> = members.chunk_by(|a, b| a.0 == b.0).collect();
 
+    for rank in 0..plan.steps[sign].tasks {
+        let path = SignFiles::new(plan, sign, rank, 0).corpus;
+        if path.exists() {
+            split.add_corpus_state(&read_all(&path)?)?;
+        }
+    }
     let tables = Tables::open(plan, sign, split.sketch_bytes(), true)?;
     let decided: Vec<Result<ComponentVerdicts, Error>> = groups
         .par_iter()

@@ -104,6 +104,35 @@ pub fn law_documents(max: usize) -> impl Strategy<Value = Vec<Document>> {
     })
 }
 
+/// Near-duplicate test corpora: up to `max_docs` documents, each a copy of one of `bases`
+/// random texts of `words` words (vocabulary `vocabulary`) with up to `max_edits` words
+/// replaced: clusters of varying similarity. Ids are `d00`, `d01`, ...
+pub fn edited_copies(
+    bases: u64,
+    words: usize,
+    vocabulary: usize,
+    max_edits: usize,
+    max_docs: usize,
+) -> impl Strategy<Value = Vec<Document>> {
+    let edit = (0..words, 0usize..5000);
+    proptest::collection::vec((0..bases, proptest::collection::vec(edit, 0..max_edits)), 1..max_docs)
+        .prop_map(move |specs| {
+            specs
+                .into_iter()
+                .enumerate()
+                .map(|(i, (base, edits))| {
+                    let mut rng = news::Rng::new(base);
+                    let mut w: Vec<String> =
+                        (0..words).map(|_| format!("w{}", rng.below(vocabulary))).collect();
+                    for (pos, v) in edits {
+                        w[pos] = format!("e{v}");
+                    }
+                    Document::new(format!("d{i:02}"), w.join(" "))
+                })
+                .collect()
+        })
+}
+
 /// Asserts that every span of `doc` is non-empty, in bounds and on char boundaries.
 pub fn assert_spans_valid(doc: &Document) {
     for span in &doc.spans {
