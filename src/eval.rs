@@ -249,16 +249,55 @@ pub(crate) fn read_gz(path: &Path) -> anyhow::Result<String> {
     String::from_utf8(read_gz_bytes(path)?).with_context(|| format!("{} is not UTF-8", path.display()))
 }
 
-/// WCXB's page score: bag of lowercase `\w+` tokens, (precision, recall, F1).
-fn bag_of_words_scores(token: &regex::Regex, predicted: &str, reference: &str) -> (f64, f64, f64) {
-    let bag = |text: &str| {
+/// How `eval extract` scores a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExtractMetric {
+    /// WCXB: bag of lowercase `\w+` words.
+    Bow,
+    /// Scrapinghub article-extraction benchmark: 4-word shingles.
+    Ngram4,
+    /// trafilatura's eval: snippets the text must and must not contain.
+    Snippet,
+}
+
+/// What `eval extract` measures, beyond the pages.
+pub struct ExtractScoring {
+    /// The score.
+    pub metric: ExtractMetric,
+    /// Snippet lists (`--metric snippet`).
+    pub snippets: Option<PathBuf>,
+    /// Extractor options (`key=value`).
+    pub options: Vec<String>,
+}
+
+/// The extractor configuration of `--set key=value` options (values parsed as JSON when they
+/// are JSON, else strings).
+fn extractor_config(options: &[String]) -> anyhow::Result<serde_json::Value> {
+    let mut config = serde_json::Map::new();
+    for option in options {
+        let (key, value) =
+            option.split_once('=').with_context(|| format!("`{option}`: expected KEY=VALUE"))?;
+        let value = serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.into()));
+        config.insert(key.trim().to_string(), value);
+    }
+    Ok(serde_json::Value::Object(config))
+}
+
+/// Lowercase `\w+` words of `text`.
+fn words(token: &regex::Regex, text: &str) -> Vec<String> {
+    token.find_iter(&text.to_lowercase()).map(|m| m.as_str().to_string()).collect()
+}
+
+/// Precision, recall and F1 of two multisets of items (1.0 when both are empty).
+fn multiset_scores(predicted: Vec<String>, reference: Vec<String>) -> (f64, f64, f64) {
+    let count = |items: Vec<String>| {
         let mut counts: HashMap<String, usize> = HashMap::new();
-        for m in token.find_iter(&text.to_lowercase()) {
-            *counts.entry(m.as_str().to_string()).or_default() += 1;
+        for item in items {
+            *counts.entry(item).or_default() += 1;
         }
         counts
     };
-    let (p, r) = (bag(predicted), bag(reference));
+    let (p, r) = (count(predicted), count(reference));
     let (np, nr): (usize, usize) = (p.values().sum(), r.values().sum());
     if np == 0 && nr == 0 {
         return (1.0, 1.0, 1.0);
@@ -272,13 +311,110 @@ fn bag_of_words_scores(token: &regex::Regex, predicted: &str, reference: &str) -
     (precision, recall, f1)
 }
 
-pub fn extract(
+/// 4-word shingles of a text's words (the text itself when shorter).
+fn shingles4(words: Vec<String>) -> Vec<String> {
+    if words.len() < 4 {
+        return if words.is_empty() { Vec::new() } else { vec![words.join(" ")] };
+    }
+    words.windows(4).map(|w| w.join(" ")).collect()
+}
+
+/// Scores of a page by `metric` against its reference text.
+fn page_scores(
+    metric: ExtractMetric,
+    token: &regex::Regex,
+    predicted: &str,
+    reference: &str,
+) -> (f64, f64, f64) {
+    match metric {
+        ExtractMetric::Ngram4 => {
+            multiset_scores(shingles4(words(token, predicted)), shingles4(words(token, reference)))
+        }
+        _ => multiset_scores(words(token, predicted), words(token, reference)),
+    }
+}
+
+/// Snippet counts of one page, trafilatura's way: (found of `with`, missed of `with`, found of
+/// `without`, absent of `without`).
+fn snippet_counts(text: &str, with: &[String], without: &[String]) -> [usize; 4] {
+    let normal = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = normal(text);
+    let found = |s: &String| text.contains(&normal(s));
+    let hits = with.iter().filter(|s| found(s)).count();
+    let false_hits = without.iter().filter(|s| found(s)).count();
+    [hits, with.len() - hits, false_hits, without.len() - false_hits]
+}
+
+/// trafilatura's snippet evaluation over `--snippets`.
+fn extract_snippets(
     html_dir: &Path,
-    truth_dir: &Path,
-    limit: Option<usize>,
-    threads: Option<usize>,
+    snippets: &Path,
+    extractor: &millstone_clean::html::HtmlExtractor,
+    pool: &rayon::ThreadPool,
 ) -> anyhow::Result<ExitCode> {
     use rayon::prelude::*;
+    let lists: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(snippets).with_context(|| format!("reading {}", snippets.display()))?,
+    )
+    .with_context(|| {
+        format!("{}: expected {{\"page.html\": {{\"with\": [...], \"without\": [...]}}}}", snippets.display())
+    })?;
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let counts: Vec<anyhow::Result<[usize; 4]>> = pool.install(|| {
+        lists
+            .par_iter()
+            .map(|(name, list)| {
+                let path = html_dir.join(name);
+                let bytes = if path.exists() {
+                    std::fs::read(&path)?
+                } else {
+                    read_gz_bytes(&html_dir.join(format!("{name}.gz")))?
+                };
+                let html = millstone_ingest::html::decode_html(&bytes);
+                let text = extractor.extract(&html).map(|e| e.text).unwrap_or_default();
+                Ok(snippet_counts(&text, &strings(&list["with"]), &strings(&list["without"])))
+            })
+            .collect()
+    });
+    let mut total = [0usize; 4];
+    for c in counts {
+        for (t, n) in total.iter_mut().zip(c?) {
+            *t += n;
+        }
+    }
+    let [tp, missed, fp, tn] = total.map(|n| n as f64);
+    let precision = tp / (tp + fp).max(1.0);
+    let recall = tp / (tp + missed).max(1.0);
+    let f1 = if tp == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+    let accuracy = (tp + tn) / (tp + missed + fp + tn).max(1.0);
+    println!(
+        "{} pages: precision {precision:.4} recall {recall:.4} F1 {f1:.4} accuracy {accuracy:.4}",
+        lists.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn extract(
+    html_dir: &Path,
+    truth_dir: Option<&Path>,
+    limit: Option<usize>,
+    threads: Option<usize>,
+    scoring: &ExtractScoring,
+) -> anyhow::Result<ExitCode> {
+    use rayon::prelude::*;
+    let extractor = millstone_clean::html::HtmlExtractor::new(
+        serde_json::from_value(extractor_config(&scoring.options)?).context("extractor options")?,
+    );
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.unwrap_or(0)).build()?;
+    if scoring.metric == ExtractMetric::Snippet {
+        let snippets = scoring.snippets.as_deref().context("--metric snippet needs --snippets FILE")?;
+        return extract_snippets(html_dir, snippets, &extractor, &pool);
+    }
+    let truth_dir = truth_dir.context("--truth is needed for --metric bow and ngram4")?;
     let mut pages: Vec<PathBuf> = std::fs::read_dir(html_dir)
         .with_context(|| format!("reading {}", html_dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -288,9 +424,7 @@ pub fn extract(
     if let Some(n) = limit {
         pages.truncate(n);
     }
-    let extractor = millstone_clean::html::HtmlExtractor::new(serde_json::from_value(serde_json::json!({}))?);
     let token = regex::Regex::new(r"\w+")?;
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.unwrap_or(0)).build()?;
     let started = std::time::Instant::now();
     let results: Vec<anyhow::Result<PageScore>> = pool.install(|| {
         pages
@@ -304,8 +438,9 @@ pub fn extract(
                 let reference = truth["ground_truth"]["main_content"].as_str().unwrap_or("");
                 let page_type =
                     truth["_internal"]["page_type"]["primary"].as_str().unwrap_or("unknown").to_string();
-                let predicted = extractor.extract(&html).map(|e| e.text).unwrap_or_default();
-                Ok((page_type, html.len(), bag_of_words_scores(&token, &predicted, reference)))
+                let url = truth["url"].as_str();
+                let predicted = extractor.extract_page(&html, url).map(|e| e.text).unwrap_or_default();
+                Ok((page_type, html.len(), page_scores(scoring.metric, &token, &predicted, reference)))
             })
             .collect()
     });

@@ -172,15 +172,28 @@ enum EvalCommand {
         /// Folder of `NNNN.html.gz` pages.
         #[arg(long)]
         html: PathBuf,
-        /// Folder of `NNNN.json.gz` ground truth (`ground_truth.main_content`).
+        /// Folder of `NNNN.json.gz` ground truth (`ground_truth.main_content`); not needed with
+        /// `--metric snippet`.
         #[arg(long)]
-        truth: PathBuf,
+        truth: Option<PathBuf>,
         /// Score only the first N pages.
         #[arg(long)]
         limit: Option<usize>,
         /// Worker threads.
         #[arg(long, value_parser = parse_threads)]
         threads: Option<usize>,
+        /// An extractor option, as in `clean.html_to_text` (`--set favor_recall=true`).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        options: Vec<String>,
+        /// How to score: `bow` (WCXB: bag of lowercase `\w+` words), `ngram4` (Scrapinghub:
+        /// 4-word shingles), or `snippet` (trafilatura's eval: `--snippets` lists for each page
+        /// snippets its text must contain and must not).
+        #[arg(long, default_value = "bow")]
+        metric: eval::ExtractMetric,
+        /// With `--metric snippet`: JSON `{"page.html": {"with": [...], "without": [...]}}`;
+        /// pages are read from `--html` (plain or `.gz`).
+        #[arg(long)]
+        snippets: Option<PathBuf>,
     },
     /// Score a pairwise similarity on labelled sentence pairs (MRPC format: label, id1, id2,
     /// text1, text2): the threshold is chosen on `--train`, accuracy and F1 reported on `--test`.
@@ -476,8 +489,9 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Eval(EvalCommand::Reprints { html, truth, out, same_site: true, .. }) => {
             reprints::build_same_site(&html, &truth, &out)
         }
-        Command::Eval(EvalCommand::Extract { html, truth, limit, threads }) => {
-            eval::extract(&html, &truth, limit, threads)
+        Command::Eval(EvalCommand::Extract { html, truth, limit, threads, options, metric, snippets }) => {
+            let scoring = eval::ExtractScoring { metric, snippets, options };
+            eval::extract(&html, truth.as_deref(), limit, threads, &scoring)
         }
         Command::Eval(EvalCommand::Pairs { train, test, unit, ngram, similarity, permutations }) => {
             eval::pairs(&train, &test, &unit, ngram, &similarity, permutations)

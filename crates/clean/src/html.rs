@@ -1,10 +1,17 @@
 //! `clean.html_to_text`: main-content extraction from HTML with rs-trafilatura (the Rust port
-//! of trafilatura, best published F1 on the Scrapinghub article benchmark), title/author/date/
-//! site name into metadata, options to keep comments, tables and links.
+//! of trafilatura, best published F1 on the Scrapinghub article benchmark), title, author, the
+//! page's publication date (`published`, from `article:published_time`, JSON-LD and the like;
+//! never the crawl date, which sources put in `crawl_date`) and site name into metadata,
+//! options to keep comments, tables and links.
+//!
+//! The page's URL (`meta.url`, as `ingest.warc` sets it) is passed on: rs-trafilatura uses it
+//! to tell forums, products, listings and documentation from articles.
 //!
 //! The HTML comes from the document text (`ingest.html`, WARC response records) or from a meta
-//! field (`field: meta.html`). A page with no main content is dropped (`no_main_content`); one
-//! that cannot be parsed fails (counted, with its location).
+//! field (`field: meta.html`). Text that is not HTML (a WET record, plain text) passes through
+//! unchanged and is counted (`not_html`); the extractor would otherwise return it twice. A page
+//! with no main content is dropped (`no_main_content`); one that cannot be parsed fails
+//! (counted, with its location).
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
@@ -48,7 +55,7 @@ impl StageConfig for HtmlConfig {
     const TYPE: &'static str = "clean.html_to_text";
     const KIND: StageKind = StageKind::Transform;
     const SUMMARY: &'static str =
-        "Extract the main text of HTML pages (rs-trafilatura); title/author/date into meta";
+        "Extract the main text of HTML pages (rs-trafilatura); title/author/published into meta";
     const EXAMPLE: &'static str = "type: clean.html_to_text\ninclude_comments: false\ninclude_tables: true\n";
     const DROP_REASONS: &'static [(&'static str, &'static str)] =
         &[("no_main_content", "the extractor found no main content")];
@@ -84,8 +91,8 @@ pub struct Extracted {
     pub title: Option<String>,
     /// Author.
     pub author: Option<String>,
-    /// Publication date (ISO 8601).
-    pub date: Option<String>,
+    /// Publication date (ISO 8601), from the page.
+    pub published: Option<String>,
     /// Site name.
     pub sitename: Option<String>,
 }
@@ -106,7 +113,20 @@ impl HtmlExtractor {
 
     /// Extracts one page.
     pub fn extract(&self, html: &str) -> Result<Extracted, String> {
-        let result = rs_trafilatura::extract_with_options(html, &self.options).map_err(|e| e.to_string())?;
+        self.extract_page(html, None)
+    }
+
+    /// Extracts one page fetched from `url`: the URL tells the extractor the page type (forum,
+    /// product, listing, documentation, article), and each type has its own content rules.
+    pub fn extract_page(&self, html: &str, url: Option<&str>) -> Result<Extracted, String> {
+        let result = match url.filter(|u| !u.is_empty()) {
+            Some(url) => {
+                let options = rs_trafilatura::Options { url: Some(url.to_string()), ..self.options.clone() };
+                rs_trafilatura::extract_with_options(html, &options)
+            }
+            None => rs_trafilatura::extract_with_options(html, &self.options),
+        }
+        .map_err(|e| e.to_string())?;
         let mut text = result.content_text;
         if self.config.include_comments {
             if let Some(comments) = result.comments_text.filter(|c| !c.trim().is_empty()) {
@@ -118,7 +138,7 @@ impl HtmlExtractor {
             text,
             title: result.metadata.title,
             author: result.metadata.author,
-            date: result.metadata.date.map(|d| d.to_rfc3339()),
+            published: result.metadata.date.map(|d| d.to_rfc3339()),
             sitename: result.metadata.sitename,
         })
     }
@@ -139,12 +159,22 @@ impl Transform for HtmlExtractor {
                 }
             }
         };
-        let extracted =
-            self.extract(&html).map_err(|message| StageError::Document { id: doc.id.clone(), message })?;
+        if !looks_like_html(&html) {
+            if self.config.field == FieldRef::Text {
+                doc.text = html;
+            }
+            out.count("not_html", 1);
+            out.keep(doc);
+            return Ok(());
+        }
+        let url = doc.meta.get("url").and_then(|u| u.as_str()).map(str::to_string);
+        let extracted = self
+            .extract_page(&html, url.as_deref())
+            .map_err(|message| StageError::Document { id: doc.id.clone(), message })?;
         for (key, value) in [
             ("title", extracted.title),
             ("author", extracted.author),
-            ("date", extracted.date),
+            ("published", extracted.published),
             ("sitename", extracted.sitename),
         ] {
             if let Some(v) = value.filter(|v| !v.trim().is_empty()) {
@@ -159,6 +189,80 @@ impl Transform for HtmlExtractor {
         }
         Ok(())
     }
+}
+
+/// Whether `text` is HTML: an element or declaration of HTML in its first 64 KiB (`<p>`,
+/// `<div class=...>`, `<!DOCTYPE html>`, `<!-- -->`), not just a `<` (`a < b`).
+pub fn looks_like_html(text: &str) -> bool {
+    const TAGS: &[&str] = &[
+        "html",
+        "head",
+        "body",
+        "p",
+        "div",
+        "span",
+        "a",
+        "br",
+        "hr",
+        "table",
+        "tr",
+        "td",
+        "th",
+        "ul",
+        "ol",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "meta",
+        "title",
+        "article",
+        "section",
+        "header",
+        "footer",
+        "nav",
+        "main",
+        "script",
+        "style",
+        "img",
+        "link",
+        "form",
+        "input",
+        "strong",
+        "em",
+        "b",
+        "i",
+        "blockquote",
+        "pre",
+        "code",
+        "figure",
+        "aside",
+        "time",
+        "dl",
+        "dt",
+        "dd",
+        "sup",
+        "sub",
+        "iframe",
+        "noscript",
+        "svg",
+        "button",
+    ];
+    let head = &text.as_bytes()[..text.len().min(1 << 16)];
+    memchr::memchr_iter(b'<', head).any(|at| {
+        let rest = &head[at + 1..];
+        let rest = rest.strip_prefix(b"/").unwrap_or(rest);
+        if rest.starts_with(b"!--") || rest.len() >= 8 && rest[..8].eq_ignore_ascii_case(b"!doctype") {
+            return true;
+        }
+        let name_len = rest.iter().take_while(|b| b.is_ascii_alphanumeric()).count();
+        let name = &rest[..name_len];
+        let ends = rest.get(name_len).is_none_or(|&b| b == b'>' || b == b'/' || b.is_ascii_whitespace());
+        ends && TAGS.iter().any(|t| t.as_bytes().eq_ignore_ascii_case(name))
+    })
 }
 
 #[cfg(test)]
@@ -186,6 +290,37 @@ mod tests {
         assert!(e.text.contains("dredging budget") && e.text.contains("public review"), "{}", e.text);
         assert!(!e.text.contains("Cookie policy") && !e.text.contains("Sport"), "{}", e.text);
         assert_eq!(e.title.as_deref(), Some("Harbour budget approved"));
+    }
+
+    /// A WET record through a default `ingest.warc` pipeline came out doubled ("X" -> "XX").
+    #[test]
+    fn text_that_is_not_html_passes_through_unchanged() {
+        let stage = HtmlExtractor::new(serde_json::from_value(serde_json::json!({})).unwrap());
+        for text in ["X", "Plain text of a WET record. It has two sentences.", "if a < b and c > d then <3"] {
+            let mut out = Emit::new(false);
+            stage.apply(Document::new("d", text), &mut out).unwrap();
+            let (kept, _, counters) = out.into_parts();
+            assert_eq!(kept[0].text, text);
+            assert_eq!(counters, [("not_html", 1)]);
+        }
+        assert!(
+            looks_like_html("<!DOCTYPE html><title>x</title>") && looks_like_html("text <P class=x>more")
+        );
+        assert!(looks_like_html("<!-- note -->") && !looks_like_html("<bee> and <3 and x<y"));
+    }
+
+    #[test]
+    fn the_publication_date_is_published_not_date() {
+        let page = r#"<html><head><meta property="article:published_time" content="2023-05-04T08:00:00Z"></head>
+            <body><article><p>The council met on Thursday and agreed a plan for the harbour wall, after a long debate about its cost and the timetable for repairs.</p></article></body></html>"#;
+        let stage = HtmlExtractor::new(serde_json::from_value(serde_json::json!({})).unwrap());
+        let mut out = Emit::new(false);
+        let doc = Document::new("d", page).with_meta("crawl_date", "2024-03-01T10:00:00Z");
+        stage.apply(doc, &mut out).unwrap();
+        let (kept, _, _) = out.into_parts();
+        assert!(kept[0].meta["published"].as_str().unwrap().starts_with("2023-05-04"), "{:?}", kept[0].meta);
+        assert_eq!(kept[0].meta["crawl_date"], "2024-03-01T10:00:00Z");
+        assert!(!kept[0].meta.contains_key("date"));
     }
 
     proptest! {

@@ -9,7 +9,7 @@
 //! | `clean.fineweb` | transform | FineWeb rules: punctuated lines, short lines, duplicated line characters, list-like pages | - |
 //! | `clean.gopher_quality` | transform | Gopher quality rules: word counts and lengths, symbols, bullets, ellipses, alpha words, stop words | - |
 //! | `clean.gopher_repetition` | transform | Gopher repetition rules: duplicate lines/paragraphs, top and duplicated n-grams | - |
-//! | `clean.html_to_text` | transform | Extract the main text of HTML pages (rs-trafilatura); title/author/date into meta | - |
+//! | `clean.html_to_text` | transform | Extract the main text of HTML pages (rs-trafilatura); title/author/published into meta | - |
 //! | `clean.language` | transform | Identify the language (whatlang), write meta.lang/lang_score, keep listed languages | - |
 //! | `clean.length` | transform | Keep documents within min/max characters, words and lines | - |
 //! | `clean.normalize_unicode` | transform | Unicode NFC/NFKC, remove control/format characters, fold quotes and dashes | - |

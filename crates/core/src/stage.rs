@@ -328,6 +328,9 @@ pub enum SourceItem {
     Doc(Document),
     /// A record that could not be read (counted as failed, the rest of the input goes on).
     Bad(RecordError),
+    /// A record read but not made a document, for a documented reason (a WARC request record,
+    /// an HTTP 404): counted as dropped by the source with that reason.
+    Dropped(crate::Provenance, DropReason),
 }
 
 /// Reads documents from files, one shard at a time; shards may be read in parallel.

@@ -200,9 +200,8 @@ impl MergedReport {
         for stage in &stages {
             if stage.kind == "source" {
                 totals.input += stage.docs_in;
-            } else {
-                totals.dropped += stage.dropped.values().sum::<u64>();
             }
+            totals.dropped += stage.dropped.values().sum::<u64>();
             totals.failed += stage.failed;
             totals.has_flat_map |= stage.flat_map;
         }

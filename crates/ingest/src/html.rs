@@ -1,6 +1,6 @@
 //! `ingest.html`: one document per HTML file (plain, `.gz` or `.zst`), decoded by its declared
-//! charset (`<meta charset>`, `http-equiv` content type; Windows-1252 when undeclared and not
-//! UTF-8). Pair it with `clean.html_to_text`.
+//! charset (`<meta charset>`, `http-equiv` content type; detected by chardetng when undeclared
+//! and not UTF-8). Pair it with `clean.html_to_text`.
 
 use std::io::Read;
 use std::ops::ControlFlow;
@@ -49,7 +49,8 @@ pub struct HtmlSource {
     config: HtmlSourceConfig,
 }
 
-/// Decodes HTML bytes: UTF-8 if valid, else the declared charset, else Windows-1252.
+/// Decodes HTML bytes: UTF-8 if valid, else the declared charset, else the detected one
+/// (chardetng; Windows-1252 for Western text).
 pub fn decode_html(bytes: &[u8]) -> String {
     if let Ok(text) = std::str::from_utf8(bytes) {
         return text.to_string();
@@ -61,7 +62,12 @@ pub fn decode_html(bytes: &[u8]) -> String {
             rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')).unwrap_or(rest.len());
         encoding_rs::Encoding::for_label(&rest.as_bytes()[..end])
     });
-    let (text, _, _) = declared.unwrap_or(encoding_rs::WINDOWS_1252).decode(bytes);
+    let encoding = declared.unwrap_or_else(|| {
+        let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+        detector.feed(bytes, true);
+        detector.guess(None, chardetng::Utf8Detection::Deny)
+    });
+    let (text, _, _) = encoding.decode(bytes);
     text.into_owned()
 }
 

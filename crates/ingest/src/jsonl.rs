@@ -372,6 +372,7 @@ mod tests {
                         out.push(match i {
                             SourceItem::Doc(d) => format!("doc {} {} {}", d.id, d.text.len(), d.provenance),
                             SourceItem::Bad(b) => format!("bad {}", b.provenance),
+                            SourceItem::Dropped(p, reason) => format!("dropped {p} {reason}"),
                         });
                         ControlFlow::Continue(())
                     }).unwrap();
@@ -442,7 +443,7 @@ mod tests {
                 .into_iter()
                 .map(|i| match i {
                     SourceItem::Doc(d) => d.text,
-                    SourceItem::Bad(b) => panic!("bad record: {b:?}"),
+                    other => panic!("not a document: {other:?}"),
                 })
                 .collect();
             assert_eq!(texts, ["first", "second", "third"]);

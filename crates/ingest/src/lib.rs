@@ -37,6 +37,7 @@
 
 pub mod csv;
 pub mod html;
+pub mod http;
 pub mod input;
 pub mod jsonl;
 pub mod parquet;

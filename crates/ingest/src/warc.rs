@@ -1,8 +1,13 @@
 //! `ingest.warc`: WARC and WET files (Common Crawl layout; plain or gzip per record, which reads
 //! as one concatenated stream). `conversion` records (WET) become text documents; `response`
-//! records become HTML documents (HTTP headers stripped, body decoded by its charset) filtered by
-//! MIME type, for `clean.html_to_text` downstream. URL, date, record id and content type go to
-//! meta; provenance is the record's byte offset in the decompressed stream.
+//! records become HTML documents holding the payload a browser would see (the HTTP head parsed,
+//! `Transfer-Encoding: chunked` undone, `Content-Encoding` gzip/deflate/br/zstd decoded, the
+//! charset from the HTTP header, then `<meta>`, then detection), kept by HTTP status (2xx by
+//! default) and MIME type, for `clean.html_to_text` downstream. Every other record is counted as
+//! dropped with its reason (`record_type`, `revisit`, `http_status`, `mime_type`); a payload that
+//! cannot be decoded is a failed record naming its byte offset. URL, crawl date (`crawl_date`,
+//! from WARC-Date), HTTP status, record id and content type go to meta; provenance is the
+//! record's byte offset in the decompressed stream.
 
 use std::io::{BufRead, Read};
 use std::ops::ControlFlow;
@@ -10,13 +15,12 @@ use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, ByteSize, Document, FieldError, Provenance, RecordError, Shard, Source,
-    SourceItem, Stage, StageConfig, StageError, StageKind,
+    BuildContext, BuildError, ByteSize, Document, DropReason, FieldError, Provenance, RecordError, Shard,
+    Source, SourceItem, Stage, StageConfig, StageError, StageKind,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::html::decode_html;
-use crate::{input, Inputs};
+use crate::{http, input, Inputs};
 
 /// Configuration of `ingest.warc`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -30,6 +34,9 @@ pub struct WarcConfig {
     /// For `response` records: MIME types to keep.
     #[serde(default = "default_mime")]
     pub mime_types: Vec<String>,
+    /// For `response` records: HTTP status codes to keep, as codes (`200`) or classes (`2xx`).
+    #[serde(default = "default_status")]
+    pub status_codes: Vec<String>,
     /// Records larger than this are reported as bad and skipped.
     #[serde(default = "crate::jsonl::default_max_doc_bytes")]
     pub max_doc_bytes: ByteSize,
@@ -37,6 +44,9 @@ pub struct WarcConfig {
 
 fn default_types() -> Vec<String> {
     vec!["conversion".into(), "response".into()]
+}
+fn default_status() -> Vec<String> {
+    vec!["2xx".into()]
 }
 fn default_mime() -> Vec<String> {
     vec!["text/html".into(), "application/xhtml+xml".into()]
@@ -50,20 +60,48 @@ impl StageConfig for WarcConfig {
     const EXAMPLE: &'static str =
         "type: ingest.warc\npaths: [\"crawl/*.warc.wet.gz\"]\nrecord_types: [conversion]\n";
 
+    const DROP_REASONS: &'static [(&'static str, &'static str)] = &[
+        ("record_type", "a record of a type not in record_types (warcinfo, request, metadata)"),
+        ("revisit", "a revisit record: its payload is an earlier capture's, not read again"),
+        ("http_status", "an HTTP response whose status is not in status_codes"),
+        ("mime_type", "an HTTP response whose Content-Type is not in mime_types"),
+    ];
+
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         self.inputs.validate(&mut errors);
+        for code in &self.status_codes {
+            if status_pattern(code).is_none() {
+                errors.push(FieldError::new(
+                    "status_codes",
+                    format!("{code:?} is neither a status code (200) nor a class (2xx)"),
+                ));
+            }
+        }
         errors.is_empty().then_some(()).ok_or(errors)
     }
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
-        Ok(Stage::Source(Box::new(WarcSource { config: self.clone() })))
+        let statuses = self.status_codes.iter().filter_map(|c| status_pattern(c)).collect();
+        Ok(Stage::Source(Box::new(WarcSource { config: self.clone(), statuses })))
     }
+}
+
+/// A status pattern: the range of codes `200` or `2xx` stands for.
+fn status_pattern(code: &str) -> Option<std::ops::RangeInclusive<u16>> {
+    let code = code.trim().to_ascii_lowercase();
+    if let Some(class) = code.strip_suffix("xx") {
+        let class: u16 = class.parse().ok().filter(|c| (1..=5).contains(c))?;
+        return Some(class * 100..=class * 100 + 99);
+    }
+    let exact: u16 = code.parse().ok().filter(|c| (100..=599).contains(c))?;
+    Some(exact..=exact)
 }
 
 /// The `ingest.warc` source.
 pub struct WarcSource {
     config: WarcConfig,
+    statuses: Vec<std::ops::RangeInclusive<u16>>,
 }
 
 /// A counting reader, so records can name their byte offset.
@@ -106,6 +144,25 @@ impl<R: BufRead> Counting<R> {
             return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "record body cut short"));
         }
         Ok(())
+    }
+}
+
+impl WarcSource {
+    /// The text of an HTTP response record: `Ok(Ok((text, content type, status)))`, or the
+    /// reason it is not a document, or why its payload cannot be read.
+    #[allow(clippy::type_complexity)]
+    fn response_text(&self, record: &[u8]) -> Result<Result<(String, String, u16), DropReason>, String> {
+        let response = http::parse_response(record)?;
+        if !self.statuses.iter().any(|range| range.contains(&response.status)) {
+            return Ok(Err(DropReason("http_status")));
+        }
+        if !self.config.mime_types.contains(&response.mime()) {
+            return Ok(Err(DropReason("mime_type")));
+        }
+        let payload = http::payload(&response, self.config.max_doc_bytes.0)?;
+        let text = http::decode_text(&payload, response.charset());
+        let content_type = response.header("Content-Type").unwrap_or("").to_string();
+        Ok(Ok((text, content_type, response.status)))
     }
 }
 
@@ -206,44 +263,44 @@ impl Source for WarcSource {
             let wanted = self.config.record_types.contains(&kind);
             if !wanted || length > self.config.max_doc_bytes.0 {
                 reader.skip(length).map_err(|e| broken(start, e))?;
-                if wanted {
-                    let _ = emit(SourceItem::Bad(RecordError {
+                let item = if wanted {
+                    SourceItem::Bad(RecordError {
                         provenance,
                         message: format!("record of {length} bytes is larger than max_doc_bytes"),
-                    }));
+                    })
+                } else if kind == "revisit" {
+                    SourceItem::Dropped(provenance, DropReason("revisit"))
+                } else {
+                    SourceItem::Dropped(provenance, DropReason("record_type"))
+                };
+                if emit(item).is_break() {
+                    return Ok(());
                 }
                 continue;
             }
             reader.read_exact_len(length as usize, &mut body).map_err(|e| broken(start, e))?;
             let url = header(&headers, "WARC-Target-URI").unwrap_or("");
             let id = header(&headers, "WARC-Record-ID").unwrap_or("").trim_matches(['<', '>']).to_string();
+            let mut status = None;
             let (text, content_type) = if kind == "response" {
-                let split = body
-                    .windows(4)
-                    .position(|w| w == b"\r\n\r\n")
-                    .map(|i| (i, i + 4))
-                    .or_else(|| body.windows(2).position(|w| w == b"\n\n").map(|i| (i, i + 2)));
-                let Some((head_end, body_start)) = split else {
-                    let _ = emit(SourceItem::Bad(RecordError {
-                        provenance,
-                        message: "HTTP response without a header/body separator".into(),
-                    }));
-                    continue;
-                };
-                let http = String::from_utf8_lossy(&body[..head_end]).to_string();
-                let content_type = http
-                    .lines()
-                    .find_map(|l| {
-                        l.split_once(':')
-                            .filter(|(k, _)| k.trim().eq_ignore_ascii_case("content-type"))
-                            .map(|(_, v)| v.trim().to_string())
-                    })
-                    .unwrap_or_default();
-                let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-                if !self.config.mime_types.contains(&mime) {
-                    continue;
+                match self.response_text(&body) {
+                    Ok(Ok((text, content_type, code))) => {
+                        status = Some(code);
+                        (text, content_type)
+                    }
+                    Ok(Err(reason)) => {
+                        if emit(SourceItem::Dropped(provenance, reason)).is_break() {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    Err(message) => {
+                        if emit(SourceItem::Bad(RecordError { provenance, message })).is_break() {
+                            return Ok(());
+                        }
+                        continue;
+                    }
                 }
-                (decode_html(&body[body_start..]), content_type)
             } else {
                 (
                     String::from_utf8_lossy(&body).into_owned(),
@@ -254,7 +311,10 @@ impl Source for WarcSource {
                 .with_provenance(provenance);
             doc.meta.insert("url".into(), url.into());
             if let Some(date) = header(&headers, "WARC-Date") {
-                doc.meta.insert("date".into(), date.into());
+                doc.meta.insert("crawl_date".into(), date.into());
+            }
+            if let Some(code) = status {
+                doc.meta.insert("http_status".into(), code.into());
             }
             doc.meta.insert("content_type".into(), content_type.into());
             doc.meta.insert("warc_type".into(), kind.into());
@@ -287,13 +347,19 @@ mod tests {
     }
 
     fn read(path: &std::path::Path, types: &[&str]) -> Vec<SourceItem> {
-        let source = WarcSource {
-            config: WarcConfig {
-                inputs: Inputs::path(path),
-                record_types: types.iter().map(|s| s.to_string()).collect(),
-                mime_types: default_mime(),
-                max_doc_bytes: ByteSize(1 << 20),
-            },
+        let config = WarcConfig {
+            inputs: Inputs::path(path),
+            record_types: types.iter().map(|s| s.to_string()).collect(),
+            mime_types: default_mime(),
+            status_codes: default_status(),
+            max_doc_bytes: ByteSize(1 << 20),
+        };
+        read_with(config)
+    }
+
+    fn read_with(config: WarcConfig) -> Vec<SourceItem> {
+        let Stage::Source(source) = config.build(&BuildContext::for_tests()).unwrap() else {
+            panic!("a source")
         };
         let mut items = Vec::new();
         for shard in source.shards().unwrap() {
@@ -372,5 +438,74 @@ more garbage
         std::fs::write(&path, &bytes[..bytes.len() - 40]).unwrap();
         let items = read(&path, &["conversion"]);
         assert!(items.iter().any(|i| matches!(i, SourceItem::Doc(_))));
+    }
+
+    fn dropped(items: &[SourceItem]) -> Vec<&'static str> {
+        items
+            .iter()
+            .filter_map(|i| if let SourceItem::Dropped(_, r) = i { Some(r.0) } else { None })
+            .collect()
+    }
+
+    /// The payload a browser would see: gzip and chunked bodies decoded (they came out as
+    /// binary garbage and with their size lines), the status in meta, non-2xx and revisit
+    /// records counted as dropped, the charset from the HTTP header, the crawl date apart.
+    #[test]
+    fn response_payloads_are_decoded_and_filtered_by_status() {
+        let page = "<html><body><p>Grüße aus Köln</p></body></html>";
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(page.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let mut gzipped =
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Encoding: gzip\r\n\r\n"
+                .to_vec();
+        gzipped.extend_from_slice(&gz);
+        let chunked = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n<p>Hi \r\n9\r\nthere</p>\r\n0\r\n\r\n";
+        let latin1 = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=ISO-8859-1\r\n\r\n<p>caf\xe9</p>";
+        let missing = b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n\r\n<p>gone</p>";
+        let moved = b"HTTP/1.1 301 Moved Permanently\r\nLocation: /x\r\nContent-Type: text/html\r\n\r\n";
+        let broken = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\n\r\nnot gzip";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.warc");
+        let mut bytes = Vec::new();
+        for r in [
+            record("warcinfo", "info", b"software: test"),
+            record("request", "http://a.example/1", b"GET /1 HTTP/1.1\r\n\r\n"),
+            record("response", "http://a.example/1", &gzipped),
+            record("response", "http://a.example/2", chunked),
+            record("response", "http://a.example/3", latin1),
+            record("response", "http://a.example/4", missing),
+            record("response", "http://a.example/5", moved),
+            record("revisit", "http://a.example/1", b"HTTP/1.1 200 OK\r\n\r\n"),
+            record("response", "http://a.example/6", broken),
+        ] {
+            bytes.extend(r);
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let items = read(&path, &["response"]);
+        let docs: Vec<&Document> =
+            items.iter().filter_map(|i| if let SourceItem::Doc(d) = i { Some(d) } else { None }).collect();
+        let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
+        assert_eq!(texts, [page, "<p>Hi there</p>", "<p>café</p>"]);
+        assert_eq!(docs[0].meta["http_status"], 200);
+        assert_eq!(docs[0].meta["crawl_date"], "2024-03-01T10:00:00Z");
+        assert!(!docs[0].meta.contains_key("date"), "the crawl date is not the publication date");
+        assert_eq!(dropped(&items), ["record_type", "record_type", "http_status", "http_status", "revisit"]);
+        let bad: Vec<&RecordError> =
+            items.iter().filter_map(|i| if let SourceItem::Bad(b) = i { Some(b) } else { None }).collect();
+        assert_eq!(bad.len(), 1);
+        assert!(bad[0].message.contains("gzip"), "{}", bad[0].message);
+        // Other statuses on request.
+        let config = WarcConfig {
+            inputs: Inputs::path(&path),
+            record_types: vec!["response".into()],
+            mime_types: default_mime(),
+            status_codes: vec!["2xx".into(), "404".into()],
+            max_doc_bytes: ByteSize(1 << 20),
+        };
+        let items = read_with(config.clone());
+        assert_eq!(items.iter().filter(|i| matches!(i, SourceItem::Doc(_))).count(), 4);
+        let bad = WarcConfig { status_codes: vec!["2x".into()], ..config };
+        assert_eq!(bad.validate().unwrap_err()[0].field, "status_codes");
     }
 }

@@ -148,6 +148,10 @@ fn read_one_shard(
                 batch_bytes += doc.approx_bytes();
                 batch.docs.push(doc);
             }
+            SourceItem::Dropped(_, reason) => {
+                batch.stats.docs_in += 1;
+                *batch.stats.dropped.entry(reason.0).or_default() += 1;
+            }
             SourceItem::Bad(bad) => {
                 let failure = Failure {
                     id: None,

@@ -145,9 +145,8 @@ impl RunReport {
         for stage in &self.stages {
             if stage.kind == StageKind::Source {
                 totals.input += stage.stats.docs_in;
-            } else {
-                totals.dropped += stage.stats.dropped_total();
             }
+            totals.dropped += stage.stats.dropped_total();
             totals.failed += stage.stats.failed;
             totals.has_flat_map |= stage.stats.flat_map;
         }

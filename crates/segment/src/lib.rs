@@ -11,7 +11,7 @@
 //! | `segment.chunks` | transform | Windows of chars, words, sentences or tiktoken tokens with size and overlap | annotate, split |
 //! | `segment.lines` | transform | Non-empty lines as byte-offset spans (or one document per line) | annotate, split |
 //! | `segment.paragraphs` | transform | Blank-line separated paragraphs as byte-offset spans (or one document each) | annotate, split |
-//! | `segment.sentences` | transform | Sentences (UAX #29 plus abbreviation, initials, decimals, quotes, list rules) | annotate, split |
+//! | `segment.sentences` | transform | Sentences: abbreviations, initials, times, ellipses, quotes, citations, list items, 8 languages | annotate, split |
 //! <!-- stages:end -->
 //!
 //! Guarantees, checked by property tests on hostile Unicode: spans are non-empty, ordered,
@@ -195,7 +195,8 @@ pub struct SentencesConfig {
     /// `annotate` (spans labelled `sentence`) or `split` (a document per sentence).
     #[serde(default = "OnMatch::default_annotate")]
     pub on_match: OnMatch,
-    /// Abbreviation list: `en`, `de`, `fr` or `es`.
+    /// Abbreviation and sentence-opener lists: `en`, `de`, `fr`, `es`, `it`, `pt`, `nl`, `ru`
+    /// (terminal punctuation of other scripts, `。！？ ؟ ۔ ।`, is known whatever the language).
     #[serde(default = "default_language")]
     pub language: String,
     /// A single line break ends a sentence (headings, list items); `false` treats it as wrapping.
@@ -210,7 +211,7 @@ fn yes() -> bool {
     true
 }
 
-const LANGUAGES: [&str; 4] = ["en", "de", "fr", "es"];
+use sentences::LANGUAGES;
 
 impl StageConfig for SentencesConfig {
     const TYPE: &'static str = "segment.sentences";
@@ -218,12 +219,16 @@ impl StageConfig for SentencesConfig {
     const ON_MATCH: &'static [OnMatch] = OnMatch::SEGMENTS;
     const RENAMED: &'static [(&'static str, &'static str)] = &[("mode", "on_match")];
     const SUMMARY: &'static str =
-        "Sentences (UAX #29 plus abbreviation, initials, decimals, quotes, list rules)";
+        "Sentences: abbreviations, initials, times, ellipses, quotes, citations, list items, 8 languages";
     const EXAMPLE: &'static str = "type: segment.sentences\nlanguage: en\nnewline_boundary: true\n";
 
     fn validate(&self) -> Result<(), Vec<millstone_core::FieldError>> {
         if !LANGUAGES.contains(&self.language.as_str()) {
-            return Err(vec![millstone_core::FieldError::new("language", "must be one of en, de, fr, es")]);
+            let expected = LANGUAGES.join(", ");
+            return Err(vec![millstone_core::FieldError::new(
+                "language",
+                format!("must be one of {expected}"),
+            )]);
         }
         Ok(())
     }
@@ -282,7 +287,10 @@ impl StageConfig for ChunksConfig {
             errors.push(millstone_core::FieldError::new("overlap", "must be smaller than size"));
         }
         if !LANGUAGES.contains(&self.language.as_str()) {
-            errors.push(millstone_core::FieldError::new("language", "must be one of en, de, fr, es"));
+            errors.push(millstone_core::FieldError::new(
+                "language",
+                format!("must be one of {}", LANGUAGES.join(", ")),
+            ));
         }
         errors.is_empty().then_some(()).ok_or(errors)
     }

@@ -385,7 +385,7 @@ pub fn check_source(
             source.read(&shard, &mut |item| {
                 match item {
                     millstone_core::SourceItem::Doc(d) => texts.push(d.text),
-                    millstone_core::SourceItem::Bad(_) => bad += 1,
+                    millstone_core::SourceItem::Bad(_) | millstone_core::SourceItem::Dropped(..) => bad += 1,
                 }
                 std::ops::ControlFlow::Continue(())
             })
