@@ -165,10 +165,10 @@ impl Redactor {
                 PiiKind::Phone => {
                     r"(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{1,4}\)[\s.\-]?)?\d{2,4}(?:[\s.\-]\d{2,4}){1,4}|\+\d{9,15}"
                 }
-                PiiKind::Ipv4 => r"\b\d{1,3}(?:\.\d{1,3}){3}\b",
+                PiiKind::Ipv4 => r"(?-u:\b)\d{1,3}(?:\.\d{1,3}){3}(?-u:\b)",
                 PiiKind::Ipv6 => r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%[0-9A-Za-z]+)?",
-                PiiKind::CreditCard => r"\b\d(?:[ \-]?\d){12,18}\b",
-                PiiKind::Iban => r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b",
+                PiiKind::CreditCard => r"(?-u:\b)\d(?:[ \-]?\d){12,18}(?-u:\b)",
+                PiiKind::Iban => r"(?-u:\b)[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?-u:\b)",
             }
         };
         let patterns =
