@@ -342,10 +342,10 @@ impl Filter for GopherQuality {
 }
 
 /// Elements seen before (count, characters), as Gopher's duplicate fractions count them.
-fn duplicates<'a>(items: impl IntoIterator<Item = &'a str>) -> (usize, usize) {
-    let mut seen = HashSet::new();
+fn duplicates<'a>(items: &[&'a str]) -> (usize, usize) {
+    let mut seen = HashSet::with_capacity_and_hasher(items.len(), xxhash_rust::xxh3::Xxh3DefaultBuilder);
     let (mut elements, mut characters) = (0, 0);
-    for item in items {
+    for &item in items {
         if !seen.insert(item) {
             elements += 1;
             characters += chars(item);
@@ -471,7 +471,7 @@ impl GopherRepetition {
         }
         let length = chars(text) as f64;
         let paragraphs: Vec<&str> = self.paragraph_break.split(text.trim()).collect();
-        let (dup, dup_chars) = duplicates(paragraphs.iter().copied());
+        let (dup, dup_chars) = duplicates(&paragraphs);
         if c.dup_para_frac.is_some_and(|m| dup as f64 / paragraphs.len() as f64 > m) {
             return drop("dup_para_frac");
         }
@@ -479,7 +479,7 @@ impl GopherRepetition {
             return drop("dup_para_char_frac");
         }
         let lines: Vec<&str> = self.line_break.split(text).collect();
-        let (dup, dup_chars) = duplicates(lines.iter().copied());
+        let (dup, dup_chars) = duplicates(&lines);
         if c.dup_line_frac.is_some_and(|m| dup as f64 / lines.len() as f64 > m) {
             return drop("dup_line_frac");
         }
@@ -497,12 +497,15 @@ impl GopherRepetition {
                 .iter()
                 .fold(n as u64, |h, &w| (h.rotate_left(23) ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15))
         };
+        // One table for every n, sized once: no rehashing as it fills.
+        let mut counts: HashMap<u64, (usize, usize), PreHashedBuild> =
+            HashMap::with_capacity_and_hasher(words.len(), PreHashedBuild::default());
         for &(n, fraction) in &c.top_n_grams {
             if words.len() < n {
                 continue;
             }
             // The most frequent n-gram; ties go to the one seen first.
-            let mut counts: HashMap<u64, (usize, usize), PreHashedBuild> = HashMap::default();
+            counts.clear();
             for i in 0..=words.len() - n {
                 counts.entry(gram_hash(i, n, true)).or_insert((0, i)).0 += 1;
             }
@@ -513,8 +516,10 @@ impl GopherRepetition {
                 return drop(TOP_REASONS[n]);
             }
         }
+        let mut seen: HashSet<u64, PreHashedBuild> =
+            HashSet::with_capacity_and_hasher(words.len(), PreHashedBuild::default());
         for &(n, fraction) in &c.dup_n_grams {
-            let mut seen: HashSet<u64, PreHashedBuild> = HashSet::default();
+            seen.clear();
             let mut repeated = 0usize;
             let mut i = 0;
             while i + n <= words.len() {
@@ -806,7 +811,7 @@ impl FineWeb {
         }
         if let Some(max) = c.char_duplicates_ratio {
             let total = text.chars().filter(|&ch| ch != '\n').count().max(1);
-            if duplicates(lines.iter().copied()).1 as f64 / total as f64 > max {
+            if duplicates(&lines).1 as f64 / total as f64 > max {
                 return drop("char_dup_ratio");
             }
         }
