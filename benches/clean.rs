@@ -19,6 +19,7 @@ fn bench(c: &mut Criterion) {
         ("clean.fineweb", ""),
         ("clean.pii", ""),
         ("clean.language", ""),
+        ("clean.sample", "rate: 0.5"),
     ] {
         let stage = common::build(type_name, yaml);
         let mut group = c.benchmark_group(type_name);

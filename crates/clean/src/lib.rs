@@ -16,6 +16,7 @@
 //! | `clean.normalize_whitespace` | transform | Collapse spaces, trim lines, LF line ends, limit empty lines | - |
 //! | `clean.pii` | transform | Redact e-mails, phones, IPv4/IPv6, card numbers (Luhn), IBANs (mod 97) | - |
 //! | `clean.repeated_lines` | barrier | Remove lines that recur across documents of the same source (site boilerplate) | remove, annotate |
+//! | `clean.sample` | transform | Deterministic sampling and upsampling by a hash of the id, with rates per source | drop, annotate |
 //! | `clean.strip_boilerplate` | transform | Remove share/subscribe/cookie/related/byline lines and cut comment sections | remove, annotate |
 //! <!-- stages:end -->
 //!
@@ -38,6 +39,7 @@ pub mod normalize;
 pub mod pii;
 pub mod quality;
 pub mod repeated;
+pub mod sample;
 
 use millstone_core::Registry;
 
@@ -55,6 +57,7 @@ pub fn register(registry: &mut Registry) {
     registry.register::<language::LanguageConfig>();
     registry.register::<pii::PiiConfig>();
     registry.register::<html::HtmlConfig>();
+    registry.register::<sample::SampleConfig>();
 }
 
 /// Errors of this crate.
