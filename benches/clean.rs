@@ -28,6 +28,23 @@ fn bench(c: &mut Criterion) {
         group.bench_function("news_8MiB", |b| b.iter(|| common::apply_all(&stage, &docs)));
         group.finish();
     }
+    // url_filter reads meta.url: every fifth document is on a blocked site's subdomain.
+    let urls: Vec<millstone_core::Document> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            d.clone().with_meta("url", format!("https://www{}.site-{}.example/news/{i}?p=1", i % 3, i % 5))
+        })
+        .collect();
+    let stage = common::build(
+        "clean.url_filter",
+        "block_domains: [site-0.example]\nallow_domains: [wikipedia.org]\nsoft_banned_words: [casino, bonus]",
+    );
+    let mut group = c.benchmark_group("clean.url_filter");
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.sample_size(10);
+    group.bench_function("news_8MiB", |b| b.iter(|| common::apply_all(&stage, &urls)));
+    group.finish();
     // repeated_lines is a barrier: documents carry a site so footers repeat within a source.
     let sited: Vec<millstone_core::Document> = docs
         .iter()

@@ -18,6 +18,7 @@
 //! | `clean.repeated_lines` | barrier | Remove lines that recur across documents of the same source (site boilerplate) | remove, annotate |
 //! | `clean.sample` | transform | Deterministic sampling and upsampling by a hash of the id, with rates per source | drop, annotate |
 //! | `clean.strip_boilerplate` | transform | Remove share/subscribe/cookie/related/byline lines and cut comment sections | remove, annotate |
+//! | `clean.url_filter` | transform | Block by URL: domains, URLs, banned words, UT1 blocklists; allow lists; IDNA-normalised | drop, annotate |
 //! <!-- stages:end -->
 //!
 //! ```
@@ -40,6 +41,7 @@ pub mod pii;
 pub mod quality;
 pub mod repeated;
 pub mod sample;
+pub mod url_filter;
 
 use millstone_core::Registry;
 
@@ -58,6 +60,7 @@ pub fn register(registry: &mut Registry) {
     registry.register::<pii::PiiConfig>();
     registry.register::<html::HtmlConfig>();
     registry.register::<sample::SampleConfig>();
+    registry.register::<url_filter::UrlFilterConfig>();
 }
 
 /// Errors of this crate.

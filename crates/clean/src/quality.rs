@@ -342,7 +342,7 @@ impl Filter for GopherQuality {
 }
 
 /// Elements seen before (count, characters), as Gopher's duplicate fractions count them.
-fn duplicates<'a>(items: &[&'a str]) -> (usize, usize) {
+fn duplicates(items: &[&str]) -> (usize, usize) {
     let mut seen = HashSet::with_capacity_and_hasher(items.len(), xxhash_rust::xxh3::Xxh3DefaultBuilder);
     let (mut elements, mut characters) = (0, 0);
     for &item in items {

@@ -66,13 +66,14 @@ impl StageConfig for SampleConfig {
     const ON_MATCH: &'static [OnMatch] = OnMatch::DOCUMENTS;
     const SUMMARY: &'static str =
         "Deterministic sampling and upsampling by a hash of the id, with rates per source";
-    const EXAMPLE: &'static str = "type: clean.sample\nby: meta.source\nrates: { wiki: 2.0, web: 0.1 }\nrate: 0.5\nseed: 7\n";
+    const EXAMPLE: &'static str =
+        "type: clean.sample\nby: meta.source\nrates: { wiki: 2.0, web: 0.1 }\nrate: 0.5\nseed: 7\n";
     const DROP_REASONS: &'static [(&'static str, &'static str)] =
         &[("not_sampled", "the document's hash fell outside its source's rate")];
 
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
-        let bad = |r: f64| !(r.is_finite() && r >= 0.0 && r <= 1000.0);
+        let bad = |r: f64| !(0.0..=1000.0).contains(&r);
         if bad(self.rate) {
             errors.push(FieldError::new("rate", "must be between 0 and 1000"));
         }
@@ -107,12 +108,11 @@ impl Sampler {
     /// How many times `doc` goes on (0 = dropped).
     pub fn copies(&self, doc: &Document) -> u64 {
         let c = &self.config;
-        let rate = c
-            .by
-            .as_ref()
-            .and_then(|by| by.get(doc))
-            .and_then(|source| c.rates.get(source.as_ref()).copied())
-            .unwrap_or(c.rate);
+        let rate =
+            c.by.as_ref()
+                .and_then(|by| by.get(doc))
+                .and_then(|source| c.rates.get(source.as_ref()).copied())
+                .unwrap_or(c.rate);
         let value = c.field.get(doc).unwrap_or_default();
         let whole = rate.floor();
         whole as u64 + u64::from(uniform(&value, c.seed) < rate - whole)
@@ -142,7 +142,8 @@ impl Transform for Sampler {
     }
 
     fn is_flat_map(&self) -> bool {
-        self.config.on_match == OnMatch::Drop && (self.config.rate > 1.0 || self.config.rates.values().any(|&r| r > 1.0))
+        self.config.on_match == OnMatch::Drop
+            && (self.config.rate > 1.0 || self.config.rates.values().any(|&r| r > 1.0))
     }
 }
 
