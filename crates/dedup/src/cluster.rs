@@ -20,6 +20,17 @@ use serde::{Deserialize, Serialize};
 use crate::report::{ClusterReport, ReportRow};
 use millstone_core::UnionFind;
 
+/// For tests of annotated output: each kept document that joined a cluster (`dup_of` in meta),
+/// with its keeper among `docs`.
+#[cfg(test)]
+pub(crate) fn members_with_keepers<'a>(
+    docs: &'a [Document],
+    kept: &'a [Document],
+) -> Vec<(&'a Document, &'a Document)> {
+    let by_id: std::collections::HashMap<&str, &Document> = docs.iter().map(|d| (&*d.id, d)).collect();
+    kept.iter().filter_map(|doc| Some((by_id[doc.meta.get("dup_of")?.as_str()?], doc))).collect()
+}
+
 /// Which document of a cluster survives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

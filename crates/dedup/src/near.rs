@@ -648,6 +648,7 @@ impl millstone_core::NearDuplicates for MinHashSplit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shingle_sets::set_of;
     use millstone_core::{FieldRef, UnionFind};
     use proptest::prelude::*;
 
@@ -877,20 +878,13 @@ mod tests {
             let p = config.params();
             let (kept, _) = run_docs(&config, docs.clone(), 4);
             let shingler = Shingler::new(p.unit, p.ngram, p.normalize);
-            let set = |text: &str| {
-                let mut folded = Vec::new();
-                shingler.for_each(text, |h| folded.push(fold(h)));
-                crate::shingle_sets::shingle_set(folded)
-            };
-            let by_id: std::collections::HashMap<String, &Document> = docs.iter().map(|d| (d.id.to_string(), d)).collect();
-            for doc in &kept {
-                let Some(keeper) = doc.meta.get("dup_of").and_then(|v| v.as_str()) else { continue };
-                let (a, b) = (set(&by_id[keeper].text), set(&doc.text));
+            for (keeper, doc) in crate::cluster::members_with_keepers(&docs, &kept) {
+                let (a, b) = (set_of(&shingler, &keeper.text), set_of(&shingler, &doc.text));
                 let common = crate::shingle_sets::intersection(&a, &b);
                 let jaccard = common as f64 / (a.len() + b.len() - common) as f64;
                 let measure = if a.len().min(b.len()) < p.min_containment_shingles as usize { Similarity::Jaccard } else { p.similarity };
                 let score = measure.score(jaccard, a.len() as u32, b.len() as u32);
-                prop_assert!(score >= p.threshold - 1e-9, "{} joined {} at {}", doc.id, keeper, score);
+                prop_assert!(score >= p.threshold - 1e-9, "{} joined {} at {}", doc.id, keeper.id, score);
             }
         }
 

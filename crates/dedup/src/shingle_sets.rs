@@ -39,6 +39,13 @@ pub fn for_each_common(a: &[u32], b: &[u32], mut f: impl FnMut(u32)) {
     }
 }
 
+/// The shingle set of `text` under `shingler` (what the stages store, computed on its own).
+pub fn set_of(shingler: &crate::shingle::Shingler, text: &str) -> Vec<u32> {
+    let mut folded = Vec::new();
+    shingler.for_each(text, |h| folded.push(fold(h)));
+    shingle_set(folded)
+}
+
 /// |A ∩ B| of two sorted sets.
 pub fn intersection(a: &[u32], b: &[u32]) -> usize {
     let mut n = 0;
