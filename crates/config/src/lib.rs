@@ -21,7 +21,6 @@ mod diagnostic;
 mod outputs;
 pub mod positions;
 mod schema;
-mod suggest;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -33,9 +32,9 @@ use millstone_core::{
 use serde_yaml::Value as Yaml;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
+pub use millstone_core::suggest::did_you_mean;
 pub use positions::{Pos, PositionIndex};
 pub use schema::pipeline_schema;
-pub use suggest::did_you_mean;
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

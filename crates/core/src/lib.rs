@@ -38,6 +38,7 @@ mod registry;
 mod spill;
 mod stage;
 mod stats;
+pub mod suggest;
 pub mod text;
 mod unionfind;
 mod vocab;
