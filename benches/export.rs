@@ -32,9 +32,12 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
-    for (type_name, name) in
-        [("export.csv", "out.csv"), ("export.parquet", "out.parquet"), ("export.text_dir", "texts")]
-    {
+    for (type_name, name) in [
+        ("export.csv", "out.csv"),
+        ("export.parquet", "out.parquet"),
+        ("export.text_dir", "texts"),
+        ("export.tokens", "tokens"),
+    ] {
         let mut group = c.benchmark_group(type_name);
         group.throughput(Throughput::Bytes(bytes as u64));
         group.sample_size(10);

@@ -14,6 +14,7 @@ fn bench(c: &mut Criterion) {
         ("segment.sentences", ""),
         ("segment.chunks", "unit: words\nsize: 200\noverlap: 20"),
         ("segment.chunks", "unit: tokens\nsize: 512\noverlap: 64"),
+        ("segment.tokens", "tokenizer: cl100k_base"),
     ] {
         let stage = common::build(type_name, yaml);
         let mut group = c.benchmark_group(type_name);

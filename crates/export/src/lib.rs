@@ -12,6 +12,7 @@
 //! | `export.jsonl` | sink | Write JSON Lines (plain, .gz, .zst), atomically | - |
 //! | `export.parquet` | sink | Write Parquet (zstd, row groups, typed metadata columns), atomically | - |
 //! | `export.text_dir` | sink | Write one .txt file per document into a folder, atomically | - |
+//! | `export.tokens` | sink | Write tokenized shards (Megatron-LM .bin/.idx) with tiktoken or a tokenizer.json, atomically | - |
 //! <!-- stages:end -->
 //!
 //! ```
@@ -29,6 +30,7 @@
 pub mod jsonl;
 pub mod parquet;
 pub mod table;
+pub mod tokens;
 
 use millstone_core::{Registry, StageError};
 
@@ -38,6 +40,7 @@ pub fn register(registry: &mut Registry) {
     registry.register::<table::CsvSinkConfig>();
     registry.register::<parquet::ParquetSinkConfig>();
     registry.register::<table::TextDirSinkConfig>();
+    registry.register::<tokens::TokensSinkConfig>();
 }
 
 /// Errors of this crate.

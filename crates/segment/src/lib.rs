@@ -12,6 +12,7 @@
 //! | `segment.lines` | transform | Non-empty lines as byte-offset spans (or one document per line) | annotate, split |
 //! | `segment.paragraphs` | transform | Blank-line separated paragraphs as byte-offset spans (or one document each) | annotate, split |
 //! | `segment.sentences` | transform | Sentences: abbreviations, initials, times, ellipses, quotes, citations, list items, 8 languages | annotate, split |
+//! | `segment.tokens` | transform | Count tokens (tiktoken encodings or a tokenizer.json) into meta.tokens | - |
 //! <!-- stages:end -->
 //!
 //! Guarantees, checked by property tests on hostile Unicode: spans are non-empty, ordered,
@@ -28,6 +29,7 @@
 
 pub mod chunks;
 pub mod sentences;
+pub mod tokens;
 
 use std::ops::Range;
 
@@ -44,6 +46,7 @@ pub fn register(registry: &mut Registry) {
     registry.register::<ParagraphsConfig>();
     registry.register::<SentencesConfig>();
     registry.register::<ChunksConfig>();
+    registry.register::<tokens::TokensConfig>();
 }
 
 /// Errors of this crate.
