@@ -17,14 +17,13 @@
 use std::path::PathBuf;
 
 use millstone_core::schemars::{self, JsonSchema};
-use millstone_core::suggest::did_you_mean;
 use millstone_core::{
     BuildContext, BuildError, ByteSize, Document, DropReason, Emit, FieldError, OnMatch, Stage, StageConfig,
     StageError, StageKind, Transform,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::language::open_model;
+use crate::language::{not_a_label, open_model, strip_label, with_scratch};
 
 /// Configuration of `clean.fasttext`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -85,20 +84,10 @@ impl StageConfig for FastTextConfig {
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
         let model = open_model(&self.model_path)?;
-        let wanted = self.label.strip_prefix("__label__").unwrap_or(&self.label).to_string();
-        let labels: Vec<&str> =
-            model.labels().iter().map(|l| l.strip_prefix("__label__").unwrap_or(l)).collect();
+        let wanted = strip_label(&self.label).to_string();
+        let labels: Vec<&str> = model.labels().iter().map(|l| strip_label(l)).collect();
         let Some(index) = labels.iter().position(|l| *l == wanted) else {
-            let near = did_you_mean(&wanted, labels.iter().copied());
-            let hint = if near.is_empty() {
-                format!("its labels: {}", labels[..labels.len().min(8)].join(", "))
-            } else {
-                format!("did you mean {}?", near.join(", "))
-            };
-            return Err(BuildError::field(
-                "label",
-                format!("`{wanted}` is not a label of {}: {hint}", self.model_path.display()),
-            ));
+            return Err(BuildError::field("label", not_a_label(&wanted, &labels, &self.model_path)));
         };
         let key = self.key.clone().unwrap_or_else(|| format!("fasttext.{wanted}"));
         Ok(Stage::transform(FastTextClassifier {
@@ -120,16 +109,12 @@ pub struct FastTextClassifier {
     config: FastTextConfig,
 }
 
-thread_local! {
-    static SCRATCH: std::cell::RefCell<millstone_fasttext::Scratch> = Default::default();
-}
-
 impl FastTextClassifier {
     /// The probability the model gives `label` for `text` (0 when it is not among the labels
     /// the model ranks above fastText's 1e-5 floor).
     pub fn score(&self, text: &str) -> f64 {
         let all = self.model.labels().len();
-        SCRATCH.with_borrow_mut(|scratch| {
+        with_scratch(|scratch| {
             self.model
                 .predict_with(text, all, 0.0, scratch)
                 .into_iter()

@@ -143,20 +143,7 @@ impl LanguageConfig {
                 let labels: Vec<&str> = model.labels().iter().map(|l| strip_label(l)).collect();
                 for (i, code) in self.keep.iter().enumerate() {
                     if !labels.contains(&code.as_str()) {
-                        let near = did_you_mean(code, labels.iter().copied());
-                        let hint = if near.is_empty() {
-                            format!(
-                                "it has {} labels such as {}",
-                                labels.len(),
-                                labels[..labels.len().min(5)].join(", ")
-                            )
-                        } else {
-                            format!("did you mean {}?", near.join(", "))
-                        };
-                        return Err(BuildError::field(
-                            format!("keep.{i}"),
-                            format!("`{code}` is not a label of {}: {hint}", path.display()),
-                        ));
+                        return Err(BuildError::field(format!("keep.{i}"), not_a_label(code, &labels, path)));
                     }
                 }
                 Detector::FastText(Box::new(model))
@@ -175,8 +162,26 @@ pub(crate) fn open_model(path: &std::path::Path) -> Result<millstone_fasttext::M
     })
 }
 
-fn strip_label(label: &str) -> &str {
+/// A label without fastText's `__label__` prefix.
+pub(crate) fn strip_label(label: &str) -> &str {
     label.strip_prefix("__label__").unwrap_or(label)
+}
+
+/// The diagnostic for `wanted`, which is not one of a model's `labels`: "did you mean" when one
+/// is close, else a few of them.
+pub(crate) fn not_a_label(wanted: &str, labels: &[&str], path: &std::path::Path) -> String {
+    let near = did_you_mean(wanted, labels.iter().copied());
+    let hint = if near.is_empty() {
+        format!("it has {} labels such as {}", labels.len(), labels[..labels.len().min(5)].join(", "))
+    } else {
+        format!("did you mean {}?", near.join(", "))
+    };
+    format!("`{wanted}` is not a label of {}: {hint}", path.display())
+}
+
+/// Runs `f` with this thread's prediction buffers (shared by every fastText stage).
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut millstone_fasttext::Scratch) -> R) -> R {
+    SCRATCH.with_borrow_mut(f)
 }
 
 /// The language identifier a stage runs.
@@ -198,7 +203,7 @@ impl Detector {
             Detector::Whatlang => {
                 whatlang::detect(text).map(|info| (info.lang().code().to_string(), info.confidence()))
             }
-            Detector::FastText(model) => SCRATCH.with_borrow_mut(|scratch| {
+            Detector::FastText(model) => with_scratch(|scratch| {
                 model
                     .predict_with(text, 1, 0.0, scratch)
                     .into_iter()
