@@ -85,6 +85,23 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
+    // clean.cap: five sites capped at 100 documents each (bottom-k of the id hash).
+    let mut group = c.benchmark_group("clean.cap");
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.sample_size(10);
+    group.bench_function("5_sites_cap_100_8MiB", |b| {
+        b.iter(|| {
+            millstone_testkit::run_barrier(
+                common::build("clean.cap", "by: meta.site\ncap: 100"),
+                sited.clone(),
+                1024,
+            )
+            .0
+            .len()
+        })
+    });
+    group.finish();
+
     // html_to_text on generated pages (the news texts wrapped in page furniture).
     let pages: Vec<String> = texts
         .iter()

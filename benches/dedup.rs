@@ -85,6 +85,34 @@ fn bench(c: &mut Criterion) {
         });
         group.finish();
     }
+
+    // Decontamination against 10,000 benchmark items: every 50th item is a passage of the
+    // corpus itself (so documents match and are cut), the rest are text of another seed.
+    let dir = tempfile::tempdir().unwrap();
+    let benchmark = dir.path().join("bench.jsonl");
+    let other = common::news_texts(4 << 20);
+    let items: Vec<String> = (0..10_000)
+        .map(|i| {
+            let source = if i % 50 == 0 { &texts[i % texts.len()] } else { &other[i % other.len()] };
+            let words: Vec<&str> = source.split_whitespace().skip(i % 7 * 5).take(40).collect();
+            serde_json::json!({ "id": i, "question": words.join(" ") }).to_string()
+        })
+        .collect();
+    std::fs::write(&benchmark, items.join("\n")).unwrap();
+    for on_match in ["drop", "remove"] {
+        let yaml = format!(
+            "benchmarks:\n  - name: bench\n    path: {}\n    fields: [question]\non_match: {on_match}",
+            benchmark.display()
+        );
+        let stage = common::build("dedup.decontaminate", &yaml);
+        let mut group = c.benchmark_group("dedup.decontaminate");
+        group.throughput(Throughput::Bytes(bytes));
+        group.sample_size(10);
+        group.bench_function(format!("10k_items_{on_match}_8MiB"), |b| {
+            b.iter(|| common::apply_all(&stage, &docs))
+        });
+        group.finish();
+    }
 }
 
 criterion_group!(benches, bench);

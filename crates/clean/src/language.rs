@@ -197,8 +197,13 @@ thread_local! {
 }
 
 impl Detector {
-    /// The most likely language of `text` and its score, if any.
+    /// The most likely language of `text` and its score, if any. A text without a letter
+    /// (empty, digits, punctuation, emoji) has none: fastText would still rank its labels for
+    /// the end-of-line token alone (`en` at 0.12 for whitespace with lid.176).
     pub fn detect(&self, text: &str) -> Option<(String, f64)> {
+        if !text.chars().any(char::is_alphabetic) {
+            return None;
+        }
         match self {
             Detector::Whatlang => {
                 whatlang::detect(text).map(|info| (info.lang().code().to_string(), info.confidence()))
@@ -375,6 +380,11 @@ mod tests {
         let paragraphs = out.kept()[1].meta["lang_paragraphs"].as_array().unwrap();
         assert_eq!(paragraphs[0]["lang"], "fr");
         assert_eq!(paragraphs[1]["lang"], "en");
+        // Nothing to identify: no label, whatever the model would rank for an empty line.
+        let detector = config.detector().unwrap();
+        for blank in ["", "   \n\t", "12 345 -- !!", "🙂🙂"] {
+            assert_eq!(detector.detect(blank), None, "{blank:?}");
+        }
         let typo = LanguageConfig {
             model: LanguageModel::Fasttext,
             model_path: Some(path),

@@ -6,6 +6,7 @@
 //! | type | kind | what it does | on_match |
 //! |---|---|---|---|
 //! | `clean.c4` | transform | C4 rules: keep lines with terminal punctuation and 3+ words, drop pages with lorem ipsum, {, bad words | - |
+//! | `clean.cap` | barrier | At most N documents per source: the N smallest hashes of the id (bottom-k), as clean.sample | drop, annotate |
 //! | `clean.fasttext` | transform | Score with a fastText classifier (DCLM/FineWeb-style quality, topics); keep a label above a threshold | drop, annotate |
 //! | `clean.fineweb` | transform | FineWeb rules: punctuated lines, short lines, duplicated line characters, list-like pages | - |
 //! | `clean.gopher_quality` | transform | Gopher quality rules: word counts and lengths, symbols, bullets, ellipses, alpha words, stop words | - |
@@ -34,6 +35,7 @@
 #![deny(missing_docs)]
 
 pub mod boilerplate;
+pub mod cap;
 pub mod fasttext;
 pub mod html;
 pub mod language;
@@ -63,6 +65,7 @@ pub fn register(registry: &mut Registry) {
     registry.register::<pii::PiiConfig>();
     registry.register::<html::HtmlConfig>();
     registry.register::<sample::SampleConfig>();
+    registry.register::<cap::CapConfig>();
     registry.register::<url_filter::UrlFilterConfig>();
 }
 

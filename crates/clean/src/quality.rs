@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use millstone_core::prehashed::PreHashedBuild;
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
     BuildContext, BuildError, Document, DropReason, Emit, FieldError, Filter, FilterStage, Stage,
@@ -150,26 +151,6 @@ pub fn python_lines(text: &str) -> Vec<&str> {
     }
     lines
 }
-
-/// Hasher for keys that are already well-mixed 64-bit hashes.
-#[derive(Default)]
-struct PreHashed(u64);
-
-impl std::hash::Hasher for PreHashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type PreHashedBuild = std::hash::BuildHasherDefault<PreHashed>;
 
 fn chars(s: &str) -> usize {
     s.chars().count()

@@ -98,10 +98,14 @@ pub struct Sampler {
     config: SampleConfig,
 }
 
+/// The hash that decides a document's fate in `clean.sample` and `clean.cap`.
+pub(crate) fn sample_hash(value: &str, seed: u64) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(value.as_bytes(), seed)
+}
+
 /// A uniform number in [0, 1) from a hash of `value` and `seed`.
 fn uniform(value: &str, seed: u64) -> f64 {
-    let h = xxhash_rust::xxh3::xxh3_64_with_seed(value.as_bytes(), seed);
-    (h >> 11) as f64 / (1u64 << 53) as f64
+    (sample_hash(value, seed) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 impl Sampler {

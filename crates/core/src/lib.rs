@@ -34,6 +34,7 @@ mod bytesize;
 mod document;
 mod error;
 mod plan;
+pub mod prehashed;
 mod registry;
 mod spill;
 mod stage;

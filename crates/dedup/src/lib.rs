@@ -6,6 +6,7 @@
 //! | type | kind | what it does | on_match |
 //! |---|---|---|---|
 //! | `dedup.bloom` | barrier | Bounded-memory approximate exact dedup of documents or paragraphs (Bloom filter) | - |
+//! | `dedup.decontaminate` | transform | Find benchmark text (13-gram overlap with JSONL/Parquet test sets): drop, cut out +-200 chars, or annotate | drop, remove, annotate |
 //! | `dedup.exact` | barrier | Drop exact duplicates (xxh3-128 of normalised text or a meta field), keep the first | - |
 //! | `dedup.exact_segments` | barrier | Paragraph/line exact dedup across the corpus (keep first or CCNet remove-all, per-source scope) | remove, annotate |
 //! | `dedup.minhash` | barrier | Near-duplicate clusters: MinHash-LSH, verified Jaccard/containment, keeper policy | drop, annotate |
@@ -23,6 +24,7 @@
 
 pub mod bloom;
 pub mod cluster;
+pub mod decontaminate;
 pub mod eval;
 pub mod exact;
 pub mod frequency;
@@ -57,6 +59,7 @@ pub fn register(registry: &mut Registry) {
     registry.register::<bloom::BloomConfig>();
     registry.register::<segments::SegmentsConfig>();
     registry.register::<substring::SubstringConfig>();
+    registry.register::<decontaminate::DecontaminateConfig>();
 }
 
 /// Errors of this crate.

@@ -47,12 +47,40 @@ pub fn example_fields(info: &StageInfo, dir: &Path) -> Value {
             map.insert(key.into(), moved.into());
         }
     }
+    if let Some(Value::Array(benchmarks)) = map.get_mut("benchmarks") {
+        for (i, benchmark) in benchmarks.iter_mut().enumerate() {
+            write_law_benchmark(benchmark, &dir.join(format!("benchmark-{i}.jsonl")));
+        }
+    }
     if map.contains_key("model_path") {
         if let Some(model) = lid176() {
             map.insert("model_path".into(), model.display().to_string().into());
         }
     }
     fields
+}
+
+/// Benchmark items for decontamination stages: the sentences [`crate::law_documents`] repeats,
+/// so that the laws see documents matched, cut and dropped.
+const LAW_BENCHMARK_TEXTS: [&str; 2] = [
+    "Subscribe to our newsletter for more. Share this article",
+    "The same sentence repeats here. The same sentence repeats here.",
+];
+
+/// Moves a benchmark entry of an example (`path` and `fields`) to a JSONL file under the test's
+/// folder holding [`LAW_BENCHMARK_TEXTS`] in its first field.
+fn write_law_benchmark(benchmark: &mut Value, file: &Path) {
+    let Some(entry) = benchmark.as_object_mut() else { return };
+    let field =
+        entry.get("fields").and_then(|f| f.get(0)).and_then(Value::as_str).unwrap_or("text").to_string();
+    let lines: Vec<String> = LAW_BENCHMARK_TEXTS
+        .iter()
+        .enumerate()
+        .map(|(i, text)| serde_json::json!({ "id": format!("law-{i}"), field.as_str(): text }).to_string())
+        .collect();
+    std::fs::write(file, lines.join("\n")).expect("write the law benchmark");
+    entry.remove("paths");
+    entry.insert("path".into(), file.display().to_string().into());
 }
 
 /// The real fastText language-ID model, when `.ci/python.sh` has unpacked it.
