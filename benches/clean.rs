@@ -20,6 +20,8 @@ fn bench(c: &mut Criterion) {
         ("clean.pii", ""),
         ("clean.language", ""),
         ("clean.sample", "rate: 0.5"),
+        ("clean.filter", "keep: 'words >= 50 && chars < 100000 && title == ()'"),
+        ("clean.fields", "rename: { title: headline }\ndrop: [url]"),
     ] {
         let stage = common::build(type_name, yaml);
         let mut group = c.benchmark_group(type_name);

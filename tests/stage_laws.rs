@@ -54,6 +54,7 @@ impl millstone_core::Transform for Broken {
                 out.keep(doc);
             }
             "loses_documents" => {}
+            "drops_when_annotating" => out.drop(doc, DropReason("documented")),
             "rewrites_when_annotating" => {
                 doc.set_text(format!("{} changed", doc.text));
                 out.keep(doc);
@@ -102,4 +103,7 @@ fn each_law_fails_on_a_stage_that_breaks_it() {
     }
     let broken = check("rewrites_when_annotating", Some("annotate")).unwrap_err();
     assert!(broken.contains("annotate never changes the text"), "{broken}");
+    assert!(check("drops_when_annotating", None).is_ok(), "dropping is fine outside annotate");
+    let broken = check("drops_when_annotating", Some("annotate")).unwrap_err();
+    assert!(broken.contains("annotate never drops"), "{broken}");
 }

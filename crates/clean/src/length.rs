@@ -2,7 +2,7 @@
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, Document, DropReason, FieldError, Filter, FilterStage, Stage, StageConfig,
+    BuildContext, BuildError, Document, DropReason, FieldError, Filter, OnMatch, Stage, StageConfig,
     StageError, StageKind, Verdict,
 };
 use serde::{Deserialize, Serialize};
@@ -23,11 +23,16 @@ pub struct LengthConfig {
     pub min_lines: Option<usize>,
     /// Most non-empty lines.
     pub max_lines: Option<usize>,
+    /// `drop` (default) or `annotate` (keep every document; the verdict, `keep` or the drop
+    /// reason, in `meta.length.verdict`).
+    #[serde(default)]
+    pub on_match: OnMatch,
 }
 
 impl StageConfig for LengthConfig {
     const TYPE: &'static str = "clean.length";
     const KIND: StageKind = StageKind::Transform;
+    const ON_MATCH: &'static [OnMatch] = OnMatch::DOCUMENTS;
     const SUMMARY: &'static str = "Keep documents within min/max characters, words and lines";
     const EXAMPLE: &'static str = "type: clean.length\nmin_words: 50\nmax_chars: 1000000\n";
     const DROP_REASONS: &'static [(&'static str, &'static str)] = &[
@@ -59,7 +64,7 @@ impl StageConfig for LengthConfig {
     }
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
-        Ok(Stage::transform(FilterStage(self.clone())))
+        Ok(Stage::filter(self.clone(), self.on_match, "length.verdict"))
     }
 }
 

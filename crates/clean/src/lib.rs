@@ -8,12 +8,14 @@
 //! | `clean.c4` | transform | C4 rules: keep lines with terminal punctuation and 3+ words, drop pages with lorem ipsum, {, bad words | - |
 //! | `clean.cap` | barrier | At most N documents per source: the N smallest hashes of the id (bottom-k), as clean.sample | drop, annotate |
 //! | `clean.fasttext` | transform | Score with a fastText classifier (DCLM/FineWeb-style quality, topics); keep a label above a threshold | drop, annotate |
-//! | `clean.fineweb` | transform | FineWeb rules: punctuated lines, short lines, duplicated line characters, list-like pages | - |
-//! | `clean.gopher_quality` | transform | Gopher quality rules: word counts and lengths, symbols, bullets, ellipses, alpha words, stop words | - |
-//! | `clean.gopher_repetition` | transform | Gopher repetition rules: duplicate lines/paragraphs, top and duplicated n-grams | - |
+//! | `clean.fields` | transform | Rename, select and drop metadata fields | - |
+//! | `clean.filter` | transform | Keep documents by an expression over meta and text stats (lang == "en" && words >= 50) | drop, annotate |
+//! | `clean.fineweb` | transform | FineWeb rules: punctuated lines, short lines, duplicated line characters, list-like pages | drop, annotate |
+//! | `clean.gopher_quality` | transform | Gopher quality rules: word counts and lengths, symbols, bullets, ellipses, alpha words, stop words | drop, annotate |
+//! | `clean.gopher_repetition` | transform | Gopher repetition rules: duplicate lines/paragraphs, top and duplicated n-grams | drop, annotate |
 //! | `clean.html_to_text` | transform | Extract the main text of HTML pages (rs-trafilatura); title/author/published into meta | - |
 //! | `clean.language` | transform | Identify the language (whatlang or a fastText model such as lid.176), write meta.lang/lang_score, keep listed languages | - |
-//! | `clean.length` | transform | Keep documents within min/max characters, words and lines | - |
+//! | `clean.length` | transform | Keep documents within min/max characters, words and lines | drop, annotate |
 //! | `clean.normalize_unicode` | transform | Unicode NFC/NFKC, remove control/format characters, fold quotes and dashes | - |
 //! | `clean.normalize_whitespace` | transform | Collapse spaces, trim lines, LF line ends, limit empty lines | - |
 //! | `clean.pii` | transform | Redact e-mails, phones, IPv4/IPv6, card numbers (Luhn), IBANs (mod 97) | - |
@@ -37,6 +39,8 @@
 pub mod boilerplate;
 pub mod cap;
 pub mod fasttext;
+pub mod fields;
+pub mod filter;
 pub mod html;
 pub mod language;
 pub mod length;
@@ -62,6 +66,8 @@ pub fn register(registry: &mut Registry) {
     registry.register::<quality::FineWebConfig>();
     registry.register::<language::LanguageConfig>();
     registry.register::<fasttext::FastTextConfig>();
+    registry.register::<filter::FilterConfig>();
+    registry.register::<fields::FieldsConfig>();
     registry.register::<pii::PiiConfig>();
     registry.register::<html::HtmlConfig>();
     registry.register::<sample::SampleConfig>();

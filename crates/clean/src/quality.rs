@@ -12,8 +12,8 @@ use std::collections::{HashMap, HashSet};
 use millstone_core::prehashed::PreHashedBuild;
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, Document, DropReason, Emit, FieldError, Filter, FilterStage, Stage,
-    StageConfig, StageError, StageKind, Transform, Verdict,
+    BuildContext, BuildError, Document, DropReason, Emit, FieldError, Filter, OnMatch, Stage, StageConfig,
+    StageError, StageKind, Transform, Verdict,
 };
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -184,6 +184,10 @@ pub struct GopherQualityConfig {
     pub min_stop_words: Option<usize>,
     /// The stop words.
     pub stop_words: Vec<String>,
+    /// `drop` (default) or `annotate` (keep every document; the verdict, `keep` or the drop
+    /// reason, in `meta.quality.gopher.verdict`).
+    #[serde(default)]
+    pub on_match: OnMatch,
 }
 
 impl Default for GopherQualityConfig {
@@ -199,6 +203,7 @@ impl Default for GopherQualityConfig {
             min_alpha_words_ratio: Some(0.8),
             min_stop_words: Some(2),
             stop_words: ["the", "be", "to", "of", "and", "that", "have", "with"].map(String::from).to_vec(),
+            on_match: OnMatch::Drop,
         }
     }
 }
@@ -206,6 +211,7 @@ impl Default for GopherQualityConfig {
 impl StageConfig for GopherQualityConfig {
     const TYPE: &'static str = "clean.gopher_quality";
     const KIND: StageKind = StageKind::Transform;
+    const ON_MATCH: &'static [OnMatch] = OnMatch::DOCUMENTS;
     const SUMMARY: &'static str =
         "Gopher quality rules: word counts and lengths, symbols, bullets, ellipses, alpha words, stop words";
     const EXAMPLE: &'static str = "type: clean.gopher_quality\nmin_doc_words: 50\nmax_avg_word_length: 10\n";
@@ -223,10 +229,9 @@ impl StageConfig for GopherQualityConfig {
     ];
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
-        Ok(Stage::transform(FilterStage(GopherQuality {
-            config: self.clone(),
-            stop_words: self.stop_words.iter().cloned().collect(),
-        })))
+        let filter =
+            GopherQuality { config: self.clone(), stop_words: self.stop_words.iter().cloned().collect() };
+        Ok(Stage::filter(filter, self.on_match, "quality.gopher.verdict"))
     }
 }
 
@@ -351,6 +356,10 @@ pub struct GopherRepetitionConfig {
     pub top_n_grams: Vec<(usize, f64)>,
     /// `[n, fraction]`: repeated n-grams may cover at most this fraction of characters.
     pub dup_n_grams: Vec<(usize, f64)>,
+    /// `drop` (default) or `annotate` (keep every document; the verdict, `keep` or the drop
+    /// reason, in `meta.quality.gopher_repetition.verdict`).
+    #[serde(default)]
+    pub on_match: OnMatch,
 }
 
 impl Default for GopherRepetitionConfig {
@@ -362,6 +371,7 @@ impl Default for GopherRepetitionConfig {
             dup_para_char_frac: Some(0.2),
             top_n_grams: vec![(2, 0.2), (3, 0.18), (4, 0.16)],
             dup_n_grams: vec![(5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)],
+            on_match: OnMatch::Drop,
         }
     }
 }
@@ -396,6 +406,7 @@ const DUP_REASONS: [&str; 11] = [
 impl StageConfig for GopherRepetitionConfig {
     const TYPE: &'static str = "clean.gopher_repetition";
     const KIND: StageKind = StageKind::Transform;
+    const ON_MATCH: &'static [OnMatch] = OnMatch::DOCUMENTS;
     const SUMMARY: &'static str =
         "Gopher repetition rules: duplicate lines/paragraphs, top and duplicated n-grams";
     const EXAMPLE: &'static str =
@@ -423,7 +434,11 @@ impl StageConfig for GopherRepetitionConfig {
     }
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
-        Ok(Stage::transform(FilterStage(GopherRepetition::new(self.clone()))))
+        Ok(Stage::filter(
+            GopherRepetition::new(self.clone()),
+            self.on_match,
+            "quality.gopher_repetition.verdict",
+        ))
     }
 }
 
@@ -723,6 +738,10 @@ pub struct FineWebConfig {
     pub char_duplicates_ratio: Option<f64>,
     /// Largest ratio of line breaks to words (lists).
     pub new_line_ratio: Option<f64>,
+    /// `drop` (default) or `annotate` (keep every document; the verdict, `keep` or the drop
+    /// reason, in `meta.quality.fineweb.verdict`).
+    #[serde(default)]
+    pub on_match: OnMatch,
 }
 
 impl Default for FineWebConfig {
@@ -734,6 +753,7 @@ impl Default for FineWebConfig {
             short_line_length: 30,
             char_duplicates_ratio: Some(0.01),
             new_line_ratio: Some(0.3),
+            on_match: OnMatch::Drop,
         }
     }
 }
@@ -741,6 +761,7 @@ impl Default for FineWebConfig {
 impl StageConfig for FineWebConfig {
     const TYPE: &'static str = "clean.fineweb";
     const KIND: StageKind = StageKind::Transform;
+    const ON_MATCH: &'static [OnMatch] = OnMatch::DOCUMENTS;
     const SUMMARY: &'static str =
         "FineWeb rules: punctuated lines, short lines, duplicated line characters, list-like pages";
     const EXAMPLE: &'static str = "type: clean.fineweb\nline_punct_thr: 0.12\nshort_line_thr: 0.67\n";
@@ -753,7 +774,7 @@ impl StageConfig for FineWebConfig {
     ];
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
-        Ok(Stage::transform(FilterStage(FineWeb { config: self.clone() })))
+        Ok(Stage::filter(FineWeb { config: self.clone() }, self.on_match, "quality.fineweb.verdict"))
     }
 }
 
@@ -816,6 +837,44 @@ impl Filter for FineWeb {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn annotate_keeps_everything_and_writes_the_verdict() {
+        let short = Document::new("short", "Too short to be a page.");
+        let page = Document::new("page", "The cat and the dog sat with the owner of the house. ".repeat(12));
+        let stages: [(Stage, &str, &str); 3] = [
+            (
+                GopherQualityConfig { on_match: OnMatch::Annotate, ..Default::default() }
+                    .build(&BuildContext::for_tests())
+                    .unwrap(),
+                "quality.gopher.verdict",
+                "gopher_short_doc",
+            ),
+            (
+                GopherRepetitionConfig { on_match: OnMatch::Annotate, ..Default::default() }
+                    .build(&BuildContext::for_tests())
+                    .unwrap(),
+                "quality.gopher_repetition.verdict",
+                "top_2_gram",
+            ),
+            (
+                FineWebConfig { on_match: OnMatch::Annotate, ..Default::default() }
+                    .build(&BuildContext::for_tests())
+                    .unwrap(),
+                "quality.fineweb.verdict",
+                "short_line_ratio",
+            ),
+        ];
+        for (stage, key, short_verdict) in stages {
+            let Stage::Transform(t) = stage else { panic!() };
+            let mut out = Emit::new(false);
+            t.apply(short.clone(), &mut out).unwrap();
+            t.apply(page.clone(), &mut out).unwrap();
+            assert_eq!(out.kept().len(), 2, "{key}");
+            assert_eq!(out.kept()[0].meta[key], short_verdict, "{key}");
+            assert_eq!(out.kept()[0].text, short.text);
+        }
+    }
 
     #[test]
     fn words_split_like_spacy() {

@@ -486,6 +486,15 @@ impl Stage {
     pub fn transform(t: impl Transform + 'static) -> Self {
         Stage::Transform(Arc::new(t))
     }
+
+    /// A filter stage: it drops (`on_match: drop`) or, with `annotate`, keeps every document
+    /// and writes its verdict to `meta.<key>` ([`TagFilter`]).
+    pub fn filter<F: Filter + 'static>(filter: F, on_match: crate::OnMatch, key: &str) -> Self {
+        match on_match {
+            crate::OnMatch::Annotate => Stage::transform(TagFilter { filter, key: key.to_string() }),
+            _ => Stage::transform(FilterStage(filter)),
+        }
+    }
     /// A barrier stage without a parallel prepare step.
     pub fn barrier(b: impl Barrier + 'static) -> Self {
         Stage::Barrier { prepare: None, barrier: Box::new(b) }
@@ -532,6 +541,27 @@ impl<F: Filter> Transform for FilterStage<F> {
             Verdict::Keep => out.keep(doc),
             Verdict::Drop(reason) => out.drop(doc, reason),
         }
+        Ok(())
+    }
+}
+
+/// Adapts a [`Filter`] into a [`Transform`] for `on_match: annotate`: every document is kept,
+/// with the verdict the filter would have given in `meta.<key>` (`keep` or the drop reason).
+pub struct TagFilter<F> {
+    /// The filter.
+    pub filter: F,
+    /// The metadata key of the verdict (`quality.gopher.verdict`).
+    pub key: String,
+}
+
+impl<F: Filter> Transform for TagFilter<F> {
+    fn apply(&self, mut doc: Document, out: &mut Emit) -> Result<(), StageError> {
+        let verdict = match self.filter.check(&doc)? {
+            Verdict::Keep => "keep",
+            Verdict::Drop(reason) => reason.0,
+        };
+        doc.meta.insert(self.key.clone(), verdict.into());
+        out.keep(doc);
         Ok(())
     }
 }

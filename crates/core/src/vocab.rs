@@ -106,6 +106,13 @@ pub enum OnMatch {
     Split,
 }
 
+/// `drop`: what a filter does unless told to `annotate`.
+impl Default for OnMatch {
+    fn default() -> Self {
+        OnMatch::Drop
+    }
+}
+
 impl OnMatch {
     /// Every value, in documentation order.
     pub const ALL: [OnMatch; 4] = [OnMatch::Drop, OnMatch::Remove, OnMatch::Annotate, OnMatch::Split];

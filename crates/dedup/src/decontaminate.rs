@@ -632,10 +632,14 @@ impl Decontaminator {
     /// The metadata listing of matched items, in order of first match.
     fn listing(&self, found: &[NgramMatch]) -> Value {
         let mut order: Vec<(u32, usize, Range<usize>)> = Vec::new();
+        let mut position: HashMap<u32, usize> = HashMap::new();
         for m in found {
-            match order.iter_mut().find(|(item, ..)| *item == m.item) {
-                Some((_, count, _)) => *count += 1,
-                None => order.push((m.item, 1, m.start..m.end)),
+            match position.get(&m.item) {
+                Some(&i) => order[i].1 += 1,
+                None => {
+                    position.insert(m.item, order.len());
+                    order.push((m.item, 1, m.start..m.end));
+                }
             }
         }
         let listed: Vec<Value> = order
@@ -653,13 +657,26 @@ impl Decontaminator {
     }
 }
 
-/// The byte ranges to cut: each match widened by `window` characters on either side, merged.
+/// The byte ranges to cut: the matches merged, each merged range widened by `window`
+/// characters on either side, merged again (so a document with thousands of overlapping
+/// n-grams walks `window` characters per range, not per n-gram).
 fn cut_ranges(text: &str, found: &[NgramMatch], window: usize) -> Vec<Range<usize>> {
-    let mut ranges: Vec<Range<usize>> = Vec::new();
-    for m in found {
-        let start = text[..m.start].char_indices().rev().nth(window.saturating_sub(1)).map_or(0, |(i, _)| i);
-        let start = if window == 0 { m.start } else { start };
-        let end = text[m.end..].char_indices().nth(window).map_or(text.len(), |(i, _)| m.end + i);
+    let mut merged: Vec<Range<usize>> = Vec::new();
+    let mut sorted: Vec<Range<usize>> = found.iter().map(|m| m.start..m.end).collect();
+    sorted.sort_unstable_by_key(|r| r.start);
+    for range in sorted {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => merged.push(range),
+        }
+    }
+    let mut ranges: Vec<Range<usize>> = Vec::with_capacity(merged.len());
+    for range in merged {
+        let start = match window {
+            0 => range.start,
+            _ => text[..range.start].char_indices().rev().nth(window - 1).map_or(0, |(i, _)| i),
+        };
+        let end = text[range.end..].char_indices().nth(window).map_or(text.len(), |(i, _)| range.end + i);
         match ranges.last_mut() {
             Some(last) if start <= last.end => last.end = last.end.max(end),
             _ => ranges.push(start..end),

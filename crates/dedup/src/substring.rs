@@ -262,7 +262,13 @@ impl Barrier for SubstringDedup {
                     doc.text.trim().chars().count()
                 }
             };
-            if remaining < self.config.min_remaining_chars {
+            let too_short = remaining < self.config.min_remaining_chars;
+            if self.config.on_match == OnMatch::Annotate {
+                // Annotate never drops: the verdict it would have given goes to meta.
+                let verdict = if too_short { "too_short_after_substring_dedup" } else { "keep" };
+                doc.meta.insert("substring.verdict".into(), verdict.into());
+                out.keep(doc);
+            } else if too_short {
                 out.drop(doc, DropReason("too_short_after_substring_dedup"));
             } else {
                 out.keep(doc);

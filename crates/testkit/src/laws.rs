@@ -7,7 +7,7 @@
 //! 4. every span it leaves is ordered, non-empty, inside the text and on char boundaries;
 //! 5. its output does not depend on the batch size (barriers) or the thread count and order
 //!    of calls (transforms);
-//! 6. with `on_match: annotate` it never changes a document's text;
+//! 6. with `on_match: annotate` it never changes a document's text and never drops one;
 //! 7. sinks write the same bytes whatever the batch size; a source reads back what the sink of
 //!    the same format (`ingest.x` / `export.x`) wrote, and a missing input is an error, not a
 //!    panic.
@@ -221,6 +221,9 @@ pub fn check_processing_stage(info: &StageInfo, fields: &Value, docs: &[Document
                 if annotates && one.kept.iter().any(|k| k.text != doc.text) {
                     return Err(law("annotate never changes the text", format!("`{}`", doc.id)));
                 }
+                if annotates && !one.dropped.is_empty() {
+                    return Err(law("annotate never drops", format!("`{}`: {:?}", doc.id, one.dropped)));
+                }
                 sequential.push(one);
             }
             // Two threads, in reverse order: a transform is a function of its document.
@@ -257,6 +260,9 @@ pub fn check_processing_stage(info: &StageInfo, fields: &Value, docs: &[Document
                         format!("batch size 1 vs {batch_size}"),
                     ));
                 }
+            }
+            if annotates && !outcome.dropped.is_empty() {
+                return Err(law("annotate never drops", format!("{:?}", outcome.dropped)));
             }
             if annotates {
                 for kept in &outcome.kept {
