@@ -389,33 +389,50 @@ fn is_own_word(c: char) -> bool {
 /// assert_eq!((a[4].start, a[4].end), (13, 17));
 /// ```
 pub fn words(text: &str, words: &mut Vec<Word>) {
+    let bytes = text.as_bytes();
     let mut lowered = String::new();
-    let mut start = None;
-    let finish = |start: usize, end: usize, lowered: &mut String, words: &mut Vec<Word>| {
-        words.push(Word { start, end, hash: xxh3_64(lowered.as_bytes()) });
-        lowered.clear();
+    let mut start: Option<usize> = None;
+    let mut needs_lowering = false;
+    // Most words are ASCII and lowercase: those are hashed in place.
+    let mut finish = |start: usize, end: usize, needs_lowering: bool, words: &mut Vec<Word>| {
+        let hash = if needs_lowering {
+            lowered.clear();
+            text[start..end].chars().for_each(|c| lowered.extend(c.to_lowercase()));
+            xxh3_64(lowered.as_bytes())
+        } else {
+            xxh3_64(&bytes[start..end])
+        };
+        words.push(Word { start, end, hash });
     };
-    for (i, c) in text.char_indices() {
-        if c.is_ascii_alphanumeric() {
-            start.get_or_insert(i);
-            lowered.push(c.to_ascii_lowercase());
-        } else if c.is_ascii() || !c.is_alphanumeric() {
-            if let Some(s) = start.take() {
-                finish(s, i, &mut lowered, words);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii() {
+            if b.is_ascii_alphanumeric() {
+                start.get_or_insert(i);
+                needs_lowering |= b.is_ascii_uppercase();
+            } else if let Some(s) = start.take() {
+                finish(s, i, std::mem::take(&mut needs_lowering), words);
             }
-        } else if is_own_word(c) {
+            i += 1;
+            continue;
+        }
+        let c = text[i..].chars().next().expect("a char starts here");
+        if !c.is_alphanumeric() || is_own_word(c) {
             if let Some(s) = start.take() {
-                finish(s, i, &mut lowered, words);
+                finish(s, i, std::mem::take(&mut needs_lowering), words);
             }
-            lowered.push(c);
-            finish(i, i + c.len_utf8(), &mut lowered, words);
+            if c.is_alphanumeric() {
+                finish(i, i + c.len_utf8(), true, words);
+            }
         } else {
             start.get_or_insert(i);
-            lowered.extend(c.to_lowercase());
+            needs_lowering = true;
         }
+        i += c.len_utf8();
     }
     if let Some(s) = start {
-        finish(s, text.len(), &mut lowered, words);
+        finish(s, text.len(), needs_lowering, words);
     }
 }
 
@@ -438,6 +455,11 @@ impl Rolling {
     fn key(&self) -> u64 {
         (self.hash ^ u64::from(self.len)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
+}
+
+fn mark_present(present: &mut [u64], shift: u32, key: u64) {
+    let bit = key >> shift;
+    present[(bit / 64) as usize] |= 1 << (bit % 64);
 }
 
 /// Where an indexed n-gram occurs first: benchmark item and word offset in it.
@@ -477,6 +499,10 @@ pub struct NgramIndex {
     items: Vec<Item>,
     item_words: Vec<u64>,
     map: HashMap<u64, Occurrence, PreHashedBuild>,
+    /// One bit per slot of the top bits of each key, about 8 bits per key: most windows of a
+    /// document are in no benchmark, and this answers them from cache instead of the map.
+    present: Vec<u64>,
+    present_shift: u32,
     /// Window lengths with entries, longest first (`ngram`, then whole short items).
     lengths: Vec<usize>,
 }
@@ -503,6 +529,8 @@ impl NgramIndex {
             items: Vec::new(),
             item_words: Vec::new(),
             map: HashMap::default(),
+            present: vec![0; 1 << 10],
+            present_shift: 64 - 16,
             lengths: Vec::new(),
         }
     }
@@ -536,9 +564,29 @@ impl NgramIndex {
             if offset > 0 {
                 rolling.roll(hashes[offset - 1], hashes[offset + len - 1]);
             }
-            self.map.entry(rolling.key()).or_insert(Occurrence { item, offset: offset as u32 });
+            let key = rolling.key();
+            self.map.entry(key).or_insert(Occurrence { item, offset: offset as u32 });
+            mark_present(&mut self.present, self.present_shift, key);
+        }
+        if self.map.len() * 8 > self.present.len() * 64 {
+            self.grow_present();
         }
         true
+    }
+
+    fn may_be_present(&self, key: u64) -> bool {
+        let bit = key >> self.present_shift;
+        self.present[(bit / 64) as usize] & (1 << (bit % 64)) != 0
+    }
+
+    /// Doubles the presence bits (keeping about 8 per key) and sets them again from the map.
+    fn grow_present(&mut self) {
+        let bits = (self.map.len() * 8).next_power_of_two().max(1 << 16);
+        self.present = vec![0; bits / 64];
+        self.present_shift = 64 - bits.trailing_zeros();
+        for &key in self.map.keys() {
+            mark_present(&mut self.present, self.present_shift, key);
+        }
     }
 
     /// Number of distinct n-grams indexed.
@@ -550,6 +598,7 @@ impl NgramIndex {
     pub fn retained_bytes(&self) -> usize {
         self.map.capacity() * (8 + std::mem::size_of::<Occurrence>() + 1)
             + self.item_words.capacity() * 8
+            + self.present.capacity() * 8
             + self.items.iter().map(|i| i.id.capacity() + std::mem::size_of::<Item>()).sum::<usize>()
     }
 
@@ -580,7 +629,11 @@ impl NgramIndex {
                 if start > 0 {
                     rolling.roll(hashes[start - 1], hashes[start + len - 1]);
                 }
-                let Some(occurrence) = self.map.get(&rolling.key()) else { continue };
+                let key = rolling.key();
+                if !self.may_be_present(key) {
+                    continue;
+                }
+                let Some(occurrence) = self.map.get(&key) else { continue };
                 let item = &self.items[occurrence.item as usize];
                 let at = item.words_from + occurrence.offset as usize;
                 let whole_item = item.words_to - item.words_from == len;

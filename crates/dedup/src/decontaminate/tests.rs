@@ -248,8 +248,43 @@ fn parquet_and_text_benchmarks_are_read() {
     assert_eq!(items, [("quiz", "quiz.parquet#0"), ("passages", "passages.txt:2")]);
 }
 
+/// The definition of a word, char by char: what the byte-level [`words`] must equal.
+fn reference_words(text: &str) -> Vec<Word> {
+    let mut out = Vec::new();
+    let mut current: Option<(usize, String)> = None;
+    let flush = |current: &mut Option<(usize, String)>, end: usize, out: &mut Vec<Word>| {
+        if let Some((start, lowered)) = current.take() {
+            out.push(Word { start, end, hash: xxhash_rust::xxh3::xxh3_64(lowered.as_bytes()) });
+        }
+    };
+    for (i, c) in text.char_indices() {
+        if !c.is_alphanumeric() {
+            flush(&mut current, i, &mut out);
+        } else if is_own_word(c) {
+            flush(&mut current, i, &mut out);
+            out.push(Word {
+                start: i,
+                end: i + c.len_utf8(),
+                hash: xxhash_rust::xxh3::xxh3_64(c.to_lowercase().collect::<String>().as_bytes()),
+            });
+        } else {
+            current.get_or_insert_with(|| (i, String::new())).1.extend(c.to_lowercase());
+        }
+    }
+    flush(&mut current, text.len(), &mut out);
+    out
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn words_match_their_char_by_char_definition(text in millstone_testkit::text(), extra in "[A-Za-zÀ-ÿ東京 .,]{0,40}") {
+        let text = format!("{text}{extra}");
+        let mut fast = Vec::new();
+        words(&text, &mut fast);
+        prop_assert_eq!(fast, reference_words(&text));
+    }
 
     /// No false negatives: any 13 consecutive words of an item, in any case and with any
     /// punctuation between them, embedded in any text, are found.
