@@ -393,14 +393,23 @@ pub fn words(text: &str, words: &mut Vec<Word>) {
     let mut lowered = String::new();
     let mut start: Option<usize> = None;
     let mut needs_lowering = false;
-    // Most words are ASCII and lowercase: those are hashed in place.
+    // Most words are ASCII and lowercase: those are hashed in place; other ASCII words are
+    // lowercased byte by byte.
     let mut finish = |start: usize, end: usize, needs_lowering: bool, words: &mut Vec<Word>| {
-        let hash = if needs_lowering {
+        let word = &bytes[start..end];
+        let hash = if !needs_lowering {
+            xxh3_64(word)
+        } else if word.is_ascii() {
+            let mut buffer = std::mem::take(&mut lowered).into_bytes();
+            buffer.clear();
+            buffer.extend(word.iter().map(u8::to_ascii_lowercase));
+            let hash = xxh3_64(&buffer);
+            lowered = String::from_utf8(buffer).expect("ASCII is UTF-8");
+            hash
+        } else {
             lowered.clear();
             text[start..end].chars().for_each(|c| lowered.extend(c.to_lowercase()));
             xxh3_64(lowered.as_bytes())
-        } else {
-            xxh3_64(&bytes[start..end])
         };
         words.push(Word { start, end, hash });
     };
@@ -685,7 +694,7 @@ impl Decontaminator {
     /// The metadata listing of matched items, in order of first match.
     fn listing(&self, found: &[NgramMatch]) -> Value {
         let mut order: Vec<(u32, usize, Range<usize>)> = Vec::new();
-        let mut position: HashMap<u32, usize> = HashMap::new();
+        let mut position: HashMap<u32, usize, xxhash_rust::xxh3::Xxh3DefaultBuilder> = HashMap::default();
         for m in found {
             match position.get(&m.item) {
                 Some(&i) => order[i].1 += 1,
