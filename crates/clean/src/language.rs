@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::suggest::did_you_mean;
 use millstone_core::{
-    BuildContext, BuildError, ByteSize, Document, DropReason, Emit, FieldError, Stage, StageConfig,
+    BuildContext, BuildError, ByteSize, Document, DropReason, Emit, FieldError, OnMatch, Stage, StageConfig,
     StageError, StageKind, Transform,
 };
 use serde::{Deserialize, Serialize};
@@ -63,6 +63,10 @@ pub struct LanguageConfig {
     /// Also identify each paragraph, into `meta.lang_paragraphs`.
     #[serde(default)]
     pub per_paragraph: bool,
+    /// `drop` (default) or `annotate` (keep every document; the verdict, `keep` or the drop
+    /// reason, in `meta.language.verdict`).
+    #[serde(default)]
+    pub on_match: OnMatch,
 }
 
 fn default_max_bytes() -> ByteSize {
@@ -78,6 +82,7 @@ impl Default for LanguageConfig {
             min_score: 0.0,
             max_bytes: default_max_bytes(),
             per_paragraph: false,
+            on_match: OnMatch::Drop,
         }
     }
 }
@@ -85,6 +90,7 @@ impl Default for LanguageConfig {
 impl StageConfig for LanguageConfig {
     const TYPE: &'static str = "clean.language";
     const KIND: StageKind = StageKind::Transform;
+    const ON_MATCH: &'static [OnMatch] = OnMatch::DOCUMENTS;
     const SUMMARY: &'static str =
         "Identify the language (whatlang or a fastText model such as lid.176), write meta.lang/lang_score, keep listed languages";
     const EXAMPLE: &'static str = "type: clean.language\nkeep: [eng, deu]\nmin_score: 0.5\n";
@@ -275,15 +281,19 @@ impl Transform for LanguageFilter {
             out.keep(doc);
             return Ok(());
         }
-        match found {
-            None => out.drop(doc, DropReason("unknown_language")),
-            Some((lang, _)) if !self.config.keep.contains(&lang) => {
-                out.drop(doc, DropReason("wrong_language"))
+        let verdict = match found {
+            None => Some("unknown_language"),
+            Some((lang, _)) if !self.config.keep.contains(&lang) => Some("wrong_language"),
+            Some((_, score)) if score < self.config.min_score => Some("low_language_score"),
+            Some(_) => None,
+        };
+        match verdict {
+            _ if self.config.on_match == OnMatch::Annotate => {
+                doc.meta.insert("language.verdict".into(), verdict.unwrap_or("keep").into());
+                out.keep(doc);
             }
-            Some((_, score)) if score < self.config.min_score => {
-                out.drop(doc, DropReason("low_language_score"))
-            }
-            Some(_) => out.keep(doc),
+            Some(reason) => out.drop(doc, DropReason(reason)),
+            None => out.keep(doc),
         }
         Ok(())
     }
@@ -320,6 +330,21 @@ mod tests {
         );
         assert_eq!(out.kept().len(), 1);
         assert_eq!(out.kept()[0].meta["lang"], "eng");
+        let tagging =
+            LanguageConfig { keep: vec!["eng".into()], on_match: OnMatch::Annotate, ..Default::default() };
+        let out = run(
+            &tagging,
+            vec![
+                Document::new(
+                    "de",
+                    "Der Stadtrat hat am Dienstag nach langer Debatte den Hafenhaushalt genehmigt.",
+                ),
+                Document::new("none", "12345 !!!"),
+            ],
+        );
+        let verdicts: Vec<&serde_json::Value> =
+            out.kept().iter().map(|d| &d.meta["language.verdict"]).collect();
+        assert_eq!(verdicts, ["wrong_language", "unknown_language"]);
         assert!(LanguageConfig { keep: vec!["english".into()], ..Default::default() }.validate().is_err());
     }
 

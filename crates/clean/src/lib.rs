@@ -5,7 +5,7 @@
 //! <!-- stages:begin: generated from the registry by tests/docs.rs -->
 //! | type | kind | what it does | on_match |
 //! |---|---|---|---|
-//! | `clean.c4` | transform | C4 rules: keep lines with terminal punctuation and 3+ words, drop pages with lorem ipsum, {, bad words | - |
+//! | `clean.c4` | transform | C4 rules: keep lines with terminal punctuation and 3+ words, drop pages with lorem ipsum, {, bad words | drop, annotate |
 //! | `clean.cap` | barrier | At most N documents per source: the N smallest hashes of the id (bottom-k), as clean.sample | drop, annotate |
 //! | `clean.fasttext` | transform | Score with a fastText classifier (DCLM/FineWeb-style quality, topics); keep a label above a threshold | drop, annotate |
 //! | `clean.fields` | transform | Rename, select and drop metadata fields | - |
@@ -14,7 +14,7 @@
 //! | `clean.gopher_quality` | transform | Gopher quality rules: word counts and lengths, symbols, bullets, ellipses, alpha words, stop words | drop, annotate |
 //! | `clean.gopher_repetition` | transform | Gopher repetition rules: duplicate lines/paragraphs, top and duplicated n-grams | drop, annotate |
 //! | `clean.html_to_text` | transform | Extract the main text of HTML pages (rs-trafilatura); title/author/published into meta | - |
-//! | `clean.language` | transform | Identify the language (whatlang or a fastText model such as lid.176), write meta.lang/lang_score, keep listed languages | - |
+//! | `clean.language` | transform | Identify the language (whatlang or a fastText model such as lid.176), write meta.lang/lang_score, keep listed languages | drop, annotate |
 //! | `clean.length` | transform | Keep documents within min/max characters, words and lines | drop, annotate |
 //! | `clean.normalize_unicode` | transform | Unicode NFC/NFKC, remove control/format characters, fold quotes and dashes | - |
 //! | `clean.normalize_whitespace` | transform | Collapse spaces, trim lines, LF line ends, limit empty lines | - |

@@ -231,7 +231,10 @@ impl StageConfig for GopherQualityConfig {
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
         let filter =
             GopherQuality { config: self.clone(), stop_words: self.stop_words.iter().cloned().collect() };
-        Ok(Stage::filter(filter, self.on_match, "quality.gopher.verdict"))
+        Ok(match self.on_match {
+            OnMatch::Annotate => Stage::transform(GopherQualityTags(filter)),
+            _ => Stage::filter(filter, self.on_match, "quality.gopher.verdict"),
+        })
     }
 }
 
@@ -248,76 +251,139 @@ impl GopherQuality {
         GopherQuality { config, stop_words }
     }
 
-    /// The verdict for `text`.
-    pub fn verdict(&self, text: &str) -> Verdict {
-        let c = &self.config;
+    /// The measurements the rules compare with their thresholds.
+    pub fn signals(&self, text: &str) -> GopherSignals {
         let words = words(text);
         let n_words = words.len();
         let non_symbol: Vec<&str> =
             words.iter().copied().filter(|w| w.chars().any(|ch| !is_punctuation(ch))).collect();
-        if c.min_doc_words.is_some_and(|m| non_symbol.len() < m) {
+        let ratio = |count: usize, of: usize| (of > 0).then(|| count as f64 / of as f64);
+        let mean_word_length = (!non_symbol.is_empty())
+            .then(|| non_symbol.iter().map(|w| chars(w)).sum::<usize>() as f64 / non_symbol.len() as f64);
+        let lines = python_lines(text);
+        let bullets = lines
+            .iter()
+            .filter(|l| {
+                let t = l.trim_start();
+                t.starts_with('•') || t.starts_with('-')
+            })
+            .count();
+        let end_ellipsis = lines
+            .iter()
+            .filter(|l| {
+                let t = l.trim_end();
+                t.ends_with("...") || t.ends_with('…')
+            })
+            .count();
+        let alpha = words.iter().filter(|w| w.chars().any(char::is_alphabetic)).count();
+        let stop_words: HashSet<&str> =
+            words.iter().copied().filter(|w| self.stop_words.contains(*w)).collect();
+        GopherSignals {
+            words: non_symbol.len(),
+            mean_word_length,
+            hash_ratio: ratio(text.matches('#').count(), n_words),
+            ellipsis_ratio: ratio(text.matches("...").count() + text.matches('…').count(), n_words),
+            bullet_lines_ratio: ratio(bullets, lines.len()),
+            end_ellipsis_lines_ratio: ratio(end_ellipsis, lines.len()),
+            alpha_words_ratio: ratio(alpha, n_words),
+            stop_words: stop_words.len(),
+        }
+    }
+
+    /// The verdict for `text`: the first rule (in Gopher's order) its signals break.
+    pub fn verdict(&self, text: &str) -> Verdict {
+        self.verdict_of(&self.signals(text))
+    }
+
+    fn verdict_of(&self, s: &GopherSignals) -> Verdict {
+        let c = &self.config;
+        let above =
+            |value: Option<f64>, max: Option<f64>| matches!((value, max), (Some(v), Some(m)) if v > m);
+        let below =
+            |value: Option<f64>, min: Option<f64>| matches!((value, min), (Some(v), Some(m)) if v < m);
+        if c.min_doc_words.is_some_and(|m| s.words < m) {
             return drop("gopher_short_doc");
         }
-        if c.max_doc_words.is_some_and(|m| non_symbol.len() > m) {
+        if c.max_doc_words.is_some_and(|m| s.words > m) {
             return drop("gopher_long_doc");
         }
-        if !non_symbol.is_empty() {
-            let avg = non_symbol.iter().map(|w| chars(w)).sum::<usize>() as f64 / non_symbol.len() as f64;
-            if c.min_avg_word_length.is_some_and(|m| avg < m) {
-                return drop("gopher_below_avg_threshold");
-            }
-            if c.max_avg_word_length.is_some_and(|m| avg > m) {
-                return drop("gopher_above_avg_threshold");
-            }
+        if below(s.mean_word_length, c.min_avg_word_length) {
+            return drop("gopher_below_avg_threshold");
         }
-        if n_words > 0 {
-            if let Some(max) = c.max_symbol_word_ratio {
-                if text.matches('#').count() as f64 / n_words as f64 > max {
-                    return drop("gopher_too_many_hashes");
-                }
-                if (text.matches("...").count() + text.matches('…').count()) as f64 / n_words as f64 > max {
-                    return drop("gopher_too_many_ellipsis");
-                }
-            }
+        if above(s.mean_word_length, c.max_avg_word_length) {
+            return drop("gopher_above_avg_threshold");
         }
-        let lines = python_lines(text);
-        if !lines.is_empty() {
-            let n = lines.len() as f64;
-            if let Some(max) = c.max_bullet_lines_ratio {
-                let bullets = lines.iter().filter(|l| {
-                    let t = l.trim_start();
-                    t.starts_with('•') || t.starts_with('-')
-                });
-                if bullets.count() as f64 / n > max {
-                    return drop("gopher_too_many_bullets");
-                }
-            }
-            if let Some(max) = c.max_ellipsis_lines_ratio {
-                let ellipsis = lines.iter().filter(|l| {
-                    let t = l.trim_end();
-                    t.ends_with("...") || t.ends_with('…')
-                });
-                if ellipsis.count() as f64 / n > max {
-                    return drop("gopher_too_many_end_ellipsis");
-                }
-            }
+        if above(s.hash_ratio, c.max_symbol_word_ratio) {
+            return drop("gopher_too_many_hashes");
         }
-        if n_words > 0 {
-            if let Some(min) = c.min_alpha_words_ratio {
-                let alpha = words.iter().filter(|w| w.chars().any(char::is_alphabetic)).count();
-                if (alpha as f64 / n_words as f64) < min {
-                    return drop("gopher_below_alpha_threshold");
-                }
-            }
+        if above(s.ellipsis_ratio, c.max_symbol_word_ratio) {
+            return drop("gopher_too_many_ellipsis");
         }
-        if let Some(min) = c.min_stop_words {
-            let present: HashSet<&str> =
-                words.iter().copied().filter(|w| self.stop_words.contains(*w)).collect();
-            if present.len() < min {
-                return drop("gopher_enough_stop_words");
-            }
+        if above(s.bullet_lines_ratio, c.max_bullet_lines_ratio) {
+            return drop("gopher_too_many_bullets");
+        }
+        if above(s.end_ellipsis_lines_ratio, c.max_ellipsis_lines_ratio) {
+            return drop("gopher_too_many_end_ellipsis");
+        }
+        if below(s.alpha_words_ratio, c.min_alpha_words_ratio) {
+            return drop("gopher_below_alpha_threshold");
+        }
+        if c.min_stop_words.is_some_and(|m| s.stop_words < m) {
+            return drop("gopher_enough_stop_words");
         }
         Verdict::Keep
+    }
+}
+
+/// What `clean.gopher_quality` measures (ratios are `None` where their denominator is 0);
+/// written to `meta.quality.gopher.*` by `on_match: annotate`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GopherSignals {
+    /// Words that are not only punctuation.
+    pub words: usize,
+    /// Their mean length in characters.
+    pub mean_word_length: Option<f64>,
+    /// `#` per word.
+    pub hash_ratio: Option<f64>,
+    /// Ellipses per word.
+    pub ellipsis_ratio: Option<f64>,
+    /// Lines starting with a bullet, per line.
+    pub bullet_lines_ratio: Option<f64>,
+    /// Lines ending in an ellipsis, per line.
+    pub end_ellipsis_lines_ratio: Option<f64>,
+    /// Words with a letter, per word.
+    pub alpha_words_ratio: Option<f64>,
+    /// Distinct stop words present.
+    pub stop_words: usize,
+}
+
+/// `clean.gopher_quality` with `on_match: annotate`: the signals and the verdict into meta.
+struct GopherQualityTags(GopherQuality);
+
+impl Transform for GopherQualityTags {
+    fn apply(&self, mut doc: Document, out: &mut Emit) -> Result<(), StageError> {
+        let signals = self.0.signals(&doc.text);
+        let verdict = match self.0.verdict_of(&signals) {
+            Verdict::Keep => "keep",
+            Verdict::Drop(reason) => reason.0,
+        };
+        let round = |v: Option<f64>| v.map(|v| (v * 1e4).round() / 1e4);
+        let fields = [
+            ("words", serde_json::json!(signals.words)),
+            ("mean_word_length", serde_json::json!(round(signals.mean_word_length))),
+            ("hash_ratio", serde_json::json!(round(signals.hash_ratio))),
+            ("ellipsis_ratio", serde_json::json!(round(signals.ellipsis_ratio))),
+            ("bullet_lines_ratio", serde_json::json!(round(signals.bullet_lines_ratio))),
+            ("end_ellipsis_lines_ratio", serde_json::json!(round(signals.end_ellipsis_lines_ratio))),
+            ("alpha_words_ratio", serde_json::json!(round(signals.alpha_words_ratio))),
+            ("stop_words", serde_json::json!(signals.stop_words)),
+            ("verdict", serde_json::json!(verdict)),
+        ];
+        for (name, value) in fields {
+            doc.meta.insert(format!("quality.gopher.{name}"), value);
+        }
+        out.keep(doc);
+        Ok(())
     }
 }
 
@@ -565,6 +631,10 @@ pub struct C4Config {
     /// Drop documents containing any of these words (whole words, case-insensitive); C4 used the
     /// LDNOOBW list, which you supply here.
     pub bad_words: Vec<String>,
+    /// `drop` (default: drops pages and removes lines) or `annotate` (the text unchanged; the
+    /// verdict, `keep` or the drop reason, in `meta.quality.c4.verdict`, and the number of lines
+    /// C4 would remove in `meta.quality.c4.lines_removed`).
+    pub on_match: OnMatch,
 }
 
 impl Default for C4Config {
@@ -580,6 +650,7 @@ impl Default for C4Config {
             filter_curly_bracket: true,
             filter_policy: true,
             bad_words: Vec::new(),
+            on_match: OnMatch::Drop,
         }
     }
 }
@@ -590,6 +661,7 @@ const POLICY_SUBSTRINGS: [&str; 6] =
 impl StageConfig for C4Config {
     const TYPE: &'static str = "clean.c4";
     const KIND: StageKind = StageKind::Transform;
+    const ON_MATCH: &'static [OnMatch] = OnMatch::DOCUMENTS;
     const SUMMARY: &'static str = "C4 rules: keep lines with terminal punctuation and 3+ words, drop pages with lorem ipsum, {, bad words";
     const EXAMPLE: &'static str = "type: clean.c4\nmin_num_sentences: 5\nbad_words: [\"badword\"]\n";
     const DROP_REASONS: &'static [(&'static str, &'static str)] = &[
@@ -708,7 +780,18 @@ impl C4 {
 
 impl Transform for C4 {
     fn apply(&self, mut doc: Document, out: &mut Emit) -> Result<(), StageError> {
-        match self.apply_to(&doc.text) {
+        let cleaned = self.apply_to(&doc.text);
+        if self.config.on_match == OnMatch::Annotate {
+            let (verdict, removed) = match &cleaned {
+                Ok(text) => ("keep", doc.text.lines().count().saturating_sub(text.lines().count())),
+                Err(reason) => (*reason, 0),
+            };
+            doc.meta.insert("quality.c4.verdict".into(), verdict.into());
+            doc.meta.insert("quality.c4.lines_removed".into(), removed.into());
+            out.keep(doc);
+            return Ok(());
+        }
+        match cleaned {
             Ok(text) => {
                 if text != doc.text {
                     out.count("docs_changed", 1);
@@ -842,7 +925,7 @@ mod tests {
     fn annotate_keeps_everything_and_writes_the_verdict() {
         let short = Document::new("short", "Too short to be a page.");
         let page = Document::new("page", "The cat and the dog sat with the owner of the house. ".repeat(12));
-        let stages: [(Stage, &str, &str); 3] = [
+        let stages: [(Stage, &str, &str); 4] = [
             (
                 GopherQualityConfig { on_match: OnMatch::Annotate, ..Default::default() }
                     .build(&BuildContext::for_tests())
@@ -864,6 +947,13 @@ mod tests {
                 "quality.fineweb.verdict",
                 "short_line_ratio",
             ),
+            (
+                C4Config { on_match: OnMatch::Annotate, ..Default::default() }
+                    .build(&BuildContext::for_tests())
+                    .unwrap(),
+                "quality.c4.verdict",
+                "too_few_sentences",
+            ),
         ];
         for (stage, key, short_verdict) in stages {
             let Stage::Transform(t) = stage else { panic!() };
@@ -873,6 +963,13 @@ mod tests {
             assert_eq!(out.kept().len(), 2, "{key}");
             assert_eq!(out.kept()[0].meta[key], short_verdict, "{key}");
             assert_eq!(out.kept()[0].text, short.text);
+            if key == "quality.gopher.verdict" {
+                let page = &out.kept()[1].meta;
+                assert_eq!(page["quality.gopher.words"], 144);
+                assert_eq!(page["quality.gopher.stop_words"], 4);
+                assert_eq!(page["quality.gopher.alpha_words_ratio"], 0.9231);
+                assert_eq!(page["quality.gopher.hash_ratio"], 0.0);
+            }
         }
     }
 
