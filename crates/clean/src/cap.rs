@@ -34,7 +34,8 @@ use crate::sample::sample_hash;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CapConfig {
-    /// The field naming a document's source (`meta.source`, `meta.site`).
+    /// The field naming a document's source (`meta.source`, `meta.site`); documents without
+    /// it are one source of their own, capped by `cap`.
     pub by: FieldRef,
     /// Most documents of a source not listed in `caps` (default: no cap).
     #[serde(default)]

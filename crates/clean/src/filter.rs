@@ -107,11 +107,7 @@ impl StageConfig for FilterConfig {
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
         let tree = self.parse().map_err(|e| BuildError::field("keep", e))?;
-        let names = tree.iter_variable_identifiers().map(str::to_string).collect::<Vec<_>>();
-        let mut names = names;
-        names.sort();
-        names.dedup();
-        Ok(Stage::transform(ExpressionFilter { tree, names, config: self.clone() }))
+        Ok(Stage::transform(ExpressionFilter::new(tree, self.clone())))
     }
 }
 
@@ -196,6 +192,13 @@ pub fn value_of(doc: &Document, name: &str) -> Value {
 }
 
 impl ExpressionFilter {
+    fn new(tree: Node<DefaultNumericTypes>, config: FilterConfig) -> Self {
+        let mut names: Vec<String> = tree.iter_variable_identifiers().map(str::to_string).collect();
+        names.sort();
+        names.dedup();
+        ExpressionFilter { tree, names, config }
+    }
+
     /// Whether the expression is true for `doc`.
     pub fn keeps(&self, doc: &Document) -> Result<bool, String> {
         let values =
@@ -236,11 +239,7 @@ mod tests {
     fn filter(keep: &str) -> ExpressionFilter {
         let config = FilterConfig { keep: keep.into(), on_match: OnMatch::Drop, key: default_key() };
         let Stage::Transform(_) = config.build(&BuildContext::for_tests()).unwrap() else { panic!() };
-        let tree = config.parse().unwrap();
-        let mut names: Vec<String> = tree.iter_variable_identifiers().map(str::to_string).collect();
-        names.sort();
-        names.dedup();
-        ExpressionFilter { tree, names, config }
+        ExpressionFilter::new(config.parse().unwrap(), config)
     }
 
     fn doc() -> Document {
