@@ -86,9 +86,21 @@ CONF
 
 slurm_stop() {
   [ -n "$SLURM_ROOT" ] || return 0
+  local pids=() pid
   for pid_file in "$SLURM_ROOT/run/slurmd.pid" "$SLURM_ROOT/run/slurmctld.pid" /run/munge/munged.pid; do
-    if [ -s "$pid_file" ]; then kill "$(cat "$pid_file")" 2>/dev/null || true; fi
+    if [ -s "$pid_file" ]; then
+      pid=$(cat "$pid_file")
+      kill "$pid" 2>/dev/null || true
+      pids+=("$pid")
+    fi
   done
-  rm -rf "$SLURM_ROOT" || true
+  # slurmctld saves its state as it exits: wait (up to 5 s each) so the folder can go.
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+  done
+  rm -rf "$SLURM_ROOT" 2>/dev/null || true
   SLURM_ROOT=""
 }
