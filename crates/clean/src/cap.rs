@@ -171,7 +171,7 @@ impl Barrier for SourceCap {
     fn drain(&mut self, out: &mut Emit, max_docs: usize) -> Result<bool, StageError> {
         let Some(mut spill) = self.spill.take() else { return Ok(false) };
         for _ in 0..max_docs {
-            let Some(mut doc) = spill.read_next()? else { return Ok(false) };
+            let Some(doc) = spill.read_next()? else { return Ok(false) };
             let (source, key) = self.key(&doc, self.ordinal);
             self.ordinal += 1;
             let thresholds = self.thresholds.as_ref().expect("finish ran before drain");
@@ -180,14 +180,8 @@ impl Barrier for SourceCap {
                 Some(_) => thresholds.get(&source).is_some_and(|largest| key > *largest),
                 None => false,
             };
-            if self.config.on_match == OnMatch::Annotate {
-                doc.meta.insert("source_cap".into(), if over { "over_source_cap" } else { "keep" }.into());
-                out.keep(doc);
-            } else if over {
-                out.drop(doc, OVER_CAP);
-            } else {
-                out.keep(doc);
-            }
+            let tag = (self.config.on_match == OnMatch::Annotate).then_some("source_cap");
+            out.decide(doc, over.then_some(OVER_CAP), tag);
         }
         self.spill = Some(spill);
         Ok(true)

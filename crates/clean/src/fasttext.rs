@@ -132,16 +132,9 @@ impl Transform for FastTextClassifier {
         };
         let score = self.score(&doc.text[..end]);
         doc.meta.insert(self.key.clone(), serde_json::json!((score * 1e6).round() / 1e6));
-        let keep = score >= self.config.threshold;
-        if self.config.on_match == OnMatch::Annotate {
-            let verdict = if keep { "keep" } else { "below_classifier_threshold" };
-            doc.meta.insert(self.verdict_key.clone(), verdict.into());
-            out.keep(doc);
-        } else if keep {
-            out.keep(doc);
-        } else {
-            out.drop(doc, DropReason("below_classifier_threshold"));
-        }
+        let reason = (score < self.config.threshold).then_some(DropReason("below_classifier_threshold"));
+        let tag = (self.config.on_match == OnMatch::Annotate).then_some(self.verdict_key.as_str());
+        out.decide(doc, reason, tag);
         Ok(())
     }
 }

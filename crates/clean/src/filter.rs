@@ -217,17 +217,11 @@ impl ExpressionFilter {
 }
 
 impl Transform for ExpressionFilter {
-    fn apply(&self, mut doc: Document, out: &mut Emit) -> Result<(), StageError> {
+    fn apply(&self, doc: Document, out: &mut Emit) -> Result<(), StageError> {
         let keep =
             self.keeps(&doc).map_err(|message| StageError::Document { id: doc.id.clone(), message })?;
-        if self.config.on_match == OnMatch::Annotate {
-            doc.meta.insert(self.config.key.clone(), if keep { "keep" } else { FALSE.0 }.into());
-            out.keep(doc);
-        } else if keep {
-            out.keep(doc);
-        } else {
-            out.drop(doc, FALSE);
-        }
+        let tag = (self.config.on_match == OnMatch::Annotate).then_some(self.config.key.as_str());
+        out.decide(doc, (!keep).then_some(FALSE), tag);
         Ok(())
     }
 }

@@ -281,20 +281,14 @@ impl Transform for LanguageFilter {
             out.keep(doc);
             return Ok(());
         }
-        let verdict = match found {
+        let reason = match found {
             None => Some("unknown_language"),
             Some((lang, _)) if !self.config.keep.contains(&lang) => Some("wrong_language"),
             Some((_, score)) if score < self.config.min_score => Some("low_language_score"),
             Some(_) => None,
         };
-        match verdict {
-            _ if self.config.on_match == OnMatch::Annotate => {
-                doc.meta.insert("language.verdict".into(), verdict.unwrap_or("keep").into());
-                out.keep(doc);
-            }
-            Some(reason) => out.drop(doc, DropReason(reason)),
-            None => out.keep(doc),
-        }
+        let tag = (self.config.on_match == OnMatch::Annotate).then_some("language.verdict");
+        out.decide(doc, reason.map(DropReason), tag);
         Ok(())
     }
 }

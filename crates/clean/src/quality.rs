@@ -363,10 +363,7 @@ struct GopherQualityTags(GopherQuality);
 impl Transform for GopherQualityTags {
     fn apply(&self, mut doc: Document, out: &mut Emit) -> Result<(), StageError> {
         let signals = self.0.signals(&doc.text);
-        let verdict = match self.0.verdict_of(&signals) {
-            Verdict::Keep => "keep",
-            Verdict::Drop(reason) => reason.0,
-        };
+        let reason = self.0.verdict_of(&signals).drop_reason();
         let round = |v: Option<f64>| v.map(|v| (v * 1e4).round() / 1e4);
         let fields = [
             ("words", serde_json::json!(signals.words)),
@@ -377,12 +374,11 @@ impl Transform for GopherQualityTags {
             ("end_ellipsis_lines_ratio", serde_json::json!(round(signals.end_ellipsis_lines_ratio))),
             ("alpha_words_ratio", serde_json::json!(round(signals.alpha_words_ratio))),
             ("stop_words", serde_json::json!(signals.stop_words)),
-            ("verdict", serde_json::json!(verdict)),
         ];
         for (name, value) in fields {
             doc.meta.insert(format!("quality.gopher.{name}"), value);
         }
-        out.keep(doc);
+        out.decide(doc, reason, Some("quality.gopher.verdict"));
         Ok(())
     }
 }

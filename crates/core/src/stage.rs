@@ -71,6 +71,19 @@ impl Emit {
         let doc = self.retain_dropped.then_some(doc);
         self.dropped.push((reason, doc));
     }
+    /// Keeps `doc`, or drops it for `reason` — unless `tag` names a metadata key (`on_match:
+    /// annotate`): then the document is kept and the verdict it would have had (`keep` or the
+    /// reason) goes to that key.
+    pub fn decide(&mut self, mut doc: Document, reason: Option<DropReason>, tag: Option<&str>) {
+        match (tag, reason) {
+            (Some(key), reason) => {
+                doc.meta.insert(key.to_string(), reason.map_or("keep", |r| r.0).into());
+                self.keep(doc);
+            }
+            (None, Some(reason)) => self.drop(doc, reason),
+            (None, None) => self.keep(doc),
+        }
+    }
     /// Adds `n` to a stage counter (e.g. `lines_removed`).
     pub fn count(&mut self, name: &'static str, n: u64) {
         match self.counters.iter_mut().find(|(k, _)| *k == name) {
@@ -510,6 +523,16 @@ pub enum Verdict {
     Drop(DropReason),
 }
 
+impl Verdict {
+    /// The drop reason, if any.
+    pub fn drop_reason(self) -> Option<DropReason> {
+        match self {
+            Verdict::Keep => None,
+            Verdict::Drop(reason) => Some(reason),
+        }
+    }
+}
+
 /// A stage that keeps or drops documents without changing them.
 pub trait Filter: Send + Sync {
     /// Decides about one document.
@@ -555,13 +578,9 @@ pub struct TagFilter<F> {
 }
 
 impl<F: Filter> Transform for TagFilter<F> {
-    fn apply(&self, mut doc: Document, out: &mut Emit) -> Result<(), StageError> {
-        let verdict = match self.filter.check(&doc)? {
-            Verdict::Keep => "keep",
-            Verdict::Drop(reason) => reason.0,
-        };
-        doc.meta.insert(self.key.clone(), verdict.into());
-        out.keep(doc);
+    fn apply(&self, doc: Document, out: &mut Emit) -> Result<(), StageError> {
+        let reason = self.filter.check(&doc)?.drop_reason();
+        out.decide(doc, reason, Some(&self.key));
         Ok(())
     }
 }

@@ -282,16 +282,8 @@ fn emit_decided(
     if !removed.is_empty() {
         out.count("segments_removed", removed.len() as u64);
     }
-    if annotate {
-        // Annotate never drops: the verdict it would have given goes to meta.
-        let verdict = if keep { "keep" } else { "all_segments_duplicate" };
-        doc.meta.insert("exact_segments.verdict".into(), verdict.into());
-        out.keep(doc);
-    } else if keep {
-        out.keep(doc);
-    } else {
-        out.drop(doc, DropReason("all_segments_duplicate"));
-    }
+    let reason = (!keep).then_some(DropReason("all_segments_duplicate"));
+    out.decide(doc, reason, annotate.then_some("exact_segments.verdict"));
     Ok(removed.len() as u64)
 }
 

@@ -262,17 +262,10 @@ impl Barrier for SubstringDedup {
                     doc.text.trim().chars().count()
                 }
             };
-            let too_short = remaining < self.config.min_remaining_chars;
-            if self.config.on_match == OnMatch::Annotate {
-                // Annotate never drops: the verdict it would have given goes to meta.
-                let verdict = if too_short { "too_short_after_substring_dedup" } else { "keep" };
-                doc.meta.insert("substring.verdict".into(), verdict.into());
-                out.keep(doc);
-            } else if too_short {
-                out.drop(doc, DropReason("too_short_after_substring_dedup"));
-            } else {
-                out.keep(doc);
-            }
+            let reason = (remaining < self.config.min_remaining_chars)
+                .then_some(DropReason("too_short_after_substring_dedup"));
+            let tag = (self.config.on_match == OnMatch::Annotate).then_some("substring.verdict");
+            out.decide(doc, reason, tag);
         }
         self.spill = Some(spill);
         Ok(true)
