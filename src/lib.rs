@@ -14,6 +14,7 @@ pub mod docs;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod marker;
+pub mod stats;
 
 use millstone_core::Registry;
 

@@ -29,9 +29,13 @@ enum Command {
         /// Worker threads (default: runtime.threads, else all cores).
         #[arg(long, value_parser = parse_threads)]
         threads: Option<usize>,
-        /// Write the run report (JSON) here.
+        /// Write the run report (JSON) here, and the HTML report next to it (same name,
+        /// `.html`).
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Write the HTML report here (default: beside `--report`).
+        #[arg(long)]
+        report_html: Option<PathBuf>,
         /// Override a pipeline key: `--set stages.0.path=data/ --set runtime.batch_docs=256`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         overrides: Vec<String>,
@@ -51,6 +55,25 @@ enum Command {
         /// configuration; otherwise run it, replacing its outputs.
         #[arg(long)]
         resume: bool,
+    },
+    /// Distributions of an existing corpus (JSONL, .gz/.zst, Parquet): lengths, every numeric
+    /// field, languages and verdicts, sources; the same numbers a run's report holds.
+    Stats {
+        /// Files, folders or globs.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The field holding the text.
+        #[arg(long, default_value = "text")]
+        text_field: String,
+        /// Worker threads (default: all cores).
+        #[arg(long, value_parser = parse_threads)]
+        threads: Option<usize>,
+        /// Write the statistics as a run report (JSON) here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Write the HTML report here (default: beside `--report`).
+        #[arg(long)]
+        report_html: Option<PathBuf>,
     },
     /// Check pipeline files without running them; prints every problem.
     Validate {
@@ -258,15 +281,35 @@ fn error_chain(error: &anyhow::Error) -> String {
     text
 }
 
-/// Writes the run report if asked for.
-fn write_report(path: Option<&std::path::Path>, report: &millstone_runner::RunReport) -> anyhow::Result<()> {
-    let Some(path) = path else { return Ok(()) };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+/// Where the run report goes: JSON at `json`, HTML at `html` (default: beside the JSON).
+struct ReportPaths<'a> {
+    json: Option<&'a std::path::Path>,
+    html: Option<&'a std::path::Path>,
+}
+
+/// Writes `bytes` to `path` whole or not at all.
+fn write_whole(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut file = millstone_core::AtomicFile::create(path, true)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
+    file.commit().with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Writes the run report (JSON and HTML) where asked for.
+fn write_report(paths: &ReportPaths<'_>, report: &millstone_runner::RunReport) -> anyhow::Result<()> {
+    let value = serde_json::to_value(report)?;
+    if let Some(path) = paths.json {
+        write_whole(path, (serde_json::to_string_pretty(&value)? + "\n").as_bytes())?;
+        eprintln!("report: {}", path.display());
     }
-    let json = serde_json::to_string_pretty(report)?;
-    std::fs::write(path, json + "\n").with_context(|| format!("writing report {}", path.display()))?;
-    eprintln!("report: {}", path.display());
+    let html = paths.html.map(PathBuf::from).or_else(|| paths.json.map(|p| p.with_extension("html")));
+    if let Some(path) = html {
+        let page = millstone_report::render(&value).context("rendering the HTML report")?;
+        write_whole(&path, page.as_bytes())?;
+        eprintln!("HTML report: {}", path.display());
+    }
     Ok(())
 }
 
@@ -357,7 +400,42 @@ fn main() -> ExitCode {
 fn execute(command: Command) -> anyhow::Result<ExitCode> {
     let registry = millstone::builtin_registry();
     match command {
-        Command::Run { pipeline, threads, report, overrides, shard, overwrite, fail_fast, quiet, resume } => {
+        Command::Stats { files, text_field, threads, report, report_html } => {
+            let input = millstone::stats::StatsInput { files: &files, text_field: &text_field, threads };
+            let plan = match millstone::stats::plan(&input, &registry) {
+                Ok(plan) => plan,
+                Err(millstone_config::Error::Invalid(diagnostics)) => {
+                    eprintln!("{diagnostics}");
+                    return Ok(ExitCode::from(EXIT_INVALID));
+                }
+                Err(other) => {
+                    eprintln!("error: {other}");
+                    return Ok(ExitCode::from(EXIT_INVALID));
+                }
+            };
+            let options = millstone_runner::RunOptions {
+                progress: std::io::stderr().is_terminal(),
+                interrupt: Some(interrupt_flag()?),
+                ..Default::default()
+            };
+            let outcome = millstone_runner::run(plan, &options).context("computing statistics")?;
+            print!("{}", millstone::stats::summary(&outcome));
+            write_report(&ReportPaths { json: report.as_deref(), html: report_html.as_deref() }, &outcome)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run {
+            pipeline,
+            threads,
+            report,
+            report_html,
+            overrides,
+            shard,
+            overwrite,
+            fail_fast,
+            quiet,
+            resume,
+        } => {
+            let report_paths = ReportPaths { json: report.as_deref(), html: report_html.as_deref() };
             let options =
                 LoadOptions { overrides, threads, overwrite: overwrite || resume, shard, part: None };
             let mut plan = match load_plan(&pipeline, &registry, &options) {
@@ -409,13 +487,13 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 Ok(outcome) => outcome,
                 Err(millstone_runner::Error::Interrupted(partial)) => {
                     eprintln!("{}", partial.summary_table());
-                    write_report(report.as_deref(), &partial)?;
+                    write_report(&report_paths, &partial)?;
                     eprintln!("interrupted: nothing was committed and temporary files were removed; run again (or --resume) to redo the work");
                     return Ok(ExitCode::from(EXIT_INTERRUPTED));
                 }
                 Err(millstone_runner::Error::Failed { error, report: partial }) => {
                     eprintln!("{}", partial.summary_table());
-                    write_report(report.as_deref(), &partial)?;
+                    write_report(&report_paths, &partial)?;
                     return Err(anyhow::Error::new(*error)).with_context(|| {
                         format!("pipeline {} failed; nothing was committed", pipeline.display())
                     });
@@ -425,7 +503,7 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 }
             };
             eprintln!("{}", outcome.summary_table());
-            write_report(report.as_deref(), &outcome)?;
+            write_report(&report_paths, &outcome)?;
             if !outcome.conserved {
                 bail!(
                     "document counts do not add up (see the report): this is a bug in a stage or the runner"

@@ -125,6 +125,17 @@ fn stage_counts(report: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// Per stage: (id, profile): histograms, categories and samples.
+fn stage_profiles(report: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| !s["id"].as_str().unwrap().starts_with(':'))
+        .map(|s| (s["id"].as_str().unwrap().to_string(), s.get("profile").cloned().unwrap_or_default()))
+        .collect()
+}
+
 /// Text-dir outputs are one file per document, named by id: folded they are the same set.
 fn same_outputs(single: &Path, distributed: &Path) {
     let a: std::collections::BTreeMap<String, Vec<u8>> =
@@ -149,6 +160,10 @@ fn every_barrier_type_gives_the_single_process_answer_at_1_3_and_8_tasks() {
         "the corpus has duplicates: {}",
         single["totals"]
     );
+    let profiles = serde_json::to_string(&stage_profiles(&single)).unwrap();
+    for expected in ["cluster_size", "drop:exact_duplicate", "\"chars\"", "\"source\""] {
+        assert!(profiles.contains(expected), "the single run's profiles record {expected}");
+    }
     for tasks in [1, 3, 8] {
         let out = dir.path().join(format!("dist-{tasks}"));
         let yaml = dir.path().join(format!("dist-{tasks}.yaml"));
@@ -160,6 +175,7 @@ fn every_barrier_type_gives_the_single_process_answer_at_1_3_and_8_tasks() {
         let merged: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(work.join("report.json")).unwrap()).unwrap();
         assert_eq!(stage_counts(&merged), stage_counts(&single), "{tasks} tasks");
+        assert_eq!(stage_profiles(&merged), stage_profiles(&single), "{tasks} tasks: the same distributions");
         assert_eq!(merged["totals"]["written"], single["totals"]["written"]);
         assert_eq!(merged["conserved"], true);
         if tasks == 8 {

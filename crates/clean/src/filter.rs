@@ -224,6 +224,42 @@ impl Transform for ExpressionFilter {
         out.decide(doc, (!keep).then_some(FALSE), tag);
         Ok(())
     }
+
+    fn thresholds(&self) -> Vec<millstone_core::Threshold> {
+        let mut found = Vec::new();
+        comparisons(&self.tree, &mut found);
+        found
+    }
+}
+
+/// Every `name <op> number` (or `number <op> name`) comparison in an expression, as the
+/// threshold a kept document passes.
+fn comparisons(node: &Node<DefaultNumericTypes>, found: &mut Vec<millstone_core::Threshold>) {
+    use evalexpr::Operator;
+    let op = match node.operator() {
+        Operator::Gt => Some((">", "<")),
+        Operator::Geq => Some((">=", "<=")),
+        Operator::Lt => Some(("<", ">")),
+        Operator::Leq => Some(("<=", ">=")),
+        Operator::Eq => Some(("==", "==")),
+        _ => None,
+    };
+    let operand = |n: &Node<DefaultNumericTypes>| match n.operator() {
+        Operator::VariableIdentifierRead { identifier } => Some(Err(identifier.clone())),
+        Operator::Const { value } => value.as_number().ok().map(Ok),
+        _ => None,
+    };
+    if let (Some((forward, flipped)), [a, b]) = (op, node.children()) {
+        let (field, op, value) = match (operand(a), operand(b)) {
+            (Some(Err(field)), Some(Ok(value))) => (field, forward, value),
+            (Some(Ok(value)), Some(Err(field))) => (field, flipped, value),
+            _ => return node.children().iter().for_each(|c| comparisons(c, found)),
+        };
+        let field = field.strip_prefix("meta.").unwrap_or(&field).to_string();
+        found.push(millstone_core::Threshold { field, op: op.into(), value });
+        return;
+    }
+    node.children().iter().for_each(|c| comparisons(c, found));
 }
 
 #[cfg(test)]
@@ -234,6 +270,18 @@ mod tests {
         let config = FilterConfig { keep: keep.into(), on_match: OnMatch::Drop, key: default_key() };
         let Stage::Transform(_) = config.build(&BuildContext::for_tests()).unwrap() else { panic!() };
         ExpressionFilter::new(config.parse().unwrap(), config)
+    }
+
+    #[test]
+    fn comparisons_with_numbers_are_thresholds() {
+        let f =
+            filter(r#"lang == "en" && (lang_score >= 0.65 || 3 < meta.quality.gopher.words) && !(x > y)"#);
+        let found: Vec<(String, String, f64)> =
+            f.thresholds().into_iter().map(|t| (t.field, t.op, t.value)).collect();
+        assert_eq!(
+            found,
+            [("lang_score".into(), ">=".into(), 0.65), ("quality.gopher.words".into(), ">".into(), 3.0)]
+        );
     }
 
     fn doc() -> Document {

@@ -381,6 +381,32 @@ impl Transform for GopherQualityTags {
         out.decide(doc, reason, Some("quality.gopher.verdict"));
         Ok(())
     }
+
+    fn thresholds(&self) -> Vec<millstone_core::Threshold> {
+        let c = &self.0.config;
+        let limits = [
+            ("words", ">=", c.min_doc_words.map(|v| v as f64)),
+            ("words", "<=", c.max_doc_words.map(|v| v as f64)),
+            ("mean_word_length", ">=", c.min_avg_word_length),
+            ("mean_word_length", "<=", c.max_avg_word_length),
+            ("hash_ratio", "<=", c.max_symbol_word_ratio),
+            ("ellipsis_ratio", "<=", c.max_symbol_word_ratio),
+            ("bullet_lines_ratio", "<=", c.max_bullet_lines_ratio),
+            ("end_ellipsis_lines_ratio", "<=", c.max_ellipsis_lines_ratio),
+            ("alpha_words_ratio", ">=", c.min_alpha_words_ratio),
+            ("stop_words", ">=", c.min_stop_words.map(|v| v as f64)),
+        ];
+        limits
+            .into_iter()
+            .filter_map(|(field, op, value)| {
+                Some(millstone_core::Threshold {
+                    field: format!("quality.gopher.{field}"),
+                    op: op.into(),
+                    value: value?,
+                })
+            })
+            .collect()
+    }
 }
 
 impl Filter for GopherQuality {

@@ -200,12 +200,15 @@ pub struct Batch {
     /// Bytes the next sink's encoder produced for these documents, if the runner encoded them
     /// in parallel; consumed by that sink and dropped after it.
     pub encoded: Option<Vec<u8>>,
+    /// The source stage that read these documents, while the runner has not yet profiled them
+    /// as that source's output.
+    pub origin: Option<usize>,
 }
 
 impl Batch {
     /// A batch with the given sequence number.
     pub fn new(seq: u64, docs: Vec<Document>) -> Self {
-        Batch { seq, docs, encoded: None }
+        Batch { seq, docs, encoded: None, origin: None }
     }
     /// Total text bytes in the batch.
     pub fn text_bytes(&self) -> usize {

@@ -35,6 +35,7 @@ mod document;
 mod error;
 mod plan;
 pub mod prehashed;
+pub mod profile;
 mod registry;
 mod spill;
 mod stage;
@@ -49,6 +50,7 @@ pub use bytesize::ByteSize;
 pub use document::{Batch, DocId, Document, Location, Meta, Provenance, Span};
 pub use error::{BuildError, Error, FieldError, StageError};
 pub use plan::{ErrorPolicy, Plan, PlannedStage, RuntimeSettings, Threads};
+pub use profile::{Histogram, Profile, Sample, Samples, Threshold};
 pub use registry::{part_path, BuildContext, ConfigProblem, Registry, StageConfig, StageInfo};
 pub use spill::SpillFile;
 pub use stage::{

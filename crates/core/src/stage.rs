@@ -55,6 +55,8 @@ pub struct Emit {
     dropped: Vec<(DropReason, Option<Document>)>,
     counters: Vec<(&'static str, u64)>,
     retain_dropped: bool,
+    samples: crate::profile::Samples,
+    observations: Vec<(&'static str, crate::profile::Histogram)>,
 }
 
 impl Emit {
@@ -68,6 +70,8 @@ impl Emit {
     }
     /// Drops a document with a reason.
     pub fn drop(&mut self, doc: Document, reason: DropReason) {
+        let rank = crate::profile::sample_rank(&doc.id);
+        self.samples.offer(reason.0, rank, || crate::profile::Sample::of(&doc, rank));
         let doc = self.retain_dropped.then_some(doc);
         self.dropped.push((reason, doc));
     }
@@ -90,6 +94,25 @@ impl Emit {
             Some((_, v)) => *v += n,
             None => self.counters.push((name, n)),
         }
+    }
+    /// Records a value of a distribution the stage observes (e.g. `cluster_size` per cluster);
+    /// it appears as a histogram in the stage's profile.
+    pub fn observe(&mut self, name: &'static str, value: f64) {
+        match self.observations.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, h)) => h.record(value),
+            None => {
+                let mut h = crate::profile::Histogram::default();
+                h.record(value);
+                self.observations.push((name, h));
+            }
+        }
+    }
+    /// Takes the samples of dropped documents (by reason) and the observations.
+    #[allow(clippy::type_complexity)]
+    pub fn take_profile(
+        &mut self,
+    ) -> (crate::profile::Samples, Vec<(&'static str, crate::profile::Histogram)>) {
+        (std::mem::take(&mut self.samples), std::mem::take(&mut self.observations))
     }
     /// Documents kept so far.
     pub fn kept(&self) -> &[Document] {
@@ -116,6 +139,10 @@ pub trait Transform: Send + Sync {
     /// `emitted` instead of requiring `in == kept + dropped + failed`).
     fn is_flat_map(&self) -> bool {
         false
+    }
+    /// The thresholds the stage applies to fields it tags, for reports to draw in.
+    fn thresholds(&self) -> Vec<crate::profile::Threshold> {
+        Vec::new()
     }
 }
 
@@ -233,6 +260,8 @@ pub struct NearVerdict {
     pub is_keeper: bool,
     /// Its similarity to the keeper (1 for the keeper).
     pub similarity: f32,
+    /// Documents in its cluster.
+    pub cluster_size: u32,
 }
 
 /// A near-duplicate barrier split for distributed runs into four moves:
@@ -537,6 +566,10 @@ impl Verdict {
 pub trait Filter: Send + Sync {
     /// Decides about one document.
     fn check(&self, doc: &Document) -> Result<Verdict, StageError>;
+    /// The thresholds the filter applies to fields it tags, for reports to draw in.
+    fn thresholds(&self) -> Vec<crate::profile::Threshold> {
+        Vec::new()
+    }
 }
 
 /// A stage that rewrites each document into exactly one document.
@@ -566,6 +599,9 @@ impl<F: Filter> Transform for FilterStage<F> {
         }
         Ok(())
     }
+    fn thresholds(&self) -> Vec<crate::profile::Threshold> {
+        self.0.thresholds()
+    }
 }
 
 /// Adapts a [`Filter`] into a [`Transform`] for `on_match: annotate`: every document is kept,
@@ -582,6 +618,9 @@ impl<F: Filter> Transform for TagFilter<F> {
         let reason = self.filter.check(&doc)?.drop_reason();
         out.decide(doc, reason, Some(&self.key));
         Ok(())
+    }
+    fn thresholds(&self) -> Vec<crate::profile::Threshold> {
+        self.filter.thresholds()
     }
 }
 

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::profile::Profile;
+
 /// How many error samples a stage keeps for the report.
 pub const MAX_ERROR_SAMPLES: usize = 20;
 
@@ -51,6 +53,11 @@ pub struct StageStats {
     pub error_samples: Vec<ErrorSample>,
     /// Failures by kind (the error message up to its first `:`, numbers as `N`).
     pub failures: BTreeMap<String, u64>,
+    /// Distributions: for sources, of what they read; for sinks, of what they were given (with
+    /// every tagged field); for other stages, samples of what they dropped and what they
+    /// observed (cluster sizes).
+    #[serde(skip_serializing_if = "Profile::is_empty")]
+    pub profile: Profile,
 }
 
 /// The kind of a failure, for counting: its message up to the first `:`, numbers as `N` (digits
@@ -133,6 +140,7 @@ impl StageStats {
         for sample in &other.error_samples {
             self.sample_error(sample.clone());
         }
+        self.profile.merge(&other.profile);
     }
 }
 

@@ -495,6 +495,9 @@ impl<I: NearIndex> NearDedup<I> {
         let keeper = self.keeper_of[i as usize];
         if self.in_cluster(i) {
             self.annotate(&mut doc, i, keeper);
+            if keeper == i {
+                out.observe("cluster_size", f64::from(self.cluster_sizes[i as usize]));
+            }
         }
         if keeper != i && self.options.on_match == OnMatch::Drop {
             out.drop(doc, NEAR_DUPLICATE);
@@ -766,6 +769,9 @@ impl Barrier for NearApply {
                 _ => None,
             };
             let dropped = verdict.is_some_and(|v| !v.is_keeper);
+            if let Some(verdict) = verdict.filter(|v| v.is_keeper) {
+                out.observe("cluster_size", f64::from(verdict.cluster_size));
+            }
             if let Some(verdict) = verdict {
                 doc.meta.insert("dup_cluster".into(), verdict.keeper.to_string().into());
                 if !verdict.is_keeper {

@@ -490,6 +490,7 @@ pub(crate) fn run_cluster(
                         keeper: split.record_id(refs[keeper]).into(),
                         is_keeper: keeper == member,
                         similarity,
+                        cluster_size: sizes[keeper],
                     };
                     verdicts.push((ordinals[member], verdict));
                 }
@@ -521,6 +522,7 @@ pub(crate) fn run_cluster(
             bytes.extend_from_slice(&position.to_le_bytes());
             bytes.extend_from_slice(&verdict.similarity.to_le_bytes());
             bytes.push(verdict.is_keeper as u8);
+            bytes.extend_from_slice(&verdict.cluster_size.to_le_bytes());
             bytes.extend_from_slice(&(verdict.keeper.len() as u32).to_le_bytes());
             bytes.extend_from_slice(verdict.keeper.as_bytes());
         }
@@ -543,12 +545,15 @@ pub(crate) fn load_near_verdicts(
     require_finished(plan, step + 1, step)?;
     let path = near_verdict_file(plan, step, rank);
     let bytes = read_all(&path)?;
-    records(&bytes, 13, &path)?
+    records(&bytes, 17, &path)?
         .into_iter()
         .map(|(head, keeper)| {
             let position = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
             let similarity = f32::from_le_bytes(head[8..12].try_into().expect("4 bytes"));
-            Ok((position, NearVerdict { keeper: keeper.into(), is_keeper: head[12] == 1, similarity }))
+            let cluster_size = u32::from_le_bytes(head[13..17].try_into().expect("4 bytes"));
+            let verdict =
+                NearVerdict { keeper: keeper.into(), is_keeper: head[12] == 1, similarity, cluster_size };
+            Ok((position, verdict))
         })
         .collect()
 }

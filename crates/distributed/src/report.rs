@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use millstone_core::Profile;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -41,6 +42,9 @@ pub struct MergedStage {
     pub retained_bytes_peak: u64,
     /// Whether one input may give several outputs.
     pub flat_map: bool,
+    /// Distributions, merged over the tasks (see `millstone_core::Profile`).
+    #[serde(default, skip_serializing_if = "Profile::is_empty")]
+    pub profile: Profile,
 }
 
 /// One step: how long its tasks took, how much memory and intermediate data they used.
@@ -190,6 +194,11 @@ impl MergedReport {
                     add_map(&mut merged.dropped, stage.get("dropped"));
                     add_map(&mut merged.failures, stage.get("failures"));
                     add_map(&mut merged.counters, stage.get("counters"));
+                    if let Some(profile) =
+                        stage.get("profile").and_then(|p| serde_json::from_value::<Profile>(p.clone()).ok())
+                    {
+                        merged.profile.merge(&profile);
+                    }
                 }
             }
             steps.push(summary);

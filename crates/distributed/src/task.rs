@@ -213,12 +213,7 @@ fn internal(id: &str, stage: Stage) -> PlannedStage {
 
 /// Peak resident memory of this process (Linux `VmHWM`), 0 elsewhere.
 pub(crate) fn peak_rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+    millstone_runner::peak_rss_bytes()
 }
 
 /// Builds the runner plan of one task: its stages of the pipeline, its input and, unless it is

@@ -143,10 +143,20 @@ impl Shared {
     pub(crate) fn account(
         &self,
         stage: usize,
-        emit: Emit,
+        mut emit: Emit,
         stats: &mut StageStats,
         side: &mut Vec<SideRecord>,
     ) -> Vec<Document> {
+        let (samples, observations) = emit.take_profile();
+        for (reason, samples) in samples.0 {
+            let key = format!("drop:{reason}");
+            for sample in samples {
+                stats.profile.samples.offer(&key, sample.rank, || sample);
+            }
+        }
+        for (name, values) in observations {
+            stats.profile.observe_all(name, &values);
+        }
         let (kept, dropped, counters) = emit.into_parts();
         stats.docs_out += kept.len() as u64;
         stats.bytes_out += kept.iter().map(|d| d.text.len() as u64).sum::<u64>();

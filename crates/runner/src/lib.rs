@@ -56,7 +56,7 @@ use millstone_core::Plan;
 use tracing::{info_span, warn};
 
 pub use error::Error;
-pub use report::{RunReport, StageReport, Totals};
+pub use report::{peak_rss_bytes, RunReport, StageReport, Totals};
 
 use accounting::Shared;
 use progress::Progress;
@@ -133,6 +133,13 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
     let Plan { name, runtime, stages, config_hash } = plan;
     let shared = Arc::new(Shared::new(&stages, runtime, options.shard.or(options.part), options.overwrite));
     let kinds: Vec<millstone_core::StageKind> = stages.iter().map(|s| s.stage.kind()).collect();
+    let thresholds: Vec<Vec<millstone_core::Threshold>> = stages
+        .iter()
+        .map(|s| match &s.stage {
+            millstone_core::Stage::Transform(t) => t.thresholds(),
+            _ => Vec::new(),
+        })
+        .collect();
     let topology = Topology::compile(stages)?;
     for stage in topology.flat_map_stages() {
         shared.mark_flat_map(stage);
@@ -199,6 +206,7 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
         type_names: shared.type_names.clone(),
         kinds,
         stats: shared.take_stats(),
+        thresholds,
         written: delivered.written,
         sinks,
         side_files,

@@ -30,9 +30,14 @@ pub(crate) struct Fused {
 }
 
 /// Fused transforms, optionally followed by the next sink's encoder (stage index, encoder).
+///
+/// A section also profiles: batches still marked with the source that read them are profiled
+/// as that source's output before the chain, and when the section feeds sink `profile_sink`,
+/// what leaves the chain is profiled (with every tagged field) as that sink's input.
 pub(crate) struct Section {
     pub chain: Vec<Fused>,
     pub encoder: Option<(usize, Arc<dyn BatchEncoder>)>,
+    pub profile_sink: Option<usize>,
 }
 
 /// What a section made of one batch.
@@ -118,7 +123,8 @@ fn forward(result: Result<Outcome, Error>, seq: u64, out: &Sender<Batch>, shared
     if !shared.write_side(outcome.side) {
         return false;
     }
-    outcome.docs.is_empty() || out.send(Batch { seq, docs: outcome.docs, encoded: outcome.encoded }).is_ok()
+    outcome.docs.is_empty()
+        || out.send(Batch { seq, docs: outcome.docs, encoded: outcome.encoded, origin: None }).is_ok()
 }
 
 impl Section {
@@ -126,7 +132,12 @@ impl Section {
     fn apply(&self, ticket: u64, batch: Batch, shared: &Shared) -> Result<Outcome, Error> {
         let mut docs = batch.docs;
         let mut side = Vec::new();
-        let mut stats = Vec::with_capacity(self.chain.len());
+        let mut stats = Vec::with_capacity(self.chain.len() + 2);
+        if let Some(source) = batch.origin {
+            let mut st = StageStats::default();
+            docs.iter().for_each(|doc| st.profile.record_shape(doc));
+            stats.push((source, st));
+        }
         for fused in &self.chain {
             if shared.abort.is_set() {
                 break;
@@ -139,6 +150,11 @@ impl Section {
             st.busy = started.elapsed();
             docs = kept;
             stats.push((fused.stage, st));
+        }
+        if let Some(sink) = self.profile_sink.filter(|_| !shared.abort.is_set()) {
+            let mut st = StageStats::default();
+            docs.iter().for_each(|doc| st.profile.record_full(doc));
+            stats.push((sink, st));
         }
         let mut encoded = None;
         if let Some((sink, encoder)) = &self.encoder {

@@ -90,7 +90,8 @@ pub(crate) fn read_sources(
                     continue;
                 }
                 progress.read(msg.docs.len() as u64, msg.stats.bytes_out);
-                if out.send(Batch::new(seq, msg.docs)).is_err() || shared.abort.is_set() {
+                let batch = Batch { origin: Some(msg.source), ..Batch::new(seq, msg.docs) };
+                if out.send(batch).is_err() || shared.abort.is_set() {
                     break 'merge;
                 }
                 seq += 1;

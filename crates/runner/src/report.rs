@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use millstone_core::{SinkSummary, StageKind, StageStats};
+use millstone_core::{SinkSummary, StageKind, StageStats, Threshold};
 use serde::Serialize;
 
 /// What one stage did.
@@ -23,6 +23,9 @@ pub struct StageReport {
     /// For sinks: what was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<SinkSummary>,
+    /// Thresholds the stage applies to fields it tags (drawn into the HTML report).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<Threshold>,
 }
 
 /// Document totals over the whole run.
@@ -58,6 +61,8 @@ pub struct RunReport {
     pub elapsed_secs: f64,
     /// Input text bytes per second.
     pub mb_per_sec: f64,
+    /// Peak resident memory of the process when the run ended, in bytes (0 where unknown).
+    pub peak_rss_bytes: u64,
     /// Totals.
     pub totals: Totals,
     /// Whether every stage's counts and the totals add up.
@@ -89,15 +94,26 @@ pub(crate) struct Assembly {
     pub type_names: Vec<&'static str>,
     pub kinds: Vec<StageKind>,
     pub stats: Vec<StageStats>,
+    pub thresholds: Vec<Vec<Threshold>>,
     pub written: u64,
     pub sinks: BTreeMap<usize, SinkSummary>,
     pub side_files: Vec<PathBuf>,
 }
 
+/// The peak resident memory of this process so far (`VmHWM`), in bytes; 0 where unknown.
+pub fn peak_rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
 impl RunReport {
     /// The report of a finished run, with totals and the conservation check.
     pub(crate) fn assemble(run: Assembly) -> Self {
-        let Assembly { mut sinks, .. } = run;
+        let Assembly { mut sinks, mut thresholds, .. } = run;
         let input_bytes: u64 = run
             .stats
             .iter()
@@ -118,6 +134,7 @@ impl RunReport {
                 kind: run.kinds[index],
                 stats,
                 output: sinks.remove(&index),
+                thresholds: std::mem::take(&mut thresholds[index]),
             })
             .collect();
         let mut report = RunReport {
@@ -128,6 +145,7 @@ impl RunReport {
             shards_read: run.shards_read,
             elapsed_secs: (elapsed * 1000.0).round() / 1000.0,
             mb_per_sec,
+            peak_rss_bytes: peak_rss_bytes(),
             totals: Totals { written: run.written, ..Default::default() },
             conserved: false,
             stages,
@@ -205,10 +223,16 @@ impl RunReport {
                 reasons.trim_start()
             );
         }
+        let top = self.top_counters(6);
+        if !top.is_empty() {
+            let _ = writeln!(s, "counters: {top}");
+        }
+        let files = self.outputs().len();
+        let mb_out: u64 = self.stages.iter().filter_map(|r| r.output.as_ref()).map(|o| o.bytes).sum();
         let t = &self.totals;
         let _ = write!(
             s,
-            "total: {} in = {} written + {} dropped + {} failed{} | {:.2}s, {:.1} MB/s, {} threads",
+            "total: {} in = {} written + {} dropped + {} failed{} | {:.2}s, {:.1} MB/s, {} threads | {:.1} MB out in {files} file(s), peak RSS {:.0} MB",
             t.input,
             t.written,
             t.dropped,
@@ -224,8 +248,22 @@ impl RunReport {
             },
             self.elapsed_secs,
             self.mb_per_sec,
-            self.threads
+            self.threads,
+            mb_out as f64 / 1e6,
+            self.peak_rss_bytes as f64 / 1e6
         );
         s
+    }
+
+    /// The largest stage counters, `stage.counter=n`, largest first.
+    fn top_counters(&self, n: usize) -> String {
+        let mut all: Vec<(u64, String)> = self
+            .stages
+            .iter()
+            .flat_map(|r| r.stats.counters.iter().map(move |(k, v)| (*v, format!("{}.{k}", r.id))))
+            .filter(|(v, _)| *v > 0)
+            .collect();
+        all.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        all.iter().take(n).map(|(v, k)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
     }
 }

@@ -239,3 +239,80 @@ fn an_input_that_disappears_fails_the_run_naming_it() {
     let error = run(plan, &RunOptions::default()).expect_err("a vanished input fails the run").to_string();
     assert!(error.contains("gone.jsonl") && error.contains("disappeared"), "{error}");
 }
+
+/// Drops every third document and tags the rest with a score.
+struct ScoreAndDrop;
+impl Transform for ScoreAndDrop {
+    fn apply(&self, doc: Document, out: &mut Emit) -> Result<(), StageError> {
+        let n: u64 = doc.id.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        if n % 3 == 0 {
+            out.drop(doc, millstone_core::DropReason("third"));
+        } else {
+            out.observe("seen", n as f64);
+            out.keep(
+                doc.with_meta("score", n as f64 / 7.0)
+                    .with_meta("lang", if n % 2 == 0 { "en" } else { "de" }),
+            );
+        }
+        Ok(())
+    }
+}
+
+struct Discard;
+impl millstone_core::Sink for Discard {
+    fn write(&mut self, _batch: &millstone_core::Batch) -> Result<(), StageError> {
+        Ok(())
+    }
+    fn prepare(&mut self) -> Result<millstone_core::Prepared, StageError> {
+        Ok(millstone_core::Prepared { docs: 0, pending: Vec::new() })
+    }
+}
+
+fn profiled_plan(threads: usize, batch_docs: usize) -> Plan {
+    let runtime = RuntimeSettings { batch_docs, threads: Threads::Count(threads), ..Default::default() };
+    let stage = |id: &str, stage| PlannedStage {
+        id: id.into(),
+        type_name: "test",
+        on_error: ErrorPolicy::Skip,
+        keep_dropped: false,
+        stage,
+        notes: vec![],
+    };
+    Plan {
+        name: "profiled".into(),
+        runtime,
+        config_hash: String::new(),
+        stages: vec![
+            stage("src", Stage::Source(Box::new(Numbers(120)))),
+            stage("score", Stage::transform(ScoreAndDrop)),
+            stage("sink", Stage::Sink(Box::new(Discard))),
+        ],
+    }
+}
+
+#[test]
+fn profiles_do_not_depend_on_threads_batches_or_shards() {
+    let profiles = |report: &RunReport| -> Vec<millstone_core::Profile> {
+        report.stages.iter().map(|s| s.stats.profile.clone()).collect()
+    };
+    let one = run(profiled_plan(1, 7), &RunOptions::default()).unwrap();
+    let p = profiles(&one);
+    assert_eq!(p[0].docs, 480, "the source's output is profiled");
+    assert_eq!(p[0].histograms["chars"].count, 480);
+    assert_eq!(p[1].samples.0["drop:third"].len(), millstone_core::profile::SAMPLES_PER_KEY);
+    assert_eq!(p[1].histograms["seen"].count, 320);
+    assert_eq!(p[2].docs, 320, "the sink's input is profiled");
+    assert_eq!(p[2].categories["meta.lang"].values().sum::<u64>(), 320);
+    assert!(p[2].histograms.contains_key("meta.score"));
+    let many = run(profiled_plan(4, 50), &RunOptions::default()).unwrap();
+    assert_eq!(profiles(&many), p, "4 threads, other batches");
+    let mut merged = vec![millstone_core::Profile::default(); 3];
+    for i in 0..2 {
+        let options = RunOptions { shard: Some((i, 2)), ..Default::default() };
+        let part = run(profiled_plan(2, 13), &options).unwrap();
+        for (m, q) in merged.iter_mut().zip(profiles(&part)) {
+            m.merge(&q);
+        }
+    }
+    assert_eq!(merged, p, "two shard sets, merged");
+}

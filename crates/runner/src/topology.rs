@@ -50,7 +50,8 @@ impl Topology {
         let mut sources = Vec::new();
         let mut steps = Vec::new();
         let mut pending: Vec<Fused> = Vec::new();
-        let section = |chain, encoder| Step::Parallel(Arc::new(Section { chain, encoder }));
+        let section =
+            |chain, encoder, profile_sink| Step::Parallel(Arc::new(Section { chain, encoder, profile_sink }));
         for (index, planned) in stages.into_iter().enumerate() {
             match planned.stage {
                 Stage::Source(source) => {
@@ -69,22 +70,22 @@ impl Topology {
                     if let Some(transform) = prepare {
                         pending.push(Fused { stage: index, transform, prepare: true });
                     }
-                    if !pending.is_empty() {
-                        steps.push(section(std::mem::take(&mut pending), None));
+                    // The first step is always a section: sources' output is profiled there.
+                    if !pending.is_empty() || steps.is_empty() {
+                        steps.push(section(std::mem::take(&mut pending), None, None));
                     }
                     steps.push(Step::Barrier(index, barrier));
                 }
                 Stage::Sink(sink) => {
+                    // Every sink is fed by a section, which profiles what the sink is given.
                     let encoder = sink.encoder().map(|e| (index, e));
-                    if !pending.is_empty() || encoder.is_some() {
-                        steps.push(section(std::mem::take(&mut pending), encoder));
-                    }
+                    steps.push(section(std::mem::take(&mut pending), encoder, Some(index)));
                     steps.push(Step::Sink(index, sink));
                 }
             }
         }
-        if !pending.is_empty() {
-            steps.push(section(pending, None));
+        if !pending.is_empty() || steps.is_empty() {
+            steps.push(section(pending, None, None));
         }
         if sources.is_empty() {
             return Err(Error::Plan("a pipeline needs at least one source stage".into()));
