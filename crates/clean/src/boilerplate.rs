@@ -335,6 +335,9 @@ impl Map for Boilerplate {
         }
         match self.config.on_match {
             OnMatch::Annotate => {
+                let ratio = (doc.text.len() - cleaned.text.len()) as f64 / doc.text.len().max(1) as f64;
+                doc.meta.insert("boilerplate.lines".into(), cleaned.lines_removed.into());
+                doc.meta.insert("boilerplate.removed_ratio".into(), ((ratio * 1e4).round() / 1e4).into());
                 doc.spans.extend(cleaned.removed);
                 doc.spans.sort_by_key(|s| (s.start, s.end));
             }

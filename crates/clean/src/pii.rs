@@ -9,7 +9,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, Document, Emit, Map, MapStage, Stage, StageConfig, StageError, StageKind,
+    BuildContext, BuildError, Document, Emit, Map, MapStage, OnMatch, Span, Stage, StageConfig, StageError,
+    StageKind,
 };
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,16 @@ impl PiiKind {
         }
     }
 
+    fn span_label(self) -> &'static str {
+        match self {
+            PiiKind::Email => "pii.email",
+            PiiKind::Phone => "pii.phone",
+            PiiKind::Ipv4 => "pii.ipv4",
+            PiiKind::Ipv6 => "pii.ipv6",
+            PiiKind::CreditCard => "pii.credit_card",
+            PiiKind::Iban => "pii.iban",
+        }
+    }
     fn counter(self) -> &'static str {
         match self {
             PiiKind::Email => "email",
@@ -84,6 +95,10 @@ pub struct PiiConfig {
     /// Salt for `hash` replacement.
     #[serde(default)]
     pub salt: String,
+    /// `remove` (default: replace each item) or `annotate` (keep the text; each item becomes a
+    /// span labelled `pii.<kind>`, and `meta.pii.count` / `meta.pii.<kind>` count them).
+    #[serde(default = "OnMatch::default_remove")]
+    pub on_match: OnMatch,
 }
 
 fn all_kinds() -> Vec<PiiKind> {
@@ -93,6 +108,7 @@ fn all_kinds() -> Vec<PiiKind> {
 impl StageConfig for PiiConfig {
     const TYPE: &'static str = "clean.pii";
     const KIND: StageKind = StageKind::Transform;
+    const ON_MATCH: &'static [OnMatch] = OnMatch::SPANS;
     const SUMMARY: &'static str = "Redact e-mails, phones, IPv4/IPv6, card numbers (Luhn), IBANs (mod 97)";
     const EXAMPLE: &'static str =
         "type: clean.pii\nkinds: [email, phone, credit_card]\nreplacement: placeholder\n";
@@ -343,6 +359,21 @@ impl Redactor {
 
 impl Map for Redactor {
     fn map(&self, mut doc: Document, out: &mut Emit) -> Result<Document, StageError> {
+        if self.config.on_match == OnMatch::Annotate {
+            let found = self.detect(&doc.text);
+            let mut counts = std::collections::BTreeMap::new();
+            for d in &found {
+                out.count(d.kind.counter(), 1);
+                *counts.entry(d.kind.counter()).or_insert(0u64) += 1;
+                doc.spans.push(Span::new(d.range.start, d.range.end, d.kind.span_label()));
+            }
+            doc.spans.sort_by_key(|s| (s.start, s.end));
+            doc.meta.insert("pii.count".into(), (found.len() as u64).into());
+            for (kind, n) in counts {
+                doc.meta.insert(format!("pii.{kind}"), n.into());
+            }
+            return Ok(doc);
+        }
         let (text, found) = self.redact(&doc.text);
         if !found.is_empty() {
             for d in &found {
@@ -364,7 +395,26 @@ mod tests {
             kinds: all_kinds(),
             replacement: Replacement::Placeholder,
             salt: String::new(),
+            on_match: OnMatch::Remove,
         })
+    }
+
+    #[test]
+    fn annotate_keeps_the_text_and_marks_each_item() {
+        let config = PiiConfig { on_match: OnMatch::Annotate, ..redactor().config };
+        let stage = Redactor::new(config);
+        let text = "Write to jane@example.org or jim@example.org from 10.0.0.1.";
+        let mut out = Emit::new(false);
+        let doc = stage.map(Document::new("d", text), &mut out).unwrap();
+        assert_eq!(doc.text, text);
+        let labels: Vec<(&str, &str)> = doc.spans.iter().map(|s| (&*s.label, &text[s.range()])).collect();
+        assert_eq!(
+            labels,
+            [("pii.email", "jane@example.org"), ("pii.email", "jim@example.org"), ("pii.ipv4", "10.0.0.1")]
+        );
+        assert_eq!(doc.meta["pii.count"], 3);
+        assert_eq!(doc.meta["pii.email"], 2);
+        assert_eq!(doc.meta["pii.ipv4"], 1);
     }
 
     #[test]
@@ -387,6 +437,7 @@ mod tests {
             kinds: vec![PiiKind::Email],
             replacement: Replacement::Hash,
             salt: "s".into(),
+            on_match: OnMatch::Remove,
         });
         let (a, _) = r.redact("a@b.org and a@b.org");
         let tags: Vec<&str> = a.split(" and ").collect();

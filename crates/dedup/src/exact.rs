@@ -12,7 +12,7 @@ use std::sync::Arc;
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
     Barrier, Batch, BuildContext, BuildError, DocId, Document, DropReason, Emit, FieldRef, KeepFirstByKey,
-    Stage, StageConfig, StageError, StageKind, Transform,
+    OnMatch, Stage, StageConfig, StageError, StageKind, Transform,
 };
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
@@ -33,7 +33,14 @@ pub struct ExactConfig {
     /// Write a cluster report (JSONL, one row per document) here.
     #[serde(default)]
     pub report: Option<PathBuf>,
+    /// `drop` (default) or `annotate` (keep every document; `meta.dup.exact.verdict` is `keep`
+    /// or `exact_duplicate`).
+    #[serde(default = "OnMatch::default_drop")]
+    pub on_match: OnMatch,
 }
+
+/// The metadata key of the verdict under `on_match: annotate`.
+const VERDICT_KEY: &str = "dup.exact.verdict";
 
 fn default_field() -> FieldRef {
     FieldRef::Text
@@ -42,6 +49,7 @@ fn default_field() -> FieldRef {
 impl StageConfig for ExactConfig {
     const TYPE: &'static str = "dedup.exact";
     const KIND: StageKind = StageKind::Barrier;
+    const ON_MATCH: &'static [OnMatch] = OnMatch::DOCUMENTS;
     const SUMMARY: &'static str =
         "Drop exact duplicates (xxh3-128 of normalised text or a meta field), keep the first";
     const EXAMPLE: &'static str = "type: dedup.exact\nfield: text\nnormalize: { lowercase: true, whitespace: true }\nreport: out/exact-dups.jsonl\n";
@@ -49,7 +57,8 @@ impl StageConfig for ExactConfig {
         &[("exact_duplicate", "the normalised field equals that of an earlier document")];
 
     fn build(&self, cx: &BuildContext) -> Result<Stage, BuildError> {
-        let hasher = Arc::new(ExactHasher { field: self.field.clone(), normalize: self.normalize });
+        let tag = (self.on_match == OnMatch::Annotate).then_some(VERDICT_KEY);
+        let hasher = Arc::new(ExactHasher { field: self.field.clone(), normalize: self.normalize, tag });
         Ok(Stage::Barrier {
             prepare: Some(hasher.clone()),
             barrier: Box::new(ExactDedup::new(
@@ -65,12 +74,14 @@ impl StageConfig for ExactConfig {
 pub struct ExactHasher {
     field: FieldRef,
     normalize: Normalization,
+    /// With `on_match: annotate`: the metadata key of the verdict.
+    tag: Option<&'static str>,
 }
 
 impl ExactHasher {
     /// A hasher of the document text with the given normalisation.
     pub fn text(normalize: Normalization) -> Self {
-        ExactHasher { field: FieldRef::Text, normalize }
+        ExactHasher { field: FieldRef::Text, normalize, tag: None }
     }
 
     /// The 128-bit hash of the document's field, or `None` if the field is missing.
@@ -150,11 +161,7 @@ impl Barrier for ExactDedup {
                 let reason = if is_new { "keeper" } else { DUPLICATE.0 };
                 r.row(&row(&doc.id, &self.keepers[keeper as usize], reason))?;
             }
-            if is_new {
-                out.keep(doc);
-            } else {
-                out.drop(doc, DUPLICATE);
-            }
+            out.decide(doc, (!is_new).then_some(DUPLICATE), self.hasher.tag);
         }
         Ok(())
     }
@@ -241,11 +248,7 @@ impl Barrier for ExactApply {
             if let Some(r) = self.report.get()? {
                 r.row(&row(&doc.id, keeper.as_deref().unwrap_or(&doc.id), reason))?;
             }
-            if keeper.is_some() {
-                out.drop(doc, DUPLICATE);
-            } else {
-                out.keep(doc);
-            }
+            out.decide(doc, keeper.is_some().then_some(DUPLICATE), self.hasher.tag);
         }
         Ok(())
     }

@@ -9,7 +9,8 @@ use plotters::prelude::*;
 use crate::Error;
 
 const WIDTH: u32 = 1000;
-const HALF_WIDTH: u32 = 520;
+/// Charts shown two side by side.
+pub(crate) const HALF_WIDTH: u32 = 520;
 /// Bins a histogram chart draws.
 const BINS: usize = 40;
 const PALETTE: [RGBColor; 4] =
@@ -31,13 +32,25 @@ fn short(label: &str, max: usize) -> String {
 
 /// Horizontal bars, one per `(label, value)`, in the given order.
 pub(crate) fn bars(chart: &str, title: &str, rows: &[(String, f64)], unit: &str) -> Result<String, Error> {
-    let labels: Vec<String> = rows.iter().map(|(l, _)| short(l, 48)).collect();
+    bars_sized(chart, title, rows, unit, WIDTH)
+}
+
+/// Horizontal bars `width` pixels wide.
+pub(crate) fn bars_sized(
+    chart: &str,
+    title: &str,
+    rows: &[(String, f64)],
+    unit: &str,
+    width: u32,
+) -> Result<String, Error> {
+    let max_label = if width < WIDTH { 28 } else { 48 };
+    let labels: Vec<String> = rows.iter().map(|(l, _)| short(l, max_label)).collect();
     let label_width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(4) as u32 * 7 + 16;
     let height = 70 + 26 * rows.len().max(1) as u32;
     let max = rows.iter().map(|(_, v)| *v).fold(0.0, f64::max).max(1.0) * 1.12;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| chart_error(chart, e))?;
         let n = rows.len().max(1) as u32;
         let mut plot = ChartBuilder::on(&root)
@@ -87,7 +100,7 @@ pub(crate) fn bars(chart: &str, title: &str, rows: &[(String, f64)], unit: &str)
 }
 
 /// A number in few characters: 950, 12.3k, 4.1M; fractions with three significant digits.
-fn compact(v: f64) -> String {
+pub(crate) fn compact(v: f64) -> String {
     let a = v.abs();
     if a >= 1e6 {
         format!("{:.1}M", v / 1e6)
@@ -187,7 +200,7 @@ pub(crate) fn histogram(
                     .label_style(("sans-serif", 12))
                     .axis_desc_style(("sans-serif", 13))
                     .x_label_formatter(&|v| compact(*v))
-                    .y_label_formatter(&|v| compact(*v))
+                    .y_label_formatter(&|v| if v.fract() == 0.0 { compact(*v) } else { String::new() })
                     .draw()
                     .map_err(|e| chart_error(chart, e))?;
                 for (k, ((label, _), bins)) in series.iter().zip(&binned).enumerate() {

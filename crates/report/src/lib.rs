@@ -217,7 +217,7 @@ fn quantile_line(series: &[(&str, &Histogram)]) -> String {
     series
         .iter()
         .map(|(label, h)| {
-            let q = |p| h.quantile(p).map_or("-".to_string(), |v| format!("{v:.0}"));
+            let q = |p| h.quantile(p).map_or("-".to_string(), charts::compact);
             format!("{label}: p10 {} · median {} · p90 {} ({} docs)", q(0.1), q(0.5), q(0.9), h.count)
         })
         .collect::<Vec<_>>()
@@ -278,7 +278,10 @@ fn categories(view: &RunView) -> Result<Markup, Error> {
     for (name, values) in profile.categories.iter().filter(|(n, _)| n.starts_with("meta.")) {
         let field = &name["meta.".len()..];
         let id = format!("category_{field}");
-        figures.push((id.clone(), charts::bars(&id, field, &top(values), "documents")?));
+        figures.push((
+            id.clone(),
+            charts::bars_sized(&id, field, &top(values), "documents", charts::HALF_WIDTH)?,
+        ));
     }
     if figures.is_empty() {
         return Ok(html! {});
