@@ -18,7 +18,7 @@
 //! | `clean.length` | transform | Keep documents within min/max characters, words and lines | drop, annotate |
 //! | `clean.normalize_unicode` | transform | Unicode NFC/NFKC, remove control/format characters, fold quotes and dashes | - |
 //! | `clean.normalize_whitespace` | transform | Collapse spaces, trim lines, LF line ends, limit empty lines | - |
-//! | `clean.pii` | transform | Redact e-mails, phones, IPv4/IPv6, card numbers (Luhn), IBANs (mod 97) | - |
+//! | `clean.pii` | transform | Redact e-mails, phones, IPv4/IPv6, card numbers (Luhn), IBANs (mod 97) | remove, annotate |
 //! | `clean.repeated_lines` | barrier | Remove lines that recur across documents of the same source (site boilerplate) | remove, annotate |
 //! | `clean.sample` | transform | Deterministic sampling and upsampling by a hash of the id, with rates per source | drop, annotate |
 //! | `clean.strip_boilerplate` | transform | Remove share/subscribe/cookie/related/byline lines and cut comment sections | remove, annotate |

@@ -7,7 +7,7 @@
 //! |---|---|---|---|
 //! | `dedup.bloom` | barrier | Bounded-memory approximate exact dedup of documents or paragraphs (Bloom filter) | - |
 //! | `dedup.decontaminate` | transform | Find benchmark text (13-gram overlap with JSONL/Parquet test sets): drop, cut out +-200 chars, or annotate | drop, remove, annotate |
-//! | `dedup.exact` | barrier | Drop exact duplicates (xxh3-128 of normalised text or a meta field), keep the first | - |
+//! | `dedup.exact` | barrier | Drop exact duplicates (xxh3-128 of normalised text or a meta field), keep the first | drop, annotate |
 //! | `dedup.exact_segments` | barrier | Paragraph/line exact dedup across the corpus (keep first or CCNet remove-all, per-source scope) | remove, annotate |
 //! | `dedup.minhash` | barrier | Near-duplicate clusters: MinHash-LSH, verified Jaccard/containment, keeper policy | drop, annotate |
 //! | `dedup.simhash` | barrier | Near-duplicate clusters by 64-bit SimHash within a Hamming distance, keeper policy | drop, annotate |
