@@ -15,6 +15,7 @@ use tracing::warn;
 
 use crate::abort::Abort;
 use crate::error::Error;
+use crate::progress::Progress;
 use crate::side::{SideRecord, SideWriter};
 
 /// One document or record a stage could not process.
@@ -39,6 +40,8 @@ pub(crate) struct Shared {
     pub side: SideWriter,
     pub abort: Abort,
     pub runtime: RuntimeSettings,
+    /// The progress display (hidden without a terminal).
+    pub progress: Progress,
     /// Failures so far per stage and kind, for throttling warnings.
     warnings: Mutex<BTreeMap<(usize, String), u64>>,
 }
@@ -53,6 +56,7 @@ impl Shared {
         runtime: RuntimeSettings,
         shard: Option<(usize, usize)>,
         overwrite: bool,
+        progress: bool,
     ) -> Self {
         let ids: Vec<String> = stages.iter().map(|s| s.id.clone()).collect();
         Shared {
@@ -63,6 +67,7 @@ impl Shared {
             side: SideWriter::new(&runtime.out_dir, ids.clone(), shard, overwrite),
             abort: Abort::default(),
             runtime,
+            progress: Progress::new(progress, 0),
             warnings: Mutex::new(BTreeMap::new()),
             ids,
         }

@@ -49,9 +49,11 @@ pub(crate) fn run_barrier(
     if shared.abort.is_set() {
         return None;
     }
+    shared.progress.phase(index, Some(format!("{id}: finishing")));
     let mut emit = new_emit();
     let started = Instant::now();
     guarded(&shared.abort, id, || barrier.finish(&mut emit))?;
+    shared.progress.phase(index, Some(format!("{id}: passing on what it held")));
     let stats = StageStats { busy: started.elapsed(), ..Default::default() };
     if !thread.emit(emit, barrier.as_ref(), stats) {
         return None;
@@ -74,6 +76,7 @@ pub(crate) fn run_barrier(
         *stats.counters.entry(name).or_default() += n;
     }
     shared.merge(index, &stats);
+    shared.progress.phase(index, None);
     Some(barrier.take_pending())
 }
 

@@ -59,7 +59,6 @@ pub use error::Error;
 pub use report::{peak_rss_bytes, RunReport, StageReport, Totals};
 
 use accounting::Shared;
-use progress::Progress;
 use topology::Topology;
 
 /// Options of one run that are not part of the pipeline file.
@@ -131,7 +130,13 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
     let _entered = span.enter();
 
     let Plan { name, runtime, stages, config_hash } = plan;
-    let shared = Arc::new(Shared::new(&stages, runtime, options.shard.or(options.part), options.overwrite));
+    let shared = Arc::new(Shared::new(
+        &stages,
+        runtime,
+        options.shard.or(options.part),
+        options.overwrite,
+        options.progress,
+    ));
     let kinds: Vec<millstone_core::StageKind> = stages.iter().map(|s| s.stage.kind()).collect();
     let thresholds: Vec<Vec<millstone_core::Threshold>> = stages
         .iter()
@@ -153,7 +158,7 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
         .build()
         .map_err(Error::Pool)?;
     let pool = Arc::new(pool);
-    let progress = Progress::new(options.progress);
+    shared.progress.set_shards(shards_read as u64);
     let finished = AtomicBool::new(false);
     let delivered = std::thread::scope(|scope| {
         if let Some(interrupt) = &options.interrupt {
@@ -168,11 +173,11 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
                 }
             });
         }
-        let delivered = topology.execute(shards, &pool, &shared, &progress, &span);
+        let delivered = topology.execute(shards, &pool, &shared, &span);
         finished.store(true, Ordering::SeqCst);
         delivered
     });
-    progress.finish();
+    shared.progress.finish();
     shared.log_unlogged_failures();
     let mut error = shared.abort.take();
     if error.is_none() {

@@ -17,7 +17,6 @@ use tracing::debug_span;
 
 use crate::accounting::{Failure, Shared};
 use crate::error::Error;
-use crate::progress::Progress;
 use crate::side::SideRecord;
 
 /// One message from a reader to the merger: a batch of one shard, with its bad records.
@@ -45,8 +44,8 @@ pub(crate) fn read_sources(
     threads: usize,
     shared: &Shared,
     out: Sender<Batch>,
-    progress: &Progress,
 ) {
+    let progress = &shared.progress;
     let readers = threads.min(shards.len()).max(1);
     let mut senders = Vec::with_capacity(shards.len());
     let mut receivers = Vec::with_capacity(shards.len());
@@ -96,6 +95,7 @@ pub(crate) fn read_sources(
                 }
                 seq += 1;
             }
+            progress.shard_done();
         }
         // Dropping the receivers unblocks readers still sending; they see the abort and stop.
         next_shard.store(usize::MAX / 2, Ordering::SeqCst);

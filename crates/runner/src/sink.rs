@@ -45,8 +45,10 @@ pub(crate) fn run_sink(
     if shared.abort.is_set() {
         return None;
     }
+    shared.progress.phase(index, Some(format!("{id}: preparing its outputs")));
     let started = Instant::now();
     let prepared = guarded(&shared.abort, id, || sink.prepare())?;
+    shared.progress.phase(index, None);
     shared.merge(index, &StageStats { busy: started.elapsed(), ..Default::default() });
     Some(prepared)
 }

@@ -16,7 +16,6 @@ use crate::accounting::Shared;
 use crate::barrier::run_barrier;
 use crate::error::Error;
 use crate::parallel::{run_parallel, Fused, Section};
-use crate::progress::Progress;
 use crate::read::read_sources;
 use crate::sink::run_sink;
 
@@ -123,7 +122,6 @@ impl Topology {
         shards: Vec<(usize, Shard)>,
         pool: &Arc<rayon::ThreadPool>,
         shared: &Arc<Shared>,
-        progress: &Progress,
         span: &Span,
     ) -> Delivered {
         let threads = pool.current_num_threads();
@@ -134,7 +132,7 @@ impl Topology {
             let sources = &sources;
             scope.spawn(move || {
                 let _e = span.enter();
-                read_sources(sources, shards, threads, shared, first_tx, progress);
+                read_sources(sources, shards, threads, shared, first_tx);
             });
             let mut outputs = Vec::new();
             for step in steps {
