@@ -371,6 +371,12 @@ impl Profile {
 
     /// Counts one value of a category.
     pub fn count(&mut self, category: &str, value: &str) {
+        self.count_n(category, value, 1);
+    }
+
+    /// Counts `n` documents with one value of a category; past [`MAX_CATEGORY_VALUES`]
+    /// distinct values, new ones are counted under `(other)`.
+    fn count_n(&mut self, category: &str, value: &str, n: u64) {
         let values = match self.categories.get_mut(category) {
             Some(values) => values,
             None => self.categories.entry(category.to_string()).or_default(),
@@ -378,9 +384,9 @@ impl Profile {
         let key =
             if values.contains_key(value) || values.len() < MAX_CATEGORY_VALUES { value } else { "(other)" };
         match values.get_mut(key) {
-            Some(n) => *n += 1,
+            Some(count) => *count += n,
             None => {
-                values.insert(key.to_string(), 1);
+                values.insert(key.to_string(), n);
             }
         }
     }
@@ -434,24 +440,11 @@ impl Profile {
     pub fn merge(&mut self, other: &Profile) {
         self.docs += other.docs;
         for (name, h) in &other.histograms {
-            let room = self.histograms.len() < MAX_FIELDS;
-            match self.histograms.get_mut(name) {
-                Some(mine) => mine.merge(h),
-                None if room => {
-                    self.histograms.insert(name.clone(), h.clone());
-                }
-                None => {}
-            }
+            self.observe_all(name, h);
         }
         for (category, values) in &other.categories {
-            let mine = self.categories.entry(category.clone()).or_default();
             for (value, n) in values {
-                let key = if mine.contains_key(value) || mine.len() < MAX_CATEGORY_VALUES {
-                    value.as_str()
-                } else {
-                    "(other)"
-                };
-                *mine.entry(key.to_string()).or_default() += n;
+                self.count_n(category, value, *n);
             }
         }
         self.samples.merge(&other.samples);

@@ -226,7 +226,7 @@ pub(crate) fn save_reduce_marker(
         rank,
         chunks: Vec::new(),
         outputs,
-        peak_rss_bytes: crate::task::peak_rss_bytes(),
+        peak_rss_bytes: millstone_runner::peak_rss_bytes(),
         report,
     };
     marker.save(plan)

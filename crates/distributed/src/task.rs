@@ -211,11 +211,6 @@ fn internal(id: &str, stage: Stage) -> PlannedStage {
     }
 }
 
-/// Peak resident memory of this process (Linux `VmHWM`), 0 elsewhere.
-pub(crate) fn peak_rss_bytes() -> u64 {
-    millstone_runner::peak_rss_bytes()
-}
-
 /// Builds the runner plan of one task: its stages of the pipeline, its input and, unless it is
 /// the last step, a chunk writer for the next step.
 fn task_plan(plan: &WorkPlan, step: usize, rank: usize, registry: &Registry) -> Result<Plan, Error> {
@@ -509,7 +504,7 @@ pub fn run_task(
         rank,
         chunks,
         outputs,
-        peak_rss_bytes: peak_rss_bytes(),
+        peak_rss_bytes: millstone_runner::peak_rss_bytes(),
         report: serde_json::to_value(&report).expect("a report serialises"),
     };
     marker.save(plan)?;
