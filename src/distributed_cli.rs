@@ -132,6 +132,9 @@ pub fn task_command(
         progress: !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         log: log.or_else(|| engine::slurm_log_from_env(&plan, step)),
     };
+    // From here a SIGINT/SIGTERM is a clean interruption (recorded as a failure with its log),
+    // not a kill: say so, so whoever waits for the task to start can tell.
+    eprintln!("step {step} rank {rank}: started");
     match run_task(&plan, step, rank, registry, &options) {
         Ok(TaskOutcome::AlreadyDone) => {
             eprintln!("step {step} rank {rank}: already done (marker and outputs verified)");

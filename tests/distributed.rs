@@ -562,10 +562,13 @@ stages:
         .map(String::from)
         .collect();
     let target = format!("{}_{slow}", jobs[0]);
-    // The task has started once Slurm opened its log; it then reads for about a second.
+    // The task says `started` in its log once a signal interrupts it cleanly; it then reads for
+    // about a second. (That Slurm opened the log is not enough: a cancel before the handler is
+    // installed kills the task without a failure record.)
     let log = plan.log_dir(0).join(format!("{target}.out"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while !log.exists() {
+    let started = || std::fs::read_to_string(&log).is_ok_and(|t| t.contains(": started"));
+    while !started() {
         assert!(std::time::Instant::now() < deadline, "{target} never started");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
