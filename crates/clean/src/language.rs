@@ -291,6 +291,18 @@ impl Transform for LanguageFilter {
         out.decide(doc, reason.map(DropReason), tag);
         Ok(())
     }
+
+    fn thresholds(&self) -> Vec<millstone_core::Threshold> {
+        let applies = !self.config.keep.is_empty() && self.config.min_score > 0.0;
+        applies
+            .then(|| millstone_core::Threshold {
+                field: "lang_score".into(),
+                op: ">=".into(),
+                value: self.config.min_score,
+            })
+            .into_iter()
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -340,6 +352,10 @@ mod tests {
             out.kept().iter().map(|d| &d.meta["language.verdict"]).collect();
         assert_eq!(verdicts, ["wrong_language", "unknown_language"]);
         assert!(LanguageConfig { keep: vec!["english".into()], ..Default::default() }.validate().is_err());
+        let scored = LanguageConfig { keep: vec!["eng".into()], min_score: 0.65, ..Default::default() };
+        let Stage::Transform(t) = scored.build(&BuildContext::for_tests()).unwrap() else { panic!() };
+        let drawn: Vec<(String, f64)> = t.thresholds().into_iter().map(|t| (t.field, t.value)).collect();
+        assert_eq!(drawn, [("lang_score".to_string(), 0.65)]);
     }
 
     #[test]

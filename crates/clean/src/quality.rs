@@ -232,7 +232,7 @@ impl StageConfig for GopherQualityConfig {
         let filter =
             GopherQuality { config: self.clone(), stop_words: self.stop_words.iter().cloned().collect() };
         Ok(match self.on_match {
-            OnMatch::Annotate => Stage::transform(GopherQualityTags(filter)),
+            OnMatch::Annotate => Stage::transform(Tags(filter)),
             _ => Stage::filter(filter, self.on_match, "quality.gopher.verdict"),
         })
     }
@@ -357,34 +357,28 @@ pub struct GopherSignals {
     pub stop_words: usize,
 }
 
-/// `clean.gopher_quality` with `on_match: annotate`: the signals and the verdict into meta.
-struct GopherQualityTags(GopherQuality);
+impl Measures for GopherQuality {
+    const PREFIX: &'static str = "quality.gopher";
 
-impl Transform for GopherQualityTags {
-    fn apply(&self, mut doc: Document, out: &mut Emit) -> Result<(), StageError> {
-        let signals = self.0.signals(&doc.text);
-        let reason = self.0.verdict_of(&signals).drop_reason();
-        let round = |v: Option<f64>| v.map(|v| (v * 1e4).round() / 1e4);
-        let fields = [
+    fn measure(&self, text: &str) -> (Vec<(&'static str, serde_json::Value)>, Verdict) {
+        let signals = self.signals(text);
+        let verdict = self.verdict_of(&signals);
+        let fields = vec![
             ("words", serde_json::json!(signals.words)),
-            ("mean_word_length", serde_json::json!(round(signals.mean_word_length))),
-            ("hash_ratio", serde_json::json!(round(signals.hash_ratio))),
-            ("ellipsis_ratio", serde_json::json!(round(signals.ellipsis_ratio))),
-            ("bullet_lines_ratio", serde_json::json!(round(signals.bullet_lines_ratio))),
-            ("end_ellipsis_lines_ratio", serde_json::json!(round(signals.end_ellipsis_lines_ratio))),
-            ("alpha_words_ratio", serde_json::json!(round(signals.alpha_words_ratio))),
+            ("mean_word_length", rounded(signals.mean_word_length)),
+            ("hash_ratio", rounded(signals.hash_ratio)),
+            ("ellipsis_ratio", rounded(signals.ellipsis_ratio)),
+            ("bullet_lines_ratio", rounded(signals.bullet_lines_ratio)),
+            ("end_ellipsis_lines_ratio", rounded(signals.end_ellipsis_lines_ratio)),
+            ("alpha_words_ratio", rounded(signals.alpha_words_ratio)),
             ("stop_words", serde_json::json!(signals.stop_words)),
         ];
-        for (name, value) in fields {
-            doc.meta.insert(format!("quality.gopher.{name}"), value);
-        }
-        out.decide(doc, reason, Some("quality.gopher.verdict"));
-        Ok(())
+        (fields, verdict)
     }
 
-    fn thresholds(&self) -> Vec<millstone_core::Threshold> {
-        let c = &self.0.config;
-        let limits = [
+    fn limits(&self) -> Vec<(&'static str, &'static str, Option<f64>)> {
+        let c = &self.config;
+        vec![
             ("words", ">=", c.min_doc_words.map(|v| v as f64)),
             ("words", "<=", c.max_doc_words.map(|v| v as f64)),
             ("mean_word_length", ">=", c.min_avg_word_length),
@@ -395,17 +389,78 @@ impl Transform for GopherQualityTags {
             ("end_ellipsis_lines_ratio", "<=", c.max_ellipsis_lines_ratio),
             ("alpha_words_ratio", ">=", c.min_alpha_words_ratio),
             ("stop_words", ">=", c.min_stop_words.map(|v| v as f64)),
-        ];
-        limits
+        ]
+    }
+}
+
+/// A ratio as written to meta: four decimals, `null` where it has no denominator.
+fn rounded(value: Option<f64>) -> serde_json::Value {
+    serde_json::json!(value.map(|v| (v * 1e4).round() / 1e4))
+}
+
+/// A quality filter that can say what it measured: `on_match: annotate` writes the signals and
+/// the verdict they give to meta, and reports draw the thresholds over their histograms.
+trait Measures: Send + Sync {
+    /// The meta namespace of the signals (`quality.fineweb`); the verdict goes to `PREFIX.verdict`.
+    const PREFIX: &'static str;
+    /// Every signal, named as under `PREFIX`, and the verdict the rules give on them (the same
+    /// verdict as the dropping filter's).
+    fn measure(&self, text: &str) -> (Vec<(&'static str, serde_json::Value)>, Verdict);
+    /// `(signal, the comparison a kept document passes, threshold)`; `None`: that rule is off.
+    fn limits(&self) -> Vec<(&'static str, &'static str, Option<f64>)>;
+}
+
+/// `on_match: annotate` for a [`Measures`] filter: keeps every document, text unchanged.
+struct Tags<M>(M);
+
+impl<M: Measures> Transform for Tags<M> {
+    fn apply(&self, mut doc: Document, out: &mut Emit) -> Result<(), StageError> {
+        let (fields, verdict) = self.0.measure(&doc.text);
+        for (name, value) in fields {
+            doc.meta.insert(format!("{}.{name}", M::PREFIX), value);
+        }
+        out.decide(doc, verdict.drop_reason(), Some(&format!("{}.verdict", M::PREFIX)));
+        Ok(())
+    }
+
+    fn thresholds(&self) -> Vec<millstone_core::Threshold> {
+        self.0
+            .limits()
             .into_iter()
             .filter_map(|(field, op, value)| {
                 Some(millstone_core::Threshold {
-                    field: format!("quality.gopher.{field}"),
+                    field: format!("{}.{field}", M::PREFIX),
                     op: op.into(),
                     value: value?,
                 })
             })
             .collect()
+    }
+}
+
+/// Stops a rule chain at the first broken rule, or (annotating) measures every rule and keeps
+/// the first broken one as the verdict.
+struct Rules {
+    verdict: Verdict,
+    measure_all: bool,
+}
+
+impl Rules {
+    fn new(measure_all: bool) -> Self {
+        Rules { verdict: Verdict::Keep, measure_all }
+    }
+
+    /// Whether to compute a rule's signal: its threshold is set, or every signal is wanted.
+    fn wants(&self, threshold: bool) -> bool {
+        self.measure_all || threshold
+    }
+
+    /// Records a broken rule (the first one decides); true when evaluation can stop.
+    fn broke(&mut self, reason: &'static str) -> bool {
+        if matches!(self.verdict, Verdict::Keep) {
+            self.verdict = drop(reason);
+        }
+        !self.measure_all
     }
 }
 
@@ -444,8 +499,9 @@ pub struct GopherRepetitionConfig {
     pub top_n_grams: Vec<(usize, f64)>,
     /// `[n, fraction]`: repeated n-grams may cover at most this fraction of characters.
     pub dup_n_grams: Vec<(usize, f64)>,
-    /// `drop` (default) or `annotate` (keep every document; the verdict, `keep` or the drop
-    /// reason, in `meta.quality.gopher_repetition.verdict`).
+    /// `drop` (default) or `annotate` (keep every document; every fraction under
+    /// `meta.quality.gopher_repetition.*`, named like the drop reasons, and the verdict, `keep` or
+    /// the drop reason, in `meta.quality.gopher_repetition.verdict`).
     #[serde(default)]
     pub on_match: OnMatch,
 }
@@ -522,11 +578,11 @@ impl StageConfig for GopherRepetitionConfig {
     }
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
-        Ok(Stage::filter(
-            GopherRepetition::new(self.clone()),
-            self.on_match,
-            "quality.gopher_repetition.verdict",
-        ))
+        let filter = GopherRepetition::new(self.clone());
+        Ok(match self.on_match {
+            OnMatch::Annotate => Stage::transform(Tags(filter)),
+            _ => Stage::filter(filter, self.on_match, "quality.gopher_repetition.verdict"),
+        })
     }
 }
 
@@ -547,28 +603,54 @@ impl GopherRepetition {
         }
     }
 
-    /// The verdict for `text`.
+    /// The verdict for `text`: the first rule (in Gopher's order) it breaks.
     pub fn verdict(&self, text: &str) -> Verdict {
+        self.evaluate(text, false).1
+    }
+
+    /// Every signal, with the verdict.
+    pub fn signals(&self, text: &str) -> (RepetitionSignals, Verdict) {
+        self.evaluate(text, true)
+    }
+
+    fn evaluate(&self, text: &str, measure_all: bool) -> (RepetitionSignals, Verdict) {
         let c = &self.config;
+        let mut s = RepetitionSignals::default();
         if text.is_empty() {
-            return drop("empty");
+            return (s, drop("empty"));
         }
+        let mut rules = Rules::new(measure_all);
         let length = chars(text) as f64;
-        let paragraphs: Vec<&str> = self.paragraph_break.split(text.trim()).collect();
-        let (dup, dup_chars) = duplicates(&paragraphs);
-        if c.dup_para_frac.is_some_and(|m| dup as f64 / paragraphs.len() as f64 > m) {
-            return drop("dup_para_frac");
+        if rules.wants(c.dup_para_frac.is_some() || c.dup_para_char_frac.is_some()) {
+            let paragraphs: Vec<&str> = self.paragraph_break.split(text.trim()).collect();
+            let (dup, dup_chars) = duplicates(&paragraphs);
+            let frac = dup as f64 / paragraphs.len() as f64;
+            s.dup_para_frac = Some(frac);
+            if c.dup_para_frac.is_some_and(|m| frac > m) && rules.broke("dup_para_frac") {
+                return (s, rules.verdict);
+            }
+            let char_frac = dup_chars as f64 / length;
+            s.dup_para_char_frac = Some(char_frac);
+            if c.dup_para_char_frac.is_some_and(|m| char_frac > m) && rules.broke("dup_para_char_frac") {
+                return (s, rules.verdict);
+            }
         }
-        if c.dup_para_char_frac.is_some_and(|m| dup_chars as f64 / length > m) {
-            return drop("dup_para_char_frac");
+        if rules.wants(c.dup_line_frac.is_some() || c.dup_line_char_frac.is_some()) {
+            let lines: Vec<&str> = self.line_break.split(text).collect();
+            let (dup, dup_chars) = duplicates(&lines);
+            let frac = dup as f64 / lines.len() as f64;
+            s.dup_line_frac = Some(frac);
+            if c.dup_line_frac.is_some_and(|m| frac > m) && rules.broke("dup_line_frac") {
+                return (s, rules.verdict);
+            }
+            let char_frac = dup_chars as f64 / length;
+            s.dup_line_char_frac = Some(char_frac);
+            if c.dup_line_char_frac.is_some_and(|m| char_frac > m) && rules.broke("dup_line_char_frac") {
+                return (s, rules.verdict);
+            }
         }
-        let lines: Vec<&str> = self.line_break.split(text).collect();
-        let (dup, dup_chars) = duplicates(&lines);
-        if c.dup_line_frac.is_some_and(|m| dup as f64 / lines.len() as f64 > m) {
-            return drop("dup_line_frac");
-        }
-        if c.dup_line_char_frac.is_some_and(|m| dup_chars as f64 / length > m) {
-            return drop("dup_line_char_frac");
+        if c.top_n_grams.is_empty() && c.dup_n_grams.is_empty() {
+            return (s, rules.verdict);
         }
         let words = words(text);
         let word_chars: Vec<usize> = words.iter().map(|w| chars(w)).collect();
@@ -576,7 +658,7 @@ impl GopherRepetition {
         // hash per word. (datatrove compares duplicate n-grams as concatenated strings, so
         // "ab"+"c" equals "a"+"bc" there; here token boundaries count. See the parity test.)
         let word_hashes: Vec<u64> = words.iter().map(|w| xxhash_rust::xxh3::xxh3_64(w.as_bytes())).collect();
-        let gram_hash = |i: usize, n: usize, _spaced: bool| {
+        let gram_hash = |i: usize, n: usize| {
             word_hashes[i..i + n]
                 .iter()
                 .fold(n as u64, |h, &w| (h.rotate_left(23) ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15))
@@ -591,13 +673,15 @@ impl GopherRepetition {
             // The most frequent n-gram; ties go to the one seen first.
             counts.clear();
             for i in 0..=words.len() - n {
-                counts.entry(gram_hash(i, n, true)).or_insert((0, i)).0 += 1;
+                counts.entry(gram_hash(i, n)).or_insert((0, i)).0 += 1;
             }
             let &(count, first) =
                 counts.values().max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1))).expect("non-empty");
             let gram_chars = word_chars[first..first + n].iter().sum::<usize>() + n - 1;
-            if (gram_chars * count) as f64 / length > fraction {
-                return drop(TOP_REASONS[n]);
+            let covered = (gram_chars * count) as f64 / length;
+            s.top_n_grams.push((n, covered));
+            if covered > fraction && rules.broke(TOP_REASONS[n]) {
+                return (s, rules.verdict);
             }
         }
         let mut seen: HashSet<u64, PreHashedBuild> =
@@ -607,18 +691,70 @@ impl GopherRepetition {
             let mut repeated = 0usize;
             let mut i = 0;
             while i + n <= words.len() {
-                if seen.insert(gram_hash(i, n, false)) {
+                if seen.insert(gram_hash(i, n)) {
                     i += 1;
                 } else {
                     repeated += word_chars[i..i + n].iter().sum::<usize>();
                     i += n;
                 }
             }
-            if repeated as f64 / length > fraction {
-                return drop(DUP_REASONS[n]);
+            let covered = repeated as f64 / length;
+            s.dup_n_grams.push((n, covered));
+            if covered > fraction && rules.broke(DUP_REASONS[n]) {
+                return (s, rules.verdict);
             }
         }
-        Verdict::Keep
+        (s, rules.verdict)
+    }
+}
+
+/// What `clean.gopher_repetition` measures (fractions; `None` where that rule is off and only
+/// the verdict was wanted); written to `meta.quality.gopher_repetition.*` by `on_match: annotate`,
+/// named like the drop reasons (`dup_line_frac`, `top_2_gram`, `duplicated_5_n_grams`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RepetitionSignals {
+    /// Duplicate paragraphs, per paragraph.
+    pub dup_para_frac: Option<f64>,
+    /// Characters in duplicate paragraphs, per character.
+    pub dup_para_char_frac: Option<f64>,
+    /// Duplicate lines, per line.
+    pub dup_line_frac: Option<f64>,
+    /// Characters in duplicate lines, per character.
+    pub dup_line_char_frac: Option<f64>,
+    /// `(n, characters the most frequent n-gram covers, per character)`, per configured n that
+    /// the document has words for.
+    pub top_n_grams: Vec<(usize, f64)>,
+    /// `(n, characters in repeated n-grams, per character)`, per configured n.
+    pub dup_n_grams: Vec<(usize, f64)>,
+}
+
+impl Measures for GopherRepetition {
+    const PREFIX: &'static str = "quality.gopher_repetition";
+
+    fn measure(&self, text: &str) -> (Vec<(&'static str, serde_json::Value)>, Verdict) {
+        let (s, verdict) = self.signals(text);
+        let mut fields = vec![
+            ("dup_para_frac", rounded(s.dup_para_frac)),
+            ("dup_para_char_frac", rounded(s.dup_para_char_frac)),
+            ("dup_line_frac", rounded(s.dup_line_frac)),
+            ("dup_line_char_frac", rounded(s.dup_line_char_frac)),
+        ];
+        fields.extend(s.top_n_grams.iter().map(|&(n, v)| (TOP_REASONS[n], rounded(Some(v)))));
+        fields.extend(s.dup_n_grams.iter().map(|&(n, v)| (DUP_REASONS[n], rounded(Some(v)))));
+        (fields, verdict)
+    }
+
+    fn limits(&self) -> Vec<(&'static str, &'static str, Option<f64>)> {
+        let c = &self.config;
+        let mut limits = vec![
+            ("dup_para_frac", "<=", c.dup_para_frac),
+            ("dup_para_char_frac", "<=", c.dup_para_char_frac),
+            ("dup_line_frac", "<=", c.dup_line_frac),
+            ("dup_line_char_frac", "<=", c.dup_line_char_frac),
+        ];
+        limits.extend(c.top_n_grams.iter().map(|&(n, v)| (TOP_REASONS[n], "<=", Some(v))));
+        limits.extend(c.dup_n_grams.iter().map(|&(n, v)| (DUP_REASONS[n], "<=", Some(v))));
+        limits
     }
 }
 
@@ -654,8 +790,9 @@ pub struct C4Config {
     /// LDNOOBW list, which you supply here.
     pub bad_words: Vec<String>,
     /// `drop` (default: drops pages and removes lines) or `annotate` (the text unchanged; the
-    /// verdict, `keep` or the drop reason, in `meta.quality.c4.verdict`, and the number of lines
-    /// C4 would remove in `meta.quality.c4.lines_removed`).
+    /// verdict, `keep` or the drop reason, in `meta.quality.c4.verdict`, the sentences left after
+    /// line filtering in `meta.quality.c4.sentences` and the number of lines C4 would remove in
+    /// `meta.quality.c4.lines_removed`).
     pub on_match: OnMatch,
 }
 
@@ -694,9 +831,11 @@ impl StageConfig for C4Config {
     ];
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
-        Ok(Stage::transform(
-            C4::new(self.clone()).map_err(|e| BuildError::field("bad_words", e.to_string()))?,
-        ))
+        let filter = C4::new(self.clone()).map_err(|e| BuildError::field("bad_words", e.to_string()))?;
+        Ok(match self.on_match {
+            OnMatch::Annotate => Stage::transform(Tags(filter)),
+            _ => Stage::transform(filter),
+        })
     }
 }
 
@@ -750,15 +889,25 @@ impl C4 {
 
     /// Applies the rules to a page.
     pub fn apply_to(&self, text: &str) -> C4Outcome {
+        let page = self.evaluate(text, false);
+        match page.verdict {
+            Verdict::Keep => Ok(page.kept.join("\n").trim().to_string()),
+            Verdict::Drop(reason) => Err(reason.0),
+        }
+    }
+
+    fn evaluate(&self, text: &str, measure_all: bool) -> C4Page {
         let c = &self.config;
+        let mut rules = Rules::new(measure_all);
+        let mut page = C4Page { kept: Vec::new(), lines: 0, sentences: 0, verdict: Verdict::Keep };
         if let Some(bad) = &self.bad_words {
-            if bad.is_match(text) {
-                return Err("bad_words");
+            if bad.is_match(text) && rules.broke("bad_words") {
+                page.verdict = rules.verdict;
+                return page;
             }
         }
-        let mut kept: Vec<String> = Vec::new();
-        let mut sentences = 0;
         for line in python_lines(text) {
+            page.lines += 1;
             let line = line.trim();
             let word_count = line.split_whitespace().count();
             if c.max_word_length.is_some_and(|m| line.split_whitespace().any(|w| chars(w) > m)) {
@@ -778,42 +927,62 @@ impl C4 {
                 continue;
             }
             let lower = line.to_lowercase();
-            if c.filter_lorem_ipsum && lower.contains("lorem ipsum") {
-                return Err("lorem_ipsum");
+            if c.filter_lorem_ipsum && lower.contains("lorem ipsum") && rules.broke("lorem_ipsum") {
+                page.verdict = rules.verdict;
+                return page;
             }
             if c.filter_javascript && lower.contains("javascript") {
                 continue;
             }
-            if c.filter_curly_bracket && line.contains('{') {
-                return Err("curly_bracket");
+            if c.filter_curly_bracket && line.contains('{') && rules.broke("curly_bracket") {
+                page.verdict = rules.verdict;
+                return page;
             }
             if c.filter_policy && POLICY_SUBSTRINGS.iter().any(|p| lower.contains(p)) {
                 continue;
             }
-            sentences += Self::sentences(&line);
-            kept.push(line);
+            page.sentences += Self::sentences(&line);
+            page.kept.push(line);
         }
-        if c.min_num_sentences.is_some_and(|m| sentences < m) {
-            return Err("too_few_sentences");
+        if c.min_num_sentences.is_some_and(|m| page.sentences < m) {
+            rules.broke("too_few_sentences");
         }
-        Ok(kept.join("\n").trim().to_string())
+        page.verdict = rules.verdict;
+        page
+    }
+}
+
+/// What the C4 rules make of one page.
+struct C4Page {
+    /// The lines kept, trimmed and without citations.
+    kept: Vec<String>,
+    /// Lines seen (all of them, unless a page rule stopped the pass).
+    lines: usize,
+    /// Sentences in the kept lines.
+    sentences: usize,
+    verdict: Verdict,
+}
+
+impl Measures for C4 {
+    const PREFIX: &'static str = "quality.c4";
+
+    fn measure(&self, text: &str) -> (Vec<(&'static str, serde_json::Value)>, Verdict) {
+        let page = self.evaluate(text, true);
+        let fields = vec![
+            ("sentences", serde_json::json!(page.sentences)),
+            ("lines_removed", serde_json::json!(page.lines - page.kept.len())),
+        ];
+        (fields, page.verdict)
+    }
+
+    fn limits(&self) -> Vec<(&'static str, &'static str, Option<f64>)> {
+        vec![("sentences", ">=", self.config.min_num_sentences.map(|v| v as f64))]
     }
 }
 
 impl Transform for C4 {
     fn apply(&self, mut doc: Document, out: &mut Emit) -> Result<(), StageError> {
-        let cleaned = self.apply_to(&doc.text);
-        if self.config.on_match == OnMatch::Annotate {
-            let (verdict, removed) = match &cleaned {
-                Ok(text) => ("keep", doc.text.lines().count().saturating_sub(text.lines().count())),
-                Err(reason) => (*reason, 0),
-            };
-            doc.meta.insert("quality.c4.verdict".into(), verdict.into());
-            doc.meta.insert("quality.c4.lines_removed".into(), removed.into());
-            out.keep(doc);
-            return Ok(());
-        }
-        match cleaned {
+        match self.apply_to(&doc.text) {
             Ok(text) => {
                 if text != doc.text {
                     out.count("docs_changed", 1);
@@ -843,7 +1012,8 @@ pub struct FineWebConfig {
     pub char_duplicates_ratio: Option<f64>,
     /// Largest ratio of line breaks to words (lists).
     pub new_line_ratio: Option<f64>,
-    /// `drop` (default) or `annotate` (keep every document; the verdict, `keep` or the drop
+    /// `drop` (default) or `annotate` (keep every document; the ratios under
+    /// `meta.quality.fineweb.*`, named like the drop reasons, and the verdict, `keep` or the drop
     /// reason, in `meta.quality.fineweb.verdict`).
     #[serde(default)]
     pub on_match: OnMatch,
@@ -879,7 +1049,11 @@ impl StageConfig for FineWebConfig {
     ];
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
-        Ok(Stage::filter(FineWeb { config: self.clone() }, self.on_match, "quality.fineweb.verdict"))
+        let filter = FineWeb::new(self.clone());
+        Ok(match self.on_match {
+            OnMatch::Annotate => Stage::transform(Tags(filter)),
+            _ => Stage::filter(filter, self.on_match, "quality.fineweb.verdict"),
+        })
     }
 }
 
@@ -894,41 +1068,102 @@ impl FineWeb {
         FineWeb { config }
     }
 
-    /// The verdict for `text`.
+    /// The verdict for `text`: the first rule it breaks.
     pub fn verdict(&self, text: &str) -> Verdict {
+        self.evaluate(text, false).1
+    }
+
+    /// Every signal, with the verdict.
+    pub fn signals(&self, text: &str) -> (FineWebSignals, Verdict) {
+        self.evaluate(text, true)
+    }
+
+    fn evaluate(&self, text: &str, measure_all: bool) -> (FineWebSignals, Verdict) {
         let c = &self.config;
+        let mut s = FineWebSignals::default();
         let lines: Vec<&str> = text.split('\n').filter(|l| !l.trim().is_empty()).collect();
         if lines.is_empty() {
-            return drop("empty");
+            return (s, drop("empty"));
         }
+        let mut rules = Rules::new(measure_all);
         let n = lines.len() as f64;
-        if let Some(min) = c.line_punct_thr {
+        if rules.wants(c.line_punct_thr.is_some()) {
             let ratio =
                 lines.iter().filter(|l| l.chars().next_back().is_some_and(is_terminal_punctuation)).count()
                     as f64
                     / n;
-            if ratio < min && !(ratio == 0.0 && c.line_punct_exclude_zero) {
-                return drop("line_punct_ratio");
+            s.line_punct_ratio = Some(ratio);
+            if c.line_punct_thr.is_some_and(|min| ratio < min && !(ratio == 0.0 && c.line_punct_exclude_zero))
+                && rules.broke("line_punct_ratio")
+            {
+                return (s, rules.verdict);
             }
         }
-        if c.short_line_thr
-            .is_some_and(|m| lines.iter().filter(|l| chars(l) <= c.short_line_length).count() as f64 / n > m)
-        {
-            return drop("short_line_ratio");
+        if rules.wants(c.short_line_thr.is_some()) {
+            let ratio = lines.iter().filter(|l| chars(l) <= c.short_line_length).count() as f64 / n;
+            s.short_line_ratio = Some(ratio);
+            if c.short_line_thr.is_some_and(|max| ratio > max) && rules.broke("short_line_ratio") {
+                return (s, rules.verdict);
+            }
         }
-        if let Some(max) = c.char_duplicates_ratio {
+        if rules.wants(c.char_duplicates_ratio.is_some()) {
             let total = text.chars().filter(|&ch| ch != '\n').count().max(1);
-            if duplicates(&lines).1 as f64 / total as f64 > max {
-                return drop("char_dup_ratio");
+            let ratio = duplicates(&lines).1 as f64 / total as f64;
+            s.char_dup_ratio = Some(ratio);
+            if c.char_duplicates_ratio.is_some_and(|max| ratio > max) && rules.broke("char_dup_ratio") {
+                return (s, rules.verdict);
             }
         }
-        if let Some(max) = c.new_line_ratio {
+        if rules.wants(c.new_line_ratio.is_some()) {
             let words = words(text).len();
-            if words > 0 && text.matches('\n').count() as f64 / words as f64 > max {
-                return drop("list_ratio");
+            if words > 0 {
+                let ratio = text.matches('\n').count() as f64 / words as f64;
+                s.list_ratio = Some(ratio);
+                if c.new_line_ratio.is_some_and(|max| ratio > max) && rules.broke("list_ratio") {
+                    return (s, rules.verdict);
+                }
             }
         }
-        Verdict::Keep
+        (s, rules.verdict)
+    }
+}
+
+/// What `clean.fineweb` measures, named like its drop reasons (`None`: not measured, or no
+/// words for `list_ratio`); written to `meta.quality.fineweb.*` by `on_match: annotate`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FineWebSignals {
+    /// Non-blank lines ending in terminal punctuation, per non-blank line.
+    pub line_punct_ratio: Option<f64>,
+    /// Non-blank lines of at most `short_line_length` characters, per non-blank line.
+    pub short_line_ratio: Option<f64>,
+    /// Characters in duplicated lines, per character (line breaks not counted).
+    pub char_dup_ratio: Option<f64>,
+    /// Line breaks per word.
+    pub list_ratio: Option<f64>,
+}
+
+impl Measures for FineWeb {
+    const PREFIX: &'static str = "quality.fineweb";
+
+    fn measure(&self, text: &str) -> (Vec<(&'static str, serde_json::Value)>, Verdict) {
+        let (s, verdict) = self.signals(text);
+        let fields = vec![
+            ("line_punct_ratio", rounded(s.line_punct_ratio)),
+            ("short_line_ratio", rounded(s.short_line_ratio)),
+            ("char_dup_ratio", rounded(s.char_dup_ratio)),
+            ("list_ratio", rounded(s.list_ratio)),
+        ];
+        (fields, verdict)
+    }
+
+    fn limits(&self) -> Vec<(&'static str, &'static str, Option<f64>)> {
+        let c = &self.config;
+        vec![
+            ("line_punct_ratio", ">=", c.line_punct_thr),
+            ("short_line_ratio", "<=", c.short_line_thr),
+            ("char_dup_ratio", "<=", c.char_duplicates_ratio),
+            ("list_ratio", "<=", c.new_line_ratio),
+        ]
     }
 }
 
@@ -985,6 +1220,24 @@ mod tests {
             assert_eq!(out.kept().len(), 2, "{key}");
             assert_eq!(out.kept()[0].meta[key], short_verdict, "{key}");
             assert_eq!(out.kept()[0].text, short.text);
+            let signals: &[&str] = match key {
+                "quality.gopher_repetition.verdict" => {
+                    &["dup_line_frac", "top_2_gram", "duplicated_10_n_grams"]
+                }
+                "quality.fineweb.verdict" => {
+                    &["line_punct_ratio", "short_line_ratio", "char_dup_ratio", "list_ratio"]
+                }
+                "quality.c4.verdict" => &["sentences", "lines_removed"],
+                _ => &["mean_word_length"],
+            };
+            let prefix = key.trim_end_matches(".verdict");
+            for signal in signals {
+                assert!(out.kept()[1].meta.contains_key(&format!("{prefix}.{signal}")), "{prefix}.{signal}");
+            }
+            if key == "quality.c4.verdict" {
+                assert_eq!(out.kept()[0].meta["quality.c4.sentences"], 1);
+                assert_eq!(out.kept()[0].meta["quality.c4.lines_removed"], 0);
+            }
             if key == "quality.gopher.verdict" {
                 let page = &out.kept()[1].meta;
                 assert_eq!(page["quality.gopher.words"], 144);
@@ -1037,6 +1290,36 @@ mod tests {
             for w in words(&text) {
                 prop_assert!(!w.is_empty() && !w.chars().any(char::is_whitespace));
             }
+        }
+
+        /// Annotating measures every rule but decides like the dropping filter, which stops at
+        /// the first broken rule.
+        #[test]
+        fn annotate_gives_the_dropping_verdict(
+            lines in prop::collection::vec(prop_oneof![
+                Just("The cat and the dog sat with the owner of the house.".to_string()),
+                Just("Menu".to_string()),
+                Just("- item one".to_string()),
+                Just(String::new()),
+                Just("Read more...".to_string()),
+                Just("Lorem ipsum dolor sit amet, consectetur.".to_string()),
+                Just("var x = { a: 1 };".to_string()),
+                "[a-z ]{1,80}[.!?]?",
+            ], 0..30),
+        ) {
+            let text = lines.join("\n");
+            let check = |measures: &dyn Fn(&str) -> Verdict, dropping: &dyn Fn(&str) -> Verdict| {
+                assert_eq!(measures(&text).drop_reason(), dropping(&text).drop_reason(), "{text:?}");
+            };
+            let gopher = GopherQuality::new(GopherQualityConfig::default());
+            check(&|t| gopher.measure(t).1, &|t| gopher.verdict(t));
+            let repetition = GopherRepetition::new(GopherRepetitionConfig::default());
+            check(&|t| repetition.measure(t).1, &|t| repetition.verdict(t));
+            let fineweb = FineWeb::new(FineWebConfig::default());
+            check(&|t| fineweb.measure(t).1, &|t| fineweb.verdict(t));
+            let c4 = C4::new(C4Config::default()).unwrap();
+            let c4_verdict = |t: &str| c4.apply_to(t).err().map_or(Verdict::Keep, drop);
+            check(&|t| c4.measure(t).1, &c4_verdict);
         }
     }
 }

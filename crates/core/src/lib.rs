@@ -57,7 +57,7 @@ pub use stage::{
     commit_all, Barrier, BatchEncoder, CountByKey, DropReason, Emit, Filter, FilterStage, KeepFirstByKey,
     Map, MapStage, NearDuplicates, NearVerdict, PendingOutput, PrefixState, Prepared, RecordError,
     SegmentMatches, Shard, Sink, SinkSummary, Source, SourceItem, Split, SplitStage, Stage, StageKind,
-    TagFilter, Transform, Verdict,
+    TagFilter, Transform, Verdict, DROPPED_CHARS,
 };
 pub use stats::{failure_kind, ErrorSample, StageStats};
 pub use unionfind::UnionFind;

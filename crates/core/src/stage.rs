@@ -45,6 +45,9 @@ impl std::fmt::Display for DropReason {
     }
 }
 
+/// The histogram of the lengths (in characters) of the documents a stage dropped.
+pub const DROPPED_CHARS: &str = "dropped_chars";
+
 /// Collects what a stage does with the documents it is given.
 ///
 /// The runner creates one per batch and per stage, reads it once, and does all counting,
@@ -70,6 +73,7 @@ impl Emit {
     }
     /// Drops a document with a reason.
     pub fn drop(&mut self, doc: Document, reason: DropReason) {
+        self.observe(DROPPED_CHARS, crate::profile::count_chars(&doc.text) as f64);
         let rank = crate::profile::sample_rank(&doc.id);
         self.samples.offer(reason.0, rank, || crate::profile::Sample::of(&doc, rank));
         let doc = self.retain_dropped.then_some(doc);

@@ -116,7 +116,9 @@ impl Transform for ExactHasher {
 /// The sequential part of `dedup.exact`.
 pub struct ExactDedup {
     hasher: Arc<ExactHasher>,
-    seen: HashMap<u128, u32>,
+    /// Per distinct hash: the keeper's index (into `keepers`) and how many copies were seen. The
+    /// count lives in the slot's padding: a `(u128, u32)` entry takes 32 bytes either way.
+    seen: HashMap<u128, (u32, u32)>,
     keepers: Vec<DocId>,
     report: ReportSlot,
     missing: u64,
@@ -152,7 +154,9 @@ impl Barrier for ExactDedup {
                 continue;
             };
             let next = self.seen.len() as u32;
-            let keeper = *self.seen.entry(hash).or_insert(next);
+            let slot = self.seen.entry(hash).or_insert((next, 0));
+            slot.1 += 1;
+            let keeper = slot.0;
             let is_new = keeper == next;
             if reporting && is_new {
                 self.keepers.push(doc.id.clone());
@@ -166,7 +170,10 @@ impl Barrier for ExactDedup {
         Ok(())
     }
 
-    fn finish(&mut self, _out: &mut Emit) -> Result<(), StageError> {
+    fn finish(&mut self, out: &mut Emit) -> Result<(), StageError> {
+        for &(_, copies) in self.seen.values().filter(|(_, copies)| *copies > 1) {
+            out.observe("cluster_size", f64::from(copies));
+        }
         self.report.seal()
     }
 
@@ -175,7 +182,7 @@ impl Barrier for ExactDedup {
     }
 
     fn retained_bytes(&self) -> usize {
-        self.seen.capacity() * (std::mem::size_of::<(u128, u32)>() + 1)
+        self.seen.capacity() * (std::mem::size_of::<(u128, (u32, u32))>() + 1)
             + self.keepers.iter().map(|k| k.len() + 16).sum::<usize>()
     }
 
@@ -186,7 +193,7 @@ impl Barrier for ExactDedup {
     fn state_bytes_per_document(&self) -> Option<u64> {
         // A hash-map slot per distinct document (with slack), plus the keeper's id in a report.
         let report = if self.report.settings().0.is_some() { 40 } else { 0 };
-        Some(std::mem::size_of::<(u128, u32)>() as u64 * 2 + report)
+        Some(std::mem::size_of::<(u128, (u32, u32))>() as u64 * 2 + report)
     }
 
     fn keep_first_by_key(&self) -> Option<Arc<dyn KeepFirstByKey>> {
@@ -293,6 +300,22 @@ mod tests {
         let mut out = Emit::new(false);
         barrier.process(Batch::new(0, docs), &mut out).unwrap();
         out.into_parts().0
+    }
+
+    #[test]
+    fn finish_observes_the_size_of_every_duplicate_cluster() {
+        let hasher = ExactHasher::text(Normalization::default());
+        let mut barrier = ExactDedup::new(Arc::new(hasher.clone()), ReportSlot::new(None, true));
+        let mut prepared = Emit::new(false);
+        for (id, text) in [("a", "x"), ("b", "y"), ("c", "x"), ("d", "z"), ("e", "x"), ("f", "y")] {
+            hasher.apply(Document::new(id, text), &mut prepared).unwrap();
+        }
+        let mut out = Emit::new(false);
+        barrier.process(Batch::new(0, prepared.into_parts().0), &mut out).unwrap();
+        barrier.finish(&mut out).unwrap();
+        let (_, observations) = out.take_profile();
+        let (_, sizes) = observations.iter().find(|(name, _)| *name == "cluster_size").unwrap();
+        assert_eq!((sizes.count, sizes.min, sizes.max), (2, 2.0, 3.0), "{{x x x}} and {{y y}}; z is alone");
     }
 
     #[test]

@@ -176,8 +176,13 @@ pub fn sbatch_commands(
             _ => groups.push((offset, vec![rank - offset])),
         }
     }
-    let wrap =
-        task_command(&options.exe, plan, step).iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ");
+    // `exec`: the task is the batch script's process, so Slurm's SIGTERM on `scancel` reaches it
+    // alone and it records its interruption; a shell in between dies at once and Slurm then kills
+    // the task before it can write its failure record.
+    let wrap = std::iter::once("exec".to_string())
+        .chain(task_command(&options.exe, plan, step).iter().map(|w| shell_quote(w)))
+        .collect::<Vec<_>>()
+        .join(" ");
     groups
         .into_iter()
         .map(|(offset, indices)| {
@@ -331,7 +336,7 @@ mod tests {
             assert!(has(c, "--output=/shared/work/logs/step-0/%A_%a.out"));
             assert_eq!(
                 c.last().unwrap(),
-                "--wrap='/opt/millstone' 'task' '--plan' '/shared/work/plan.json' '--step' '0'"
+                "--wrap=exec '/opt/millstone' 'task' '--plan' '/shared/work/plan.json' '--step' '0'"
             );
         }
     }

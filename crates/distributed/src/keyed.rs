@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use millstone_core::{AtomicFile, Batch, DocId, KeepFirstByKey, PendingOutput, Prepared, Sink, StageError};
+use millstone_core::{
+    AtomicFile, Batch, DocId, KeepFirstByKey, PendingOutput, Prepared, Profile, Sink, StageError,
+};
 
 use crate::error::Error;
 use crate::fingerprint::output_sum;
@@ -169,13 +171,24 @@ pub(crate) fn run_reduce(
     let mut verdicts: Vec<Vec<(u64, u32)>> = vec![Vec::new(); previous.tasks];
     let mut distinct = 0u64;
     let mut keeper = 0u32;
+    // Every key lives in one bucket, so each bucket observes its own clusters' sizes whole.
+    let mut profile = Profile::default();
+    let mut copies = 0u32;
     for (i, &(key, rank, position, id)) in entries.iter().enumerate() {
         if i == 0 || entries[i - 1].0 != key {
+            if copies > 1 {
+                profile.observe("cluster_size", f64::from(copies));
+            }
+            copies = 1;
             distinct += 1;
             keeper = id;
         } else {
+            copies += 1;
             verdicts[rank as usize].push((position, keeper));
         }
+    }
+    if copies > 1 {
+        profile.observe("cluster_size", f64::from(copies));
     }
     let mut outputs = Vec::new();
     for (rank, mut list) in verdicts.into_iter().enumerate() {
@@ -193,7 +206,7 @@ pub(crate) fn run_reduce(
         outputs.push(output_sum(&path).map_err(|e| Error::io(&path, e))?);
     }
     let counters = serde_json::json!({keyed.distinct_counter(): distinct, "keys_read": entries.len()});
-    save_reduce_marker(plan, step, bucket, started, stage, counters, held, outputs)
+    save_observed_reduce_marker(plan, step, bucket, started, stage, counters, &profile, held, outputs)
 }
 
 /// Writes the marker of a task that reads and writes work files only: its report names the
@@ -209,6 +222,23 @@ pub(crate) fn save_reduce_marker(
     held: usize,
     outputs: Vec<crate::fingerprint::OutputSum>,
 ) -> Result<(), Error> {
+    let observed = Profile::default();
+    save_observed_reduce_marker(plan, step, rank, started, stage, counters, &observed, held, outputs)
+}
+
+/// [`save_reduce_marker`] with what the reduce observed (`profile`: cluster sizes).
+#[allow(clippy::too_many_arguments)]
+fn save_observed_reduce_marker(
+    plan: &WorkPlan,
+    step: usize,
+    rank: usize,
+    started: Instant,
+    stage: (&str, &str),
+    counters: serde_json::Value,
+    profile: &Profile,
+    held: usize,
+    outputs: Vec<crate::fingerprint::OutputSum>,
+) -> Result<(), Error> {
     let report = serde_json::json!({
         "elapsed_secs": started.elapsed().as_secs_f64(),
         "totals": {"written": 0},
@@ -218,6 +248,7 @@ pub(crate) fn save_reduce_marker(
             "dropped": {}, "failures": {},
             "counters": counters,
             "retained_bytes_peak": held,
+            "profile": profile,
         }],
     });
     let marker = TaskMarker {

@@ -181,6 +181,12 @@ fn output_profile(view: &RunView) -> Option<&Profile> {
 fn lengths(view: &RunView) -> Result<Markup, Error> {
     let before = merged(view, "source");
     let after = output_profile(view);
+    let mut dropped = Histogram::default();
+    for stage in &view.stages {
+        if let Some(h) = stage.profile.histograms.get(millstone_core::DROPPED_CHARS) {
+            dropped.merge(h);
+        }
+    }
     let mut figures = Vec::new();
     for (unit, title) in [("chars", "document length in characters"), ("words", "document length in words")] {
         let mut series: Vec<(&str, &Histogram)> = Vec::new();
@@ -189,6 +195,9 @@ fn lengths(view: &RunView) -> Result<Markup, Error> {
         }
         if let Some(h) = after.and_then(|p| p.histograms.get(unit)) {
             series.push(("written", h));
+        }
+        if unit == "chars" && dropped.count > 0 {
+            series.push(("dropped", &dropped));
         }
         if series.is_empty() {
             continue;
