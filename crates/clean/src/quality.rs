@@ -12,8 +12,8 @@ use std::collections::{HashMap, HashSet};
 use millstone_core::prehashed::PreHashedBuild;
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, Document, DropReason, Emit, FieldError, Filter, OnMatch, Stage, StageConfig,
-    StageError, StageKind, Transform, Verdict,
+    BuildContext, BuildError, Document, DropReason, Emit, FieldError, Filter, FilterStage, OnMatch, Stage,
+    StageConfig, StageError, StageKind, Transform, Verdict,
 };
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -231,10 +231,7 @@ impl StageConfig for GopherQualityConfig {
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
         let filter =
             GopherQuality { config: self.clone(), stop_words: self.stop_words.iter().cloned().collect() };
-        Ok(match self.on_match {
-            OnMatch::Annotate => Stage::transform(Tags(filter)),
-            _ => Stage::filter(filter, self.on_match, "quality.gopher.verdict"),
-        })
+        Ok(filter_stage(filter, self.on_match))
     }
 }
 
@@ -410,6 +407,15 @@ trait Measures: Send + Sync {
     fn limits(&self) -> Vec<(&'static str, &'static str, Option<f64>)>;
 }
 
+/// The stage of a quality filter: its [`Tags`] under `on_match: annotate`, else the filter itself,
+/// dropping.
+fn filter_stage<M: Measures + Filter + 'static>(filter: M, on_match: OnMatch) -> Stage {
+    match on_match {
+        OnMatch::Annotate => Stage::transform(Tags(filter)),
+        _ => Stage::transform(FilterStage(filter)),
+    }
+}
+
 /// `on_match: annotate` for a [`Measures`] filter: keeps every document, text unchanged.
 struct Tags<M>(M);
 
@@ -579,10 +585,7 @@ impl StageConfig for GopherRepetitionConfig {
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
         let filter = GopherRepetition::new(self.clone());
-        Ok(match self.on_match {
-            OnMatch::Annotate => Stage::transform(Tags(filter)),
-            _ => Stage::filter(filter, self.on_match, "quality.gopher_repetition.verdict"),
-        })
+        Ok(filter_stage(filter, self.on_match))
     }
 }
 
@@ -1050,10 +1053,7 @@ impl StageConfig for FineWebConfig {
 
     fn build(&self, _cx: &BuildContext) -> Result<Stage, BuildError> {
         let filter = FineWeb::new(self.clone());
-        Ok(match self.on_match {
-            OnMatch::Annotate => Stage::transform(Tags(filter)),
-            _ => Stage::filter(filter, self.on_match, "quality.fineweb.verdict"),
-        })
+        Ok(filter_stage(filter, self.on_match))
     }
 }
 
