@@ -462,20 +462,17 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                         );
                         return Ok(ExitCode::SUCCESS);
                     }
-                    Err(why) if marker.exists() => eprintln!("shard {i}/{n}: redoing it: {why}"),
+                    Err(why) if millstone_storage::file::exists(&marker).unwrap_or(false) => {
+                        eprintln!("shard {i}/{n}: redoing it: {why}")
+                    }
                     Err(_) => {}
                 }
             }
             let config_hash = plan.config_hash.clone();
             // The marker of an earlier run is invalid from the moment this run starts writing:
             // a run killed from here on is redone by --resume.
-            match std::fs::remove_file(&marker) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(e).with_context(|| format!("removing the old marker {}", marker.display()))
-                }
-            }
+            millstone_storage::file::remove(&marker)
+                .with_context(|| format!("removing the old marker {}", marker.display()))?;
             let run_options = millstone_runner::RunOptions {
                 shard,
                 part: None,

@@ -24,7 +24,8 @@ pub struct Marker {
     pub outputs: Vec<OutputSum>,
 }
 
-/// Writes the marker of a finished run (temporary name, then rename).
+/// Writes the marker of a finished run (temporary name, then rename; or one upload, for an
+/// object store).
 pub fn write(path: &Path, config_hash: &str, report: &millstone_runner::RunReport) -> std::io::Result<()> {
     let marker = Marker {
         config_hash: config_hash.to_string(),
@@ -44,7 +45,8 @@ pub fn write(path: &Path, config_hash: &str, report: &millstone_runner::RunRepor
 /// `Ok` when the marker at `path` shows a finished run of this configuration over exactly these
 /// input files, unchanged, whose outputs are all still there, unchanged; otherwise why not.
 pub fn verify(path: &Path, config_hash: &str, inputs: &[PathBuf]) -> Result<(), String> {
-    let text = std::fs::read_to_string(path).map_err(|_| "no completion marker".to_string())?;
+    let text =
+        millstone_storage::file::read_to_string(path).map_err(|_| "no completion marker".to_string())?;
     let marker: Marker = serde_json::from_str(&text).map_err(|e| format!("unreadable marker: {e}"))?;
     if marker.config_hash != config_hash {
         return Err("the configuration changed".into());

@@ -81,7 +81,7 @@ pub struct LoadOptions {
 
 /// Keys of a stage entry that belong to the runner, not to the stage.
 pub const RUNNER_KEYS: [&str; 4] = ["type", "id", "on_error", "keep_dropped"];
-const TOP_KEYS: [&str; 4] = ["version", "name", "runtime", "stages"];
+const TOP_KEYS: [&str; 5] = ["version", "name", "runtime", "storage", "stages"];
 
 /// Reads and builds a pipeline file.
 pub fn load_plan(path: &Path, registry: &Registry, options: &LoadOptions) -> Result<Plan, Error> {
@@ -150,39 +150,22 @@ pub fn parse_plan(file: &str, text: &str, registry: &Registry, options: &LoadOpt
         .and_then(|n| n.as_str())
         .unwrap_or_else(|| Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or("pipeline"));
 
-    let mut runtime = RuntimeSettings::default();
-    if let Some(value) = top.get("runtime") {
-        if let Some(map) = value.as_object() {
-            let allowed = field_names_of::<RuntimeSettings>();
-            let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
-            checker.unknown_keys(map, "runtime", &allowed, "runtime setting", "", &[]);
-            let known: serde_json::Map<_, _> = map
-                .iter()
-                .filter(|(k, _)| allowed.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            match serde_path_to_error::deserialize::<_, RuntimeSettings>(serde_json::Value::Object(known)) {
-                Ok(r) if !(0.0..=1.0).contains(&r.max_failed_fraction) => checker.push(
-                    Diagnostic::new(
-                        format!("invalid `max_failed_fraction`: {}", r.max_failed_fraction),
-                        "runtime.max_failed_fraction",
-                        checker.positions.value_or_nearest("runtime.max_failed_fraction"),
-                    )
-                    .label("must be between 0 and 1"),
-                ),
-                Ok(r) => runtime = r,
-                Err(e) => {
-                    checker.deserialize_error("runtime", &e.path().to_string(), &e.into_inner().to_string())
-                }
-            }
-        } else {
-            checker.push(Diagnostic::new(
-                "`runtime` must be a mapping",
-                "runtime",
-                checker.positions.value_or_nearest("runtime"),
-            ));
-        }
+    let mut runtime: RuntimeSettings = checker.settings(top, "runtime", "runtime setting");
+    if !(0.0..=1.0).contains(&runtime.max_failed_fraction) {
+        checker.push(
+            Diagnostic::new(
+                format!("invalid `max_failed_fraction`: {}", runtime.max_failed_fraction),
+                "runtime.max_failed_fraction",
+                checker.positions.value_or_nearest("runtime.max_failed_fraction"),
+            )
+            .label("must be between 0 and 1"),
+        );
+        runtime = RuntimeSettings::default();
     }
+    // Object stores are opened while stages build (sources list their inputs), so the settings
+    // hold from here on, for this process.
+    let storage: millstone_storage::StorageSettings = checker.settings(top, "storage", "storage setting");
+    millstone_storage::configure(&storage);
     if let Some(threads) = options.threads {
         runtime.threads = Threads::Count(threads.max(1));
     }
@@ -291,6 +274,38 @@ struct Checker {
 }
 
 impl Checker {
+    /// The settings mapping `top.<key>` (defaults when absent), with unknown keys and bad
+    /// values reported as diagnostics (`what` names one entry: "runtime setting").
+    fn settings<T>(&mut self, top: &serde_json::Map<String, serde_json::Value>, key: &str, what: &str) -> T
+    where
+        T: Default + serde::de::DeserializeOwned + schemars::JsonSchema,
+    {
+        let Some(value) = top.get(key) else { return T::default() };
+        let Some(map) = value.as_object() else {
+            self.push(Diagnostic::new(
+                format!("`{key}` must be a mapping"),
+                key,
+                self.positions.value_or_nearest(key),
+            ));
+            return T::default();
+        };
+        let allowed = field_names_of::<T>();
+        let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+        self.unknown_keys(map, key, &allowed, what, "", &[]);
+        let known: serde_json::Map<_, _> = map
+            .iter()
+            .filter(|(k, _)| allowed.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        match serde_path_to_error::deserialize::<_, T>(serde_json::Value::Object(known)) {
+            Ok(settings) => settings,
+            Err(e) => {
+                self.deserialize_error(key, &e.path().to_string(), &e.into_inner().to_string());
+                T::default()
+            }
+        }
+    }
+
     fn push(&mut self, d: Diagnostic) {
         self.diagnostics.push(d);
     }

@@ -6,6 +6,8 @@ use serde_json::{json, Value};
 /// A JSON Schema (draft 2020-12) describing pipeline files for every registered stage type.
 pub fn pipeline_schema(registry: &Registry) -> Value {
     let runtime = serde_json::to_value(schemars::schema_for!(RuntimeSettings)).unwrap_or_default();
+    let storage =
+        serde_json::to_value(schemars::schema_for!(millstone_storage::StorageSettings)).unwrap_or_default();
     let mut defs = serde_json::Map::new();
     let mut variants = Vec::new();
     for info in registry.iter() {
@@ -54,6 +56,7 @@ pub fn pipeline_schema(registry: &Registry) -> Value {
             "version": {"const": 1},
             "name": {"type": "string"},
             "runtime": {"type": "object", "properties": runtime.get("properties").cloned().unwrap_or_default(), "additionalProperties": false},
+            "storage": {"type": "object", "description": storage.get("description").cloned().unwrap_or_default(), "properties": storage.get("properties").cloned().unwrap_or_default(), "additionalProperties": false},
             "stages": {
                 "type": "array",
                 "minItems": 1,

@@ -1,5 +1,9 @@
 //! Output files that appear all at once: written under a temporary name in the same directory
 //! and renamed into place on [`AtomicFile::commit`]; dropped uncommitted, the temporary is removed.
+//!
+//! An object-store target (`s3://bucket/key`) is written to a local staging file (in
+//! `MILLSTONE_STAGING_DIR`, else the system's temporary folder) and uploaded on commit: a single
+//! PUT or a multipart upload, both of which the store shows only once complete.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -11,12 +15,18 @@ pub struct AtomicFile {
     target: PathBuf,
     temp: PathBuf,
     file: Option<File>,
+    /// The target is an object URL: `commit` uploads instead of renaming.
+    remote: bool,
 }
 
 impl AtomicFile {
     /// Starts writing `target`. Fails if `target` exists and `overwrite` is false; creates
     /// missing parent directories.
     pub fn create(target: &Path, overwrite: bool) -> io::Result<Self> {
+        let url = target.to_string_lossy();
+        if millstone_storage::is_remote(&url) {
+            return Self::create_remote(target, &url, overwrite);
+        }
         if !overwrite && target.exists() {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
@@ -30,7 +40,25 @@ impl AtomicFile {
         remove_stale_temps(target, &name);
         let temp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
         let file = File::create(&temp)?;
-        Ok(AtomicFile { target: target.to_path_buf(), temp, file: Some(file) })
+        Ok(AtomicFile { target: target.to_path_buf(), temp, file: Some(file), remote: false })
+    }
+
+    fn create_remote(target: &Path, url: &str, overwrite: bool) -> io::Result<Self> {
+        if !overwrite && millstone_storage::exists(url).map_err(io::Error::other)? {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{url} exists; pass --overwrite to replace it"),
+            ));
+        }
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let staging =
+            std::env::var_os("MILLSTONE_STAGING_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
+        std::fs::create_dir_all(&staging)?;
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let temp = staging.join(format!(".millstone-{}-{n}-{name}", std::process::id()));
+        let file = File::create(&temp)?;
+        Ok(AtomicFile { target: target.to_path_buf(), temp, file: Some(file), remote: true })
     }
 
     /// The final path.
@@ -38,13 +66,19 @@ impl AtomicFile {
         &self.target
     }
 
-    /// Flushes, syncs and renames the file into place.
+    /// Flushes, syncs and renames the file into place (or uploads it, for an object URL).
     pub fn commit(mut self) -> io::Result<PathBuf> {
-        if let Some(mut file) = self.file.take() {
-            file.flush()?;
+        let Some(mut file) = self.file.take() else { return Err(io::Error::other("file already committed")) };
+        file.flush()?;
+        if self.remote {
+            drop(file);
+            let uploaded = millstone_storage::upload(&self.temp, &self.target.to_string_lossy());
+            let _ = std::fs::remove_file(&self.temp);
+            uploaded.map_err(io::Error::other)?;
+        } else {
             file.sync_all()?;
+            std::fs::rename(&self.temp, &self.target)?;
         }
-        std::fs::rename(&self.temp, &self.target)?;
         Ok(self.target.clone())
     }
 }

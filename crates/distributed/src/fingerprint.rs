@@ -1,4 +1,4 @@
-//! Fingerprints of inputs (size and modification time) and checksums of outputs (size and xxh3
+//! Fingerprints of inputs (size and modification time, and an object's ETag) and checksums of outputs (size and xxh3
 //! of the bytes), which plans and markers record so that stale work is never reused.
 
 use std::io::Read;
@@ -15,6 +15,9 @@ pub struct InputPrint {
     pub size: u64,
     /// Its modification time, in nanoseconds since the Unix epoch.
     pub mtime_ns: u128,
+    /// An object's ETag (stores give `Last-Modified` to the second only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 /// An output as it was committed.
@@ -28,34 +31,26 @@ pub struct OutputSum {
     pub xxh3: String,
 }
 
-/// The fingerprint of an input file now.
+/// The fingerprint of an input file (or object) now.
 pub fn input_print(path: &Path) -> std::io::Result<InputPrint> {
-    let meta = std::fs::metadata(path)?;
-    let mtime_ns = meta.modified()?.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    Ok(InputPrint { path: path.to_path_buf(), size: meta.len(), mtime_ns })
+    let stat = millstone_storage::file::stat(path)?;
+    Ok(InputPrint { path: path.to_path_buf(), size: stat.size, mtime_ns: stat.modified_ns, etag: stat.etag })
 }
 
-/// The checksum of an output (file or folder) now.
+/// The checksum of an output (file, folder, or object or objects under a prefix) now.
 pub fn output_sum(path: &Path) -> std::io::Result<OutputSum> {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     let mut size = 0;
-    let mut files = Vec::new();
-    if path.is_dir() {
-        for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
-            let entry = entry.map_err(std::io::Error::other)?;
-            if entry.file_type().is_file() {
-                files.push(entry.into_path());
-            }
-        }
-    } else {
-        files.push(path.to_path_buf());
-    }
+    let files = millstone_storage::file::files_of(path)?;
+    let is_folder = files.len() != 1 || files[0] != path;
     let mut buf = vec![0u8; 1 << 20];
     for file in files {
-        if path.is_dir() {
-            hasher.update(file.strip_prefix(path).unwrap_or(&file).to_string_lossy().as_bytes());
+        if is_folder {
+            let name = file.to_string_lossy();
+            let prefix = path.to_string_lossy();
+            hasher.update(name.strip_prefix(&*prefix).unwrap_or(&name).trim_start_matches('/').as_bytes());
         }
-        let mut reader = std::fs::File::open(&file)?;
+        let mut reader = millstone_storage::file::open(&file)?;
         loop {
             let n = reader.read(&mut buf)?;
             if n == 0 {

@@ -24,6 +24,12 @@ impl Compression {
     /// Detects compression from the file's magic bytes. They win over the extension: a
     /// `.jsonl.gz` that is really plain text is read as plain text.
     pub fn detect(path: &Path) -> std::io::Result<Self> {
+        let url = path.to_string_lossy();
+        if millstone_storage::is_remote(&url) {
+            let size = millstone_storage::size(&url).map_err(std::io::Error::other)?;
+            let head = millstone_storage::read_range(&url, 0..size.min(4)).map_err(std::io::Error::other)?;
+            return Ok(Self::from_magic(&head));
+        }
         let mut magic = [0u8; 4];
         let mut file = File::open(path)?;
         let mut n = 0;
@@ -110,20 +116,34 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, Error> {
 
 fn open_raw(path: &Path) -> Result<Box<dyn BufRead + Send>, Error> {
     let io = |source| Error::Io { path: path.display().to_string(), source };
+    let url = path.to_string_lossy();
+    if millstone_storage::is_remote(&url) {
+        let mut object = BufReader::with_capacity(1 << 20, millstone_storage::ObjectReader::open(&url)?);
+        let compression = Compression::from_magic(object.fill_buf().map_err(io)?);
+        return decompressed(object, compression).map_err(io);
+    }
     let compression = Compression::detect(path).map_err(io)?;
     let file = File::open(path).map_err(io)?;
+    decompressed(file, compression).map_err(io)
+}
+
+/// `input` decompressed by `compression`, buffered.
+fn decompressed<R: Read + Send + 'static>(
+    input: R,
+    compression: Compression,
+) -> std::io::Result<Box<dyn BufRead + Send>> {
     Ok(match compression {
-        Compression::None => Box::new(BufReader::with_capacity(1 << 20, file)),
+        Compression::None => Box::new(BufReader::with_capacity(1 << 20, input)),
         Compression::Gzip => Box::new(BufReader::with_capacity(
             1 << 20,
-            flate2::read::MultiGzDecoder::new(BufReader::new(file)),
+            flate2::read::MultiGzDecoder::new(BufReader::new(input)),
         )),
         Compression::Zstd => {
-            Box::new(BufReader::with_capacity(1 << 20, zstd::stream::read::Decoder::new(file).map_err(io)?))
+            Box::new(BufReader::with_capacity(1 << 20, zstd::stream::read::Decoder::new(input)?))
         }
         Compression::Bzip2 => Box::new(BufReader::with_capacity(
             1 << 20,
-            bzip2::read::MultiBzDecoder::new(BufReader::new(file)),
+            bzip2::read::MultiBzDecoder::new(BufReader::new(input)),
         )),
     })
 }
@@ -145,13 +165,16 @@ pub fn walk_files(dir: &Path, follow_symlinks: bool) -> Result<Vec<PathBuf>, Err
 }
 
 /// Expands paths, folders (every file beneath, symbolic links not followed) and glob patterns
-/// into a sorted, de-duplicated list of files. A pattern (or plain path) that matches nothing is
+/// into a sorted, de-duplicated list of files; `s3://` patterns are listed from the store (see
+/// [`millstone_storage::list`]) and `https://` URLs name one object each. A pattern (or plain path) that matches nothing is
 /// an error.
 pub fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, Error> {
     let mut files = Vec::new();
     for pattern in patterns {
         let before = files.len();
-        if Path::new(pattern).is_file() {
+        if millstone_storage::is_remote(pattern) {
+            files.extend(millstone_storage::list(pattern)?.into_iter().map(PathBuf::from));
+        } else if Path::new(pattern).is_file() {
             files.push(PathBuf::from(pattern));
         } else if Path::new(pattern).is_dir() {
             files.extend(walk_files(Path::new(pattern), false)?);

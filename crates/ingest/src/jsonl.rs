@@ -6,7 +6,6 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
-use std::path::Path;
 use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
@@ -195,9 +194,12 @@ pub fn take_path(map: &mut serde_json::Map<String, Value>, path: &str) -> Option
 
 /// Byte offsets where shards of `path` start: multiples of `shard_bytes`, moved forward to the
 /// next line start. Returns `(start, end, first_line)` triples.
-fn line_aligned_ranges(path: &Path, shard_bytes: u64) -> std::io::Result<Vec<(u64, u64, u64)>> {
-    let len = std::fs::metadata(path)?.len();
-    let mut file = File::open(path)?;
+/// `file` is a local file or an object read by ranged GETs (`len` bytes either way).
+fn line_aligned_ranges<R: Read + Seek>(
+    mut file: R,
+    len: u64,
+    shard_bytes: u64,
+) -> std::io::Result<Vec<(u64, u64, u64)>> {
     let mut cuts = vec![0u64];
     let mut target = shard_bytes;
     let mut buf = vec![0u8; 64 << 10];
@@ -252,15 +254,21 @@ impl Source for JsonlSource {
         let mut shards = Vec::new();
         for path in files {
             let io = |source| StageError::io(path.display(), source);
-            let len = std::fs::metadata(&path).map_err(io)?.len();
+            let len = millstone_storage::file::stat(&path).map_err(io)?.size;
             let compressed = Compression::detect(&path).map_err(io)? != Compression::None;
             if compressed || len <= self.config.shard_bytes.0 {
                 shards.push(Shard::file(path));
                 continue;
             }
-            for (start, end, first_line) in
-                line_aligned_ranges(&path, self.config.shard_bytes.0).map_err(io)?
-            {
+            let url = path.to_string_lossy();
+            let ranges = if millstone_storage::is_remote(&url) {
+                let object =
+                    millstone_storage::ObjectReader::open(&url).map_err(|e| io(std::io::Error::other(e)))?;
+                line_aligned_ranges(object, len, self.config.shard_bytes.0)
+            } else {
+                line_aligned_ranges(File::open(&path).map_err(io)?, len, self.config.shard_bytes.0)
+            };
+            for (start, end, first_line) in ranges.map_err(io)? {
                 shards.push(Shard { path: path.clone(), range: Some(start..end), first_line });
             }
         }
@@ -278,9 +286,18 @@ impl Source for JsonlSource {
             None => input::open(&shard.path)?,
             Some(range) => {
                 let io = |source| StageError::io(shard.path.display(), source);
-                let mut file = File::open(&shard.path).map_err(io)?;
-                file.seek(SeekFrom::Start(range.start)).map_err(io)?;
-                let mut reader = BufReader::with_capacity(1 << 20, file.take(range.end - range.start));
+                let url = shard.path.to_string_lossy();
+                let bytes: Box<dyn Read + Send> = if millstone_storage::is_remote(&url) {
+                    Box::new(
+                        millstone_storage::ObjectReader::open_range(&url, range.clone())
+                            .map_err(|e| io(std::io::Error::other(e)))?,
+                    )
+                } else {
+                    let mut file = File::open(&shard.path).map_err(io)?;
+                    file.seek(SeekFrom::Start(range.start)).map_err(io)?;
+                    Box::new(file.take(range.end - range.start))
+                };
+                let mut reader = BufReader::with_capacity(1 << 20, bytes);
                 if range.start == 0 {
                     input::skip_bom(&mut reader).map_err(io)?;
                 }

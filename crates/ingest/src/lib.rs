@@ -85,6 +85,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Listing or reading an object store (`s3://`, `https://`).
+    #[error(transparent)]
+    Storage(#[from] millstone_storage::Error),
 }
 
 impl From<Error> for StageError {

@@ -145,11 +145,62 @@ fn cell(array: &dyn Array, row: usize) -> serde_json::Value {
     }
 }
 
+/// A Parquet file on disk or in an object store; from a store, the footer and each row group's
+/// column chunks are fetched with ranged GETs, never the whole object.
+enum ParquetInput {
+    Local(File),
+    Remote { url: String, size: u64 },
+}
+
+impl ParquetInput {
+    fn open(path: &std::path::Path) -> Result<Self, StageError> {
+        let url = path.to_string_lossy();
+        if millstone_storage::is_remote(&url) {
+            let size = millstone_storage::size(&url).map_err(|e| StageError::Crate(Box::new(e)))?;
+            return Ok(ParquetInput::Remote { url: url.into_owned(), size });
+        }
+        Ok(ParquetInput::Local(File::open(path).map_err(|e| StageError::io(path.display(), e))?))
+    }
+}
+
+impl parquet::file::reader::Length for ParquetInput {
+    fn len(&self) -> u64 {
+        match self {
+            ParquetInput::Local(file) => file.len(),
+            ParquetInput::Remote { size, .. } => *size,
+        }
+    }
+}
+
+impl parquet::file::reader::ChunkReader for ParquetInput {
+    type T = Box<dyn std::io::Read + Send>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(match self {
+            ParquetInput::Local(file) => Box::new(file.get_read(start)?),
+            ParquetInput::Remote { url, size } => Box::new(
+                millstone_storage::ObjectReader::open_range(url, start..*size)
+                    .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?,
+            ),
+        })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        match self {
+            ParquetInput::Local(file) => file.get_bytes(start, length),
+            ParquetInput::Remote { url, .. } => {
+                millstone_storage::read_range(url, start..start + length as u64)
+                    .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+            }
+        }
+    }
+}
+
 impl Source for ParquetSource {
     fn shards(&self) -> Result<Vec<Shard>, StageError> {
         let mut shards = Vec::new();
         for path in input::expand(&self.config.inputs.patterns())? {
-            let file = File::open(&path).map_err(|e| StageError::io(path.display(), e))?;
+            let file = ParquetInput::open(&path)?;
             let builder =
                 ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(&path, e))?;
             let mut first_row = 0u64;
@@ -173,7 +224,7 @@ impl Source for ParquetSource {
         let path = &shard.path;
         let label: Arc<str> = path.display().to_string().into();
         let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let file = File::open(path).map_err(|e| StageError::io(path.display(), e))?;
+        let file = ParquetInput::open(path)?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(path, e))?;
         let schema = builder.schema().clone();
         let Ok(text_at) = schema.index_of(&self.config.text_field) else {

@@ -1,5 +1,6 @@
 //! `ingest.text_dir`: one document per text file under a folder.
 
+use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -99,7 +100,9 @@ impl TextDirSource {
 
 impl Source for TextDirSource {
     fn shards(&self) -> Result<Vec<Shard>, StageError> {
-        if !self.config.path.is_dir() {
+        let folder = self.config.path.to_string_lossy();
+        let remote = millstone_storage::is_remote(&folder);
+        if !remote && !self.config.path.is_dir() {
             return Err(StageError::io(
                 self.config.path.display(),
                 std::io::Error::new(std::io::ErrorKind::NotFound, "not a folder"),
@@ -111,7 +114,17 @@ impl Source for TextDirSource {
                 message: e.msg.to_string(),
             })
         })?;
-        let files: Vec<Shard> = input::walk_files(&self.config.path, self.config.follow_symlinks)?
+        let candidates = if remote {
+            let prefix = format!("{}/", folder.trim_end_matches('/'));
+            millstone_storage::list(&prefix)
+                .map_err(crate::Error::from)?
+                .into_iter()
+                .map(PathBuf::from)
+                .collect()
+        } else {
+            input::walk_files(&self.config.path, self.config.follow_symlinks)?
+        };
+        let files: Vec<Shard> = candidates
             .into_iter()
             .filter(|file| pattern.matches_path(self.relative(file)))
             .map(Shard::file)
@@ -135,7 +148,8 @@ impl Source for TextDirSource {
         let bad = |message: String| {
             SourceItem::Bad(RecordError { provenance: Provenance::file(label.clone()), message })
         };
-        let len = std::fs::metadata(path).map_err(|e| StageError::io(path.display(), e))?.len();
+        let io = |e| StageError::io(path.display(), e);
+        let len = millstone_storage::file::stat(path).map_err(io)?.size;
         if len > self.config.max_doc_bytes.0 {
             let _ = emit(bad(format!(
                 "file of {len} bytes is larger than max_doc_bytes ({})",
@@ -143,7 +157,8 @@ impl Source for TextDirSource {
             )));
             return Ok(());
         }
-        let bytes = std::fs::read(path).map_err(|e| StageError::io(path.display(), e))?;
+        let mut bytes = Vec::with_capacity(len as usize);
+        millstone_storage::file::open(path).and_then(|mut file| file.read_to_end(&mut bytes)).map_err(io)?;
         if bytes.is_empty() {
             let _ = emit(bad("empty file".into()));
             return Ok(());
