@@ -308,9 +308,11 @@ fn stage_corpus(moto: &Moto, bucket: &str, dir: &Path) -> PathBuf {
     std::fs::create_dir_all(&local).unwrap();
     std::fs::write(local.join("a.jsonl"), &plain).unwrap();
     std::fs::write(local.join("b.jsonl.gz"), &gz).unwrap();
+    std::fs::write(local.join("c-empty.jsonl"), b"").unwrap();
     moto.create_bucket(bucket);
     moto.put(&format!("{bucket}/in/a.jsonl"), &plain);
     moto.put(&format!("{bucket}/in/b.jsonl.gz"), &gz);
+    moto.put(&format!("{bucket}/in/c-empty.jsonl"), b"");
     local
 }
 
@@ -703,4 +705,38 @@ fn credentials_come_from_the_profile_files_when_the_environment_has_none() {
     );
     // Signed requests make private objects; an unsigned upload would be readable anonymously.
     assert_eq!(moto.anonymous_get_status("profiles/out/part-00000.jsonl"), 403, "the upload was signed");
+}
+
+#[test]
+fn distributed_tasks_read_and_write_the_store_and_match_the_single_process_run() {
+    let Some(Setup { moto, dir, staging, local_in }) = setup("corpus") else { return };
+    let local = pipeline(
+        dir.path(),
+        "local",
+        &format!("{}/*.jsonl*", local_in.display()),
+        &dir.path().join("out").display().to_string(),
+        "{}",
+    );
+    succeeded(&run(&["run", local.to_str().unwrap(), "--quiet"], &staging));
+    let remote = dir.path().join("remote.yaml");
+    std::fs::write(
+        &remote,
+        format!(
+            "version: 1\nruntime: {{ out_dir: s3://corpus/dist }}\nstorage: {}\nstages:\n  - type: ingest.jsonl\n    paths: [\"s3://corpus/in/*.jsonl*\"]\n    shard_bytes: 4MiB\n  - type: clean.normalize_whitespace\n  - type: dedup.exact\n  - type: export.jsonl\n    path: s3://corpus/dist/docs.jsonl\n",
+            storage_at(&moto.endpoint())
+        ),
+    )
+    .unwrap();
+    let work = dir.path().join("work");
+    let submit = ["submit", remote.to_str().unwrap(), "--tasks", "3", "--work", work.to_str().unwrap()];
+    succeeded(&run(&submit, &staging));
+    let parts: Vec<u8> = (0..3)
+        .flat_map(|k| {
+            moto.get(&format!("corpus/dist/docs.{k:05}-of-00003.jsonl")).expect("every part is there")
+        })
+        .collect();
+    assert_eq!(parts, std::fs::read(dir.path().join("out/part-00000.jsonl")).unwrap());
+    // The tasks' markers hold the parts' checksums, read back from the store: nothing reruns.
+    let again = succeeded(&run(&submit, &staging));
+    assert!(again.contains("0 task(s) ran"), "{again}");
 }

@@ -459,21 +459,7 @@ pub fn commit_all(pending: Vec<Box<dyn PendingOutput>>) -> std::io::Result<(Vec<
 }
 
 fn output_bytes(path: &std::path::Path) -> u64 {
-    if millstone_storage::is_remote(&path.to_string_lossy()) {
-        return millstone_storage::file::files_of(path)
-            .into_iter()
-            .flatten()
-            .filter_map(|file| millstone_storage::file::stat(&file).ok())
-            .map(|stat| stat.size)
-            .sum();
-    }
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.is_dir() => {
-            std::fs::read_dir(path).into_iter().flatten().flatten().map(|e| output_bytes(&e.path())).sum()
-        }
-        Ok(meta) => meta.len(),
-        Err(_) => 0,
-    }
+    millstone_storage::file::total_size(path).unwrap_or(0)
 }
 
 /// Writes documents; sees batches in input order on its own thread.

@@ -308,6 +308,7 @@ mod tests {
             }],
             shards: Vec::new(),
             inputs: Vec::new(),
+            storage: Default::default(),
             estimated_docs: 0,
         }
     }

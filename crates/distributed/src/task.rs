@@ -113,7 +113,9 @@ impl TaskMarker {
             let now = if full {
                 output_sum(&output.path).ok()
             } else {
-                output_size(&output.path).map(|size| OutputSum { size, ..output.clone() })
+                millstone_storage::file::total_size(&output.path)
+                    .ok()
+                    .map(|size| OutputSum { size, ..output.clone() })
             };
             match now {
                 Some(now) if now == *output => {}
@@ -123,16 +125,6 @@ impl TaskMarker {
         }
         Ok(())
     }
-}
-
-/// Bytes of a file, or of the files beneath a folder.
-fn output_size(path: &Path) -> Option<u64> {
-    let meta = std::fs::metadata(path).ok()?;
-    if !meta.is_dir() {
-        return Some(meta.len());
-    }
-    let files = walkdir::WalkDir::new(path).into_iter().flatten().filter(|e| e.file_type().is_file());
-    Some(files.filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
 }
 
 fn check_request(plan: &WorkPlan, step: usize, rank: usize) -> Result<(), Error> {
@@ -429,7 +421,7 @@ fn check_inputs(plan: &WorkPlan, step: usize, rank: usize) -> Result<(), Error> 
                     print.path.display()
                 )))
             }
-            Err(_) => return Err(Error::Stale(format!("input {} is gone", print.path.display()))),
+            Err(e) => return Err(Error::Stale(format!("input {} is gone ({e})", print.path.display()))),
         }
     }
     Ok(())

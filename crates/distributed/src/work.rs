@@ -180,6 +180,10 @@ pub struct WorkPlan {
     /// counts text bytes only, so markup and JSON overhead make it larger).
     #[serde(default)]
     pub estimated_docs: u64,
+    /// The pipeline's `storage:` settings as resolved when planned (no credentials: those come
+    /// from each task's environment); every process that loads the plan opens stores with them.
+    #[serde(default)]
+    pub storage: millstone_storage::StorageSettings,
 }
 
 /// What `plan` needs besides the pipeline.
@@ -410,6 +414,7 @@ pub fn plan(pipeline: &Path, registry: &Registry, options: &PlanOptions) -> Resu
         shards,
         inputs,
         estimated_docs,
+        storage: millstone_storage::current(),
     };
     let file = work.join(PLAN_FILE);
     if file.exists() {
@@ -455,6 +460,7 @@ impl WorkPlan {
                 message: format!("format {} (this millstone reads format {FORMAT})", plan.format),
             });
         }
+        millstone_storage::configure(&plan.storage);
         Ok(plan)
     }
 

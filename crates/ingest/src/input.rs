@@ -27,6 +27,9 @@ impl Compression {
         let url = path.to_string_lossy();
         if millstone_storage::is_remote(&url) {
             let size = millstone_storage::size(&url).map_err(std::io::Error::other)?;
+            if size == 0 {
+                return Ok(Compression::None);
+            }
             let head = millstone_storage::read_range(&url, 0..size.min(4)).map_err(std::io::Error::other)?;
             return Ok(Self::from_magic(&head));
         }

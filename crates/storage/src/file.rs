@@ -54,6 +54,14 @@ pub fn stat(path: &Path) -> io::Result<Stat> {
     }
 }
 
+/// The bytes of an output: a file, the files beneath a folder, or the objects under a prefix.
+pub fn total_size(path: &Path) -> io::Result<u64> {
+    if as_url(path).is_none() && !path.is_dir() {
+        return Ok(std::fs::metadata(path)?.len());
+    }
+    files_of(path)?.iter().map(|file| stat(file).map(|s| s.size)).sum()
+}
+
 /// A streaming reader of the whole file or object.
 pub fn open(path: &Path) -> io::Result<Box<dyn Read + Send>> {
     Ok(match as_url(path) {
@@ -123,6 +131,7 @@ mod tests {
         std::fs::write(dir.path().join("b.txt"), "b").unwrap();
         assert!(exists(&file).unwrap());
         assert_eq!(stat(&file).unwrap().size, 5);
+        assert_eq!(total_size(dir.path()).unwrap(), 6);
         assert_eq!(read_to_string(&file).unwrap(), "hello");
         assert_eq!(files_of(dir.path()).unwrap(), vec![dir.path().join("b.txt"), file.clone()]);
         assert_eq!(files_of(&file).unwrap(), vec![file.clone()]);

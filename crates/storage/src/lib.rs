@@ -3,11 +3,12 @@
 //! arrow and DataFusion use.
 //!
 //! Everything here is blocking, for millstone's threads: requests run on one small shared tokio
-//! runtime. Reads stream in ranged GETs of [`CHUNK_BYTES`] (one chunk ahead), so memory stays
-//! bounded whatever the object's size; uploads go in one PUT up to [`CHUNK_BYTES`] and as a
-//! multipart upload above it, which the server assembles only on completion: an object appears
-//! whole or not at all, and a failed upload is aborted. Throttling and 5xx answers are retried
-//! with exponential backoff ([`StorageSettings::max_retries`]); the last error names the URL.
+//! runtime. Reads stream one GET per object or byte range, a bounded number of body frames
+//! ahead ([`ObjectReader`]), so memory stays bounded whatever the object's size; uploads go in
+//! one PUT up to [`CHUNK_BYTES`] and as a multipart upload above it, which the server assembles
+//! only on completion: an object appears whole or not at all, and a failed upload is aborted.
+//! Throttling and 5xx answers are retried with exponential backoff
+//! ([`StorageSettings::max_retries`]); the last error names the URL.
 //!
 //! Credentials come from the standard AWS environment (`AWS_ACCESS_KEY_ID`,
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`, ...) or, when
@@ -33,7 +34,8 @@ use serde::{Deserialize, Serialize};
 pub use reader::ObjectReader;
 pub use upload::upload;
 
-/// The size of one ranged GET and of one multipart part (S3 parts must be at least 5 MiB).
+/// The largest upload sent in one PUT, and the size of one multipart part (S3 parts must be at
+/// least 5 MiB).
 pub const CHUNK_BYTES: u64 = 8 << 20;
 
 /// Errors of object storage.
@@ -127,6 +129,11 @@ pub fn configure(new: &StorageSettings) {
         *current = new.clone();
         stores().lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
+}
+
+/// The settings stores are opened with now.
+pub fn current() -> StorageSettings {
+    settings().read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 /// Whether `location` names an object in a store rather than a local file.

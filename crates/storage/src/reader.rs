@@ -1,26 +1,38 @@
-//! Streaming reads of an object: ranged GETs of [`CHUNK_BYTES`], the next one requested while
-//! the current one is consumed, so at most two chunks are held whatever the object's size.
-//! Seeking drops both and starts again at the new position.
+//! Streaming reads of an object: one GET of the wanted byte range, its body pulled by a task on
+//! the I/O runtime into a bounded queue of [`FRAMES_AHEAD`] body frames, so the download runs
+//! ahead of the parser by a bounded amount whatever the object's size. A connection that breaks
+//! mid-body is resumed where it stopped by `object_store` (which checks the ETag did not
+//! change). Seeking drops the queue and starts a new GET at the new position.
+//!
+//! One GET per range rather than a series of ranged GETs: S3 serves both at the same speed,
+//! but servers that slice ranges out of a whole object per request (moto) are an order of
+//! magnitude slower with many.
 
 use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::Range;
 
 use bytes::Bytes;
-use object_store::ObjectStoreExt;
+use futures::StreamExt;
+use object_store::{GetOptions, GetRange};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::{block_on, runtime, Error, Object, CHUNK_BYTES};
+use crate::{runtime, Error, Object};
+
+/// Body frames (each at most a few hundred KiB) held ahead of the reader.
+const FRAMES_AHEAD: usize = 64;
+
+type Frame = Result<Bytes, object_store::Error>;
 
 /// A blocking reader of bytes `start..end` of an object.
 pub struct ObjectReader {
     object: Object,
     /// The position of the next byte `read` returns.
     position: u64,
-    /// The next byte to request.
-    next: u64,
     end: u64,
     current: Bytes,
-    ahead: Option<JoinHandle<Result<Bytes, object_store::Error>>>,
+    frames: Option<mpsc::Receiver<Frame>>,
+    feeder: Option<JoinHandle<()>>,
 }
 
 impl ObjectReader {
@@ -36,35 +48,78 @@ impl ObjectReader {
         let mut reader = ObjectReader {
             object,
             position: range.start,
-            next: range.start,
             end: range.end,
             current: Bytes::new(),
-            ahead: None,
+            frames: None,
+            feeder: None,
         };
-        reader.request();
+        reader.start();
         Ok(reader)
     }
 
-    /// Starts the GET of the next chunk, if any is left.
-    fn request(&mut self) {
-        if self.next >= self.end {
-            self.ahead = None;
+    /// Starts the GET of `position..end`, if anything is left.
+    fn start(&mut self) {
+        self.stop();
+        if self.position >= self.end {
             return;
         }
-        let range = self.next..(self.next + CHUNK_BYTES).min(self.end);
-        self.next = range.end;
+        let (sender, receiver) = mpsc::channel(FRAMES_AHEAD);
         let (store, path) = (self.object.store.clone(), self.object.path.clone());
-        self.ahead = Some(runtime().spawn(async move { store.get_range(&path, range).await }));
+        let options =
+            GetOptions { range: Some(GetRange::Bounded(self.position..self.end)), ..Default::default() };
+        self.feeder = Some(runtime().spawn(async move {
+            let body = match store.get_opts(&path, options).await {
+                Ok(result) => result.into_stream(),
+                Err(e) => {
+                    let _ = sender.send(Err(e)).await;
+                    return;
+                }
+            };
+            let mut body = body;
+            while let Some(frame) = body.next().await {
+                let failed = frame.is_err();
+                if sender.send(frame).await.is_err() || failed {
+                    return;
+                }
+            }
+        }));
+        self.frames = Some(receiver);
+    }
+
+    fn stop(&mut self) {
+        if let Some(feeder) = self.feeder.take() {
+            feeder.abort();
+        }
+        self.frames = None;
+        self.current = Bytes::new();
     }
 }
 
 impl Read for ObjectReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.current.is_empty() {
-            let Some(pending) = self.ahead.take() else { return Ok(0) };
-            let fetched = block_on(pending).map_err(io::Error::other)?;
-            self.current = fetched.map_err(|e| io::Error::other(Error::store(&self.object.url, e)))?;
-            self.request();
+        while self.current.is_empty() {
+            let Some(frames) = self.frames.as_mut() else { return Ok(0) };
+            match frames.blocking_recv() {
+                Some(Ok(frame)) => self.current = frame,
+                Some(Err(e)) => {
+                    self.stop();
+                    return Err(io::Error::other(Error::store(&self.object.url, e)));
+                }
+                None if self.position < self.end => {
+                    self.stop();
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "{}: the body ended at byte {} of {}",
+                            self.object.url, self.position, self.end
+                        ),
+                    ));
+                }
+                None => {
+                    self.stop();
+                    return Ok(0);
+                }
+            }
         }
         let n = buf.len().min(self.current.len());
         buf[..n].copy_from_slice(&self.current[..n]);
@@ -85,13 +140,8 @@ impl Seek for ObjectReader {
         }
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start of the object"))?;
         if target != self.position {
-            if let Some(pending) = self.ahead.take() {
-                pending.abort();
-            }
-            self.current = Bytes::new();
             self.position = target;
-            self.next = target;
-            self.request();
+            self.start();
         }
         Ok(target)
     }
@@ -99,8 +149,6 @@ impl Seek for ObjectReader {
 
 impl Drop for ObjectReader {
     fn drop(&mut self) {
-        if let Some(pending) = self.ahead.take() {
-            pending.abort();
-        }
+        self.stop();
     }
 }
