@@ -1,5 +1,7 @@
 //! Runner overhead: an identity pipeline (jsonl -> jsonl) at 1 and 2 threads against a plain
-//! single-threaded read-parse-write loop over the same file.
+//! single-threaded read-parse-write loop over the same file; and the run profile every run
+//! keeps (lengths and sources of what sources read, plus every tagged field of what sinks get),
+//! per document, beside the identity pipeline's cost.
 
 mod common;
 
@@ -61,5 +63,44 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// The profile a run records of each document: `record_shape` after every source,
+/// `record_full` before every sink (here on documents tagged the way annotate-mode filters tag).
+fn profile(c: &mut Criterion) {
+    let docs = common::documents(&common::news_texts(8 << 20));
+    let bytes: usize = docs.iter().map(|d| d.text.len()).sum();
+    let tagged: Vec<Document> = docs
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, mut doc)| {
+            doc.meta.insert("lang".into(), "en".into());
+            doc.meta.insert("lang_score".into(), (0.5 + (i % 50) as f64 / 100.0).into());
+            let verdict = if i % 7 == 0 { "gopher_below_alpha_threshold" } else { "keep" };
+            doc.meta.insert(
+                "quality".into(),
+                serde_json::json!({"gopher": {"verdict": verdict, "mean_word_length": 4.5 + (i % 9) as f64 / 10.0}}),
+            );
+            doc
+        })
+        .collect();
+    let mut group = c.benchmark_group("runner/profile");
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.bench_function("record_shape", |b| {
+        b.iter(|| {
+            let mut profile = millstone_core::profile::Profile::default();
+            docs.iter().for_each(|doc| profile.record_shape(doc));
+            black_box(profile)
+        })
+    });
+    group.bench_function("record_full_tagged", |b| {
+        b.iter(|| {
+            let mut profile = millstone_core::profile::Profile::default();
+            tagged.iter().for_each(|doc| profile.record_full(doc));
+            black_box(profile)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, profile);
 criterion_main!(benches);

@@ -67,7 +67,7 @@ impl Shared {
             side: SideWriter::new(&runtime.out_dir, ids.clone(), shard, overwrite),
             abort: Abort::default(),
             runtime,
-            progress: Progress::new(progress, 0),
+            progress: Progress::new(progress),
             warnings: Mutex::new(BTreeMap::new()),
             ids,
         }
@@ -95,6 +95,18 @@ impl Shared {
     /// Marks a stage as one that may emit several documents per input.
     pub(crate) fn mark_flat_map(&self, stage: usize) {
         self.stats[stage].lock().unwrap_or_else(|p| p.into_inner()).flat_map = true;
+    }
+
+    /// The stage with the most busy time so far, and its share of all stages' busy time.
+    pub(crate) fn busiest(&self) -> Option<(&str, f64)> {
+        let busy: Vec<f64> = self
+            .stats
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).busy.as_secs_f64())
+            .collect();
+        let total: f64 = busy.iter().sum();
+        let (stage, most) = busy.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
+        (total > 0.0).then(|| (self.ids[stage].as_str(), most / total))
     }
 
     /// Records that failed and records read so far (sources' input), over all stages.

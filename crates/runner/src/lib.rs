@@ -158,7 +158,7 @@ pub fn run(plan: Plan, options: &RunOptions) -> Result<RunReport, Error> {
         .build()
         .map_err(Error::Pool)?;
     let pool = Arc::new(pool);
-    shared.progress.set_shards(shards_read as u64);
+    shared.progress.set_shards(&shards);
     let finished = AtomicBool::new(false);
     let delivered = std::thread::scope(|scope| {
         if let Some(interrupt) = &options.interrupt {

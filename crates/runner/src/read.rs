@@ -89,6 +89,11 @@ pub(crate) fn read_sources(
                     continue;
                 }
                 progress.read(msg.docs.len() as u64, msg.stats.bytes_out);
+                if seq % 64 == 0 && progress.shown() {
+                    if let Some((id, share)) = shared.busiest() {
+                        progress.busiest(id, share);
+                    }
+                }
                 let batch = Batch { origin: Some(msg.source), ..Batch::new(seq, msg.docs) };
                 if out.send(batch).is_err() || shared.abort.is_set() {
                     break 'merge;
