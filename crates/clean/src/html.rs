@@ -42,6 +42,10 @@ pub struct HtmlConfig {
     /// Prefer recall (more text) over precision.
     #[serde(default)]
     pub favor_recall: bool,
+    /// Run a second, readability-style extractor (dom_smoothie) when the first finds under
+    /// 5,000 characters, and keep its text when it is over 1.5 times longer.
+    #[serde(default = "yes")]
+    pub fallback: bool,
 }
 
 fn default_field() -> FieldRef {
@@ -93,6 +97,8 @@ pub struct Extracted {
     pub author: Option<String>,
     /// Publication date (ISO 8601), from the page.
     pub published: Option<String>,
+    /// The text is the fallback extractor's (see [`HtmlConfig::fallback`]).
+    pub by_fallback: bool,
     /// Site name.
     pub sitename: Option<String>,
 }
@@ -128,6 +134,13 @@ impl HtmlExtractor {
         }
         .map_err(|e| e.to_string())?;
         let mut text = result.content_text;
+        let mut by_fallback = false;
+        if self.config.fallback && result.metadata.page_type.as_deref() != Some("product") {
+            if let Some(better) = readability_fallback(html, url, &text) {
+                text = better;
+                by_fallback = true;
+            }
+        }
         if self.config.include_comments {
             if let Some(comments) = result.comments_text.filter(|c| !c.trim().is_empty()) {
                 text.push_str("\n\n");
@@ -140,6 +153,7 @@ impl HtmlExtractor {
             author: result.metadata.author,
             published: result.metadata.date.map(|d| d.to_rfc3339()),
             sitename: result.metadata.sitename,
+            by_fallback,
         })
     }
 }
@@ -181,6 +195,9 @@ impl Transform for HtmlExtractor {
                 doc.meta.entry(key.to_string()).or_insert(v.into());
             }
         }
+        if extracted.by_fallback {
+            out.count("readability_fallback", 1);
+        }
         doc.set_text(extracted.text);
         if doc.text.trim().is_empty() {
             out.drop(doc, DropReason("no_main_content"));
@@ -189,6 +206,29 @@ impl Transform for HtmlExtractor {
         }
         Ok(())
     }
+}
+
+/// Primary texts shorter than this (in characters) are checked against the fallback extractor.
+const FALLBACK_BELOW_CHARS: usize = 5000;
+/// The fallback's text replaces the primary one when it is this many times longer.
+const FALLBACK_LONGER_BY: f64 = 1.5;
+
+/// The readability-style extraction of `html` (dom_smoothie, a port of Firefox's reader view),
+/// when the primary text is short and the readability text much longer: the primary extractor
+/// sometimes settles on one block of a page whose content is spread over several (forums,
+/// listings, service pages). Chosen on WCXB dev by F1 (see `clean.html_to_text` in the README);
+/// the other direction, readability's text when the primary one is much longer, lowered F1, and
+/// so did the fallback on pages the primary extractor classifies as products.
+fn readability_fallback(html: &str, url: Option<&str>, primary: &str) -> Option<String> {
+    let primary_chars = primary.chars().count();
+    if primary_chars >= FALLBACK_BELOW_CHARS {
+        return None;
+    }
+    let config = dom_smoothie::Config { text_mode: dom_smoothie::TextMode::Formatted, ..Default::default() };
+    let mut reader = dom_smoothie::Readability::new(html, url, Some(config)).ok()?;
+    let text = reader.parse().ok()?.text_content.to_string();
+    let chars = text.chars().count();
+    (chars as f64 > primary_chars as f64 * FALLBACK_LONGER_BY).then_some(text)
 }
 
 /// Whether `text` is HTML: an element or declaration of HTML in its first 64 KiB (`<p>`,
@@ -336,6 +376,24 @@ mod tests {
         assert!(e.text.contains("dredging budget") && e.text.contains("public review"), "{}", e.text);
         assert!(!e.text.contains("Cookie policy") && !e.text.contains("Sport"), "{}", e.text);
         assert_eq!(e.title.as_deref(), Some("Harbour budget approved"));
+    }
+
+    #[test]
+    fn the_fallback_replaces_a_short_primary_text_only_when_it_finds_much_more() {
+        let found =
+            readability_fallback(PAGE, None, "Harbour budget approved").expect("a short primary text");
+        assert!(found.contains("dredging budget") && found.contains("public review"), "{found}");
+        assert!(!found.contains("Cookie policy"), "{found}");
+        // The primary text is as long as what readability finds: it stays.
+        let primary = primary_text_of_page();
+        assert_eq!(readability_fallback(PAGE, None, &primary), None);
+        // Long primary texts are not checked at all.
+        assert_eq!(readability_fallback(PAGE, None, &"word ".repeat(FALLBACK_BELOW_CHARS / 5)), None);
+    }
+
+    fn primary_text_of_page() -> String {
+        let off = HtmlExtractor::new(serde_json::from_value(serde_json::json!({"fallback": false})).unwrap());
+        off.extract(PAGE).unwrap().text
     }
 
     /// A WET record through a default `ingest.warc` pipeline came out doubled ("X" -> "XX").
