@@ -542,6 +542,8 @@ fn parquet_text_folders_and_https_inputs_read_from_the_store_as_from_disk() {
         moto.put(&format!("data/texts/{name}"), body.as_bytes());
     }
     moto.put("data/texts/skip.bin", b"not a text file");
+    // A sibling whose key only starts like the folder's is not in it.
+    moto.put("data/texts-old/three.txt", b"Not in the folder.");
     let text_dir = |input: &str, out: &Path| {
         format!(
             "version: 1\nruntime: {{ out_dir: {o} }}\nstorage: {storage}\nstages:\n  - type: ingest.text_dir\n    path: {input}\n    folder_field: meta.site\n  - type: export.jsonl\n    path: {o}/docs.jsonl\n",
@@ -564,7 +566,7 @@ fn parquet_text_folders_and_https_inputs_read_from_the_store_as_from_disk() {
     // https:// (here http:// on loopback) names one object, read by ranged GETs unsigned.
     let jsonl = |input: &str, out: &Path| {
         format!(
-            "version: 1\nruntime: {{ out_dir: {o} }}\nstages:\n  - type: ingest.jsonl\n    path: {input}\n  - type: export.jsonl\n    path: {o}/docs.jsonl\n",
+            "version: 1\nruntime: {{ out_dir: {o} }}\nstorage: {storage}\nstages:\n  - type: ingest.jsonl\n    path: {input}\n  - type: export.jsonl\n    path: {o}/docs.jsonl\n",
             o = out.display()
         )
     };
@@ -581,6 +583,23 @@ fn parquet_text_folders_and_https_inputs_read_from_the_store_as_from_disk() {
     ));
     succeeded(&run(&["run", write("h-remote", jsonl(&url, &f)).to_str().unwrap(), "--quiet"], &staging));
     assert_eq!(std::fs::read(e.join("docs.jsonl")).unwrap(), std::fs::read(f.join("docs.jsonl")).unwrap());
+
+    // A folder named without its slash lists the objects under it, not keys that merely start
+    // with the same letters (`in` vs `in-extra.jsonl`).
+    moto.put("data/in-extra.jsonl", b"{\"id\":\"x\",\"text\":\"not in the folder\"}\n");
+    let (g, h) = (dir.path().join("g"), dir.path().join("h"));
+    succeeded(&run(
+        &["run", write("f-local", jsonl(&local_in.display().to_string(), &g)).to_str().unwrap(), "--quiet"],
+        &staging,
+    ));
+    succeeded(&run(
+        &["run", write("f-remote", jsonl("s3://data/in", &h)).to_str().unwrap(), "--quiet"],
+        &staging,
+    ));
+    let (local, listed) =
+        (std::fs::read(g.join("docs.jsonl")).unwrap(), std::fs::read(h.join("docs.jsonl")).unwrap());
+    assert!(local == listed, "the prefix listed other objects than the folder holds");
+    assert!(!String::from_utf8_lossy(&listed).contains("not in the folder"));
 
     // A pattern that matches no object is the same clear error as on disk.
     let out = run(

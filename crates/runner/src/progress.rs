@@ -160,6 +160,19 @@ impl Progress {
 mod tests {
     use super::*;
 
+    /// The terminal's contents once `ready` holds (draws come from the ticker thread), or after
+    /// ten seconds, whatever they are then.
+    fn screen_once(term: &indicatif::InMemoryTerm, ready: impl Fn(&str) -> bool) -> String {
+        let started = Instant::now();
+        loop {
+            let screen = term.contents();
+            if ready(&screen) || started.elapsed() > Duration::from_secs(10) {
+                return screen;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     #[test]
     fn the_read_bar_counts_shard_bytes_and_each_phase_gets_a_line_of_its_own() {
         let term = indicatif::InMemoryTerm::new(12, 160);
@@ -174,8 +187,7 @@ mod tests {
         progress.read(1, 0);
         progress.phase(2, Some("dedup.exact#2: finishing".into()));
         progress.phase(3, Some("export.jsonl#3: preparing its outputs".into()));
-        std::thread::sleep(TICK * 2);
-        let screen = term.contents();
+        let screen = screen_once(&term, |s| s.contains("export.jsonl#3") && s.contains("busiest"));
         assert!(screen.contains("1000 B/2.93 KiB"), "{screen}");
         assert!(screen.contains("11 docs") && screen.contains("5.0 MB text"), "{screen}");
         assert!(screen.contains("busiest: dedup.exact#2 62% of the work"), "{screen}");
@@ -186,9 +198,8 @@ mod tests {
             "{screen}"
         );
         progress.phase(2, None);
-        std::thread::sleep(TICK * 2);
-        let screen = term.contents();
-        assert!(!screen.contains("finishing") && screen.contains("preparing its outputs"), "{screen}");
+        let screen = screen_once(&term, |s| !s.contains("finishing"));
+        assert!(screen.contains("preparing its outputs"), "{screen}");
         progress.finish();
     }
 }

@@ -315,6 +315,12 @@ pub fn list(pattern: &str) -> Result<Vec<String>, Error> {
     };
     let prefix = (!folder.is_empty()).then(|| ObjectPath::from(folder));
     let options = glob::MatchOptions { require_literal_separator: true, ..Default::default() };
+    // A key that names no object is a folder: the objects under `key/`, not every key that
+    // merely starts with the same letters (`in` must not list `index.html`).
+    let folder_key = match key.trim_end_matches('/') {
+        "" => String::new(),
+        trimmed => format!("{trimmed}/"),
+    };
     let mut found = Vec::new();
     block_on(async {
         use futures::StreamExt;
@@ -324,7 +330,7 @@ pub fn list(pattern: &str) -> Result<Vec<String>, Error> {
             let name = meta.location.as_ref();
             let wanted = match &matcher {
                 Some(m) => m.matches_with(name, options),
-                None => name.starts_with(key.trim_end_matches('/')),
+                None => folder_key.is_empty() || name.starts_with(&folder_key),
             };
             if wanted {
                 found.push(object.url_of(&meta.location));

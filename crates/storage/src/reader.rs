@@ -68,14 +68,13 @@ impl ObjectReader {
         let options =
             GetOptions { range: Some(GetRange::Bounded(self.position..self.end)), ..Default::default() };
         self.feeder = Some(runtime().spawn(async move {
-            let body = match store.get_opts(&path, options).await {
+            let mut body = match store.get_opts(&path, options).await {
                 Ok(result) => result.into_stream(),
                 Err(e) => {
                     let _ = sender.send(Err(e)).await;
                     return;
                 }
             };
-            let mut body = body;
             while let Some(frame) = body.next().await {
                 let failed = frame.is_err();
                 if sender.send(frame).await.is_err() || failed {
