@@ -187,7 +187,9 @@ mod tests {
         progress.read(1, 0);
         progress.phase(2, Some("dedup.exact#2: finishing".into()));
         progress.phase(3, Some("export.jsonl#3: preparing its outputs".into()));
-        let screen = screen_once(&term, |s| s.contains("export.jsonl#3") && s.contains("busiest"));
+        let screen = screen_once(&term, |s| {
+            s.contains("export.jsonl#3") && s.contains("finishing") && s.contains("busiest")
+        });
         assert!(screen.contains("1000 B/2.93 KiB"), "{screen}");
         assert!(screen.contains("11 docs") && screen.contains("5.0 MB text"), "{screen}");
         assert!(screen.contains("busiest: dedup.exact#2 62% of the work"), "{screen}");
@@ -198,8 +200,9 @@ mod tests {
             "{screen}"
         );
         progress.phase(2, None);
-        let screen = screen_once(&term, |s| !s.contains("finishing"));
-        assert!(screen.contains("preparing its outputs"), "{screen}");
+        // Redraws clear and rewrite lines: wait for a whole frame without the finished phase.
+        let screen = screen_once(&term, |s| !s.contains("finishing") && s.contains("preparing its outputs"));
+        assert!(!screen.contains("finishing") && screen.contains("preparing its outputs"), "{screen}");
         progress.finish();
     }
 }
