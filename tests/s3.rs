@@ -510,27 +510,27 @@ fn parquet_text_folders_and_https_inputs_read_from_the_store_as_from_disk() {
     ));
     let parquet = std::fs::read(local_pq.join("docs.parquet")).unwrap();
     assert_eq!(moto.get("data/pq/docs.parquet").as_deref(), Some(&parquet[..]));
-    let from_parquet = |input: &str, out: &Path| {
-        format!(
-            "version: 1\nruntime: {{ out_dir: {o} }}\nstorage: {storage}\nstages:\n  - type: ingest.parquet\n    path: {input}\n  - type: export.jsonl\n    path: {o}/docs.jsonl\n",
-            o = out.display()
+    // `source` (a source stage, as YAML after `- `) into `<name>/docs.jsonl`: the pipeline file.
+    let to_jsonl = |name: &str, source: &str| {
+        let out = dir.path().join(name);
+        write(
+            name,
+            format!(
+                "version: 1\nruntime: {{ out_dir: {o} }}\nstorage: {storage}\nstages:\n  - {source}\n  - type: export.jsonl\n    path: {o}/docs.jsonl\n",
+                o = out.display()
+            ),
         )
     };
-    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    // Runs `source` to JSONL; the bytes written.
+    let read_through = |name: &str, source: &str| {
+        succeeded(&run(&["run", to_jsonl(name, source).to_str().unwrap(), "--quiet"], &staging));
+        std::fs::read(dir.path().join(name).join("docs.jsonl")).unwrap()
+    };
     let pq_local = local_pq.join("docs.parquet").display().to_string();
-    succeeded(&run(
-        &["run", write("rd-local", from_parquet(&pq_local, &a)).to_str().unwrap(), "--quiet"],
-        &staging,
-    ));
-    succeeded(&run(
-        &[
-            "run",
-            write("rd-remote", from_parquet("s3://data/pq/docs.parquet", &b)).to_str().unwrap(),
-            "--quiet",
-        ],
-        &staging,
-    ));
-    assert_eq!(std::fs::read(a.join("docs.jsonl")).unwrap(), std::fs::read(b.join("docs.jsonl")).unwrap());
+    assert_eq!(
+        read_through("rd-local", &format!("type: ingest.parquet\n    path: {pq_local}")),
+        read_through("rd-remote", "type: ingest.parquet\n    path: s3://data/pq/docs.parquet")
+    );
 
     // A folder of text files, listed from a prefix.
     let texts = dir.path().join("texts");
@@ -544,60 +544,27 @@ fn parquet_text_folders_and_https_inputs_read_from_the_store_as_from_disk() {
     moto.put("data/texts/skip.bin", b"not a text file");
     // A sibling whose key only starts like the folder's is not in it.
     moto.put("data/texts-old/three.txt", b"Not in the folder.");
-    let text_dir = |input: &str, out: &Path| {
-        format!(
-            "version: 1\nruntime: {{ out_dir: {o} }}\nstorage: {storage}\nstages:\n  - type: ingest.text_dir\n    path: {input}\n    folder_field: meta.site\n  - type: export.jsonl\n    path: {o}/docs.jsonl\n",
-            o = out.display()
-        )
-    };
-    let (c, d) = (dir.path().join("c"), dir.path().join("d"));
-    succeeded(&run(
-        &["run", write("td-local", text_dir(&texts.display().to_string(), &c)).to_str().unwrap(), "--quiet"],
-        &staging,
-    ));
-    succeeded(&run(
-        &["run", write("td-remote", text_dir("s3://data/texts", &d)).to_str().unwrap(), "--quiet"],
-        &staging,
-    ));
-    let listed = std::fs::read_to_string(d.join("docs.jsonl")).unwrap();
+    let text_dir =
+        |input: &str| format!("type: ingest.text_dir\n    path: {input}\n    folder_field: meta.site");
+    let local = read_through("td-local", &text_dir(&texts.display().to_string()));
+    let listed = String::from_utf8(read_through("td-remote", &text_dir("s3://data/texts"))).unwrap();
     assert_eq!(listed.lines().count(), 2, "{listed}");
-    assert_eq!(std::fs::read_to_string(c.join("docs.jsonl")).unwrap(), listed);
+    assert_eq!(String::from_utf8(local).unwrap(), listed);
 
     // https:// (here http:// on loopback) names one object, read by ranged GETs unsigned.
-    let jsonl = |input: &str, out: &Path| {
-        format!(
-            "version: 1\nruntime: {{ out_dir: {o} }}\nstorage: {storage}\nstages:\n  - type: ingest.jsonl\n    path: {input}\n  - type: export.jsonl\n    path: {o}/docs.jsonl\n",
-            o = out.display()
-        )
-    };
-    let (e, f) = (dir.path().join("e"), dir.path().join("f"));
+    let jsonl = |input: &str| format!("type: ingest.jsonl\n    path: {input}");
     moto.put_public("data/public/b.jsonl.gz", &std::fs::read(local_in.join("b.jsonl.gz")).unwrap());
     let url = format!("{}/data/public/b.jsonl.gz", moto.endpoint());
-    succeeded(&run(
-        &[
-            "run",
-            write("h-local", jsonl(&local_in.join("b.jsonl.gz").display().to_string(), &e)).to_str().unwrap(),
-            "--quiet",
-        ],
-        &staging,
-    ));
-    succeeded(&run(&["run", write("h-remote", jsonl(&url, &f)).to_str().unwrap(), "--quiet"], &staging));
-    assert_eq!(std::fs::read(e.join("docs.jsonl")).unwrap(), std::fs::read(f.join("docs.jsonl")).unwrap());
+    assert_eq!(
+        read_through("h-local", &jsonl(&local_in.join("b.jsonl.gz").display().to_string())),
+        read_through("h-remote", &jsonl(&url))
+    );
 
     // A folder named without its slash lists the objects under it, not keys that merely start
     // with the same letters (`in` vs `in-extra.jsonl`).
     moto.put("data/in-extra.jsonl", b"{\"id\":\"x\",\"text\":\"not in the folder\"}\n");
-    let (g, h) = (dir.path().join("g"), dir.path().join("h"));
-    succeeded(&run(
-        &["run", write("f-local", jsonl(&local_in.display().to_string(), &g)).to_str().unwrap(), "--quiet"],
-        &staging,
-    ));
-    succeeded(&run(
-        &["run", write("f-remote", jsonl("s3://data/in", &h)).to_str().unwrap(), "--quiet"],
-        &staging,
-    ));
-    let (local, listed) =
-        (std::fs::read(g.join("docs.jsonl")).unwrap(), std::fs::read(h.join("docs.jsonl")).unwrap());
+    let local = read_through("f-local", &jsonl(&local_in.display().to_string()));
+    let listed = read_through("f-remote", &jsonl("s3://data/in"));
     assert!(local == listed, "the prefix listed other objects than the folder holds");
     assert!(!String::from_utf8_lossy(&listed).contains("not in the folder"));
 
@@ -605,7 +572,7 @@ fn parquet_text_folders_and_https_inputs_read_from_the_store_as_from_disk() {
     let out = run(
         &[
             "run",
-            write("none", jsonl("s3://data/nothing/*.jsonl", &e)).to_str().unwrap(),
+            to_jsonl("none", &jsonl("s3://data/nothing/*.jsonl")).to_str().unwrap(),
             "--quiet",
             "--overwrite",
         ],

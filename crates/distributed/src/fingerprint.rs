@@ -1,5 +1,6 @@
-//! Fingerprints of inputs (size and modification time, and an object's ETag) and checksums of outputs (size and xxh3
-//! of the bytes), which plans and markers record so that stale work is never reused.
+//! Fingerprints of inputs (size and modification time, and an object's ETag) and checksums of
+//! outputs (size and xxh3 of the bytes), which plans and markers record so that stale work is
+//! never reused.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -262,8 +262,9 @@ impl Source for JsonlSource {
             }
             let url = path.to_string_lossy();
             let ranges = if millstone_storage::is_remote(&url) {
-                let object =
-                    millstone_storage::ObjectReader::open(&url).map_err(|e| io(std::io::Error::other(e)))?;
+                // The size is known: no second HEAD.
+                let object = millstone_storage::ObjectReader::open_range(&url, 0..len)
+                    .map_err(|e| io(std::io::Error::other(e)))?;
                 line_aligned_ranges(object, len, self.config.shard_bytes.0)
             } else {
                 line_aligned_ranges(File::open(&path).map_err(io)?, len, self.config.shard_bytes.0)
