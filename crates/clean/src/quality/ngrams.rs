@@ -1,0 +1,184 @@
+//! Classes of equal word n-grams in one document, for Gopher's repetition rules, refined from
+//! n to n + 1 instead of hashing every n-gram again for every n.
+//!
+//! Each position's class is the first position where the same n-gram starts. Two (n+1)-grams
+//! are equal when their n-grams are equal and the next words are equal, so a position whose
+//! n-gram occurs once keeps a class of its own without a lookup, and only positions in shared
+//! classes are looked up, by (class, class of the next word). On text that repeats little, most
+//! positions are alone from n = 3 on: the cost is about two table lookups per word for all n
+//! together, where hashing each n-gram costs one per word per n.
+
+use std::collections::HashMap;
+
+use millstone_core::prehashed::PreHashedBuild;
+
+/// The n-gram classes of a word sequence at the current n.
+pub struct NGramClasses {
+    /// The class of each word: the first position of an equal word.
+    word_class: Vec<u32>,
+    /// The class of the n-gram starting at each position (`words - n + 1` of them).
+    class: Vec<u32>,
+    /// How many positions each class has, indexed by the class's first position.
+    size: Vec<u32>,
+    /// Characters before each word (prefix sums of word lengths, `words + 1` of them).
+    chars_before: Vec<usize>,
+    n: usize,
+    next: HashMap<u64, u32, PreHashedBuild>,
+    /// Scratch: class sizes at the next n, and classes seen by [`Self::repeated_chars`].
+    scratch: Vec<u32>,
+}
+
+impl NGramClasses {
+    /// Classes of single words; `char_counts` are the words' lengths in characters.
+    pub fn new<'a>(words: &[&'a str], char_counts: impl IntoIterator<Item = usize>) -> Self {
+        let mut first: HashMap<&'a str, u32, foldhash::fast::FixedState> =
+            HashMap::with_capacity_and_hasher(words.len(), Default::default());
+        let mut size = vec![0u32; words.len()];
+        let word_class: Vec<u32> = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let class = *first.entry(w).or_insert(i as u32);
+                size[class as usize] += 1;
+                class
+            })
+            .collect();
+        let mut chars_before = Vec::with_capacity(words.len() + 1);
+        chars_before.push(0);
+        for count in char_counts {
+            chars_before.push(chars_before.last().copied().unwrap_or(0) + count);
+        }
+        let next = HashMap::with_capacity_and_hasher(words.len() / 2, PreHashedBuild::default());
+        let scratch = vec![0; words.len()];
+        NGramClasses { class: word_class.clone(), word_class, size, chars_before, n: 1, next, scratch }
+    }
+
+    /// Number of words.
+    pub fn words(&self) -> usize {
+        self.word_class.len()
+    }
+
+    /// Refines the classes to `n`-grams (`n` at least 1 and at most [`Self::words`]); going back
+    /// to a smaller n starts again from single words.
+    pub fn refine_to(&mut self, n: usize) {
+        assert!(n >= 1 && n <= self.words(), "n-gram length {n} of {} words", self.words());
+        if n < self.n {
+            self.class.clone_from(&self.word_class);
+            self.size.iter_mut().for_each(|s| *s = 0);
+            for &c in &self.class {
+                self.size[c as usize] += 1;
+            }
+            self.n = 1;
+        }
+        while self.n < n {
+            let positions = self.words() - self.n;
+            self.next.clear();
+            self.scratch.iter_mut().for_each(|s| *s = 0);
+            for i in 0..positions {
+                let class = self.class[i];
+                let refined = if self.size[class as usize] == 1 {
+                    i as u32
+                } else {
+                    let key = (u64::from(class) << 32) | u64::from(self.word_class[i + self.n]);
+                    *self.next.entry(mix(key)).or_insert(i as u32)
+                };
+                self.class[i] = refined;
+                self.scratch[refined as usize] += 1;
+            }
+            self.class.truncate(positions);
+            std::mem::swap(&mut self.size, &mut self.scratch);
+            self.n += 1;
+        }
+    }
+
+    /// The most frequent n-gram as (count, first position); ties go to the one seen first.
+    pub fn most_frequent(&self) -> (usize, usize) {
+        let mut best = (0, 0);
+        for (i, &class) in self.class.iter().enumerate() {
+            let count = self.size[class as usize] as usize;
+            if class as usize == i && count > best.0 {
+                best = (count, i);
+            }
+        }
+        best
+    }
+
+    /// Characters of the words from `start`, `len` of them (no separators).
+    pub fn chars(&self, start: usize, len: usize) -> usize {
+        self.chars_before[start + len] - self.chars_before[start]
+    }
+
+    /// Characters in n-grams seen before, scanning left to right and skipping past each repeat
+    /// (Gopher's and datatrove's `find_all_duplicate`).
+    pub fn repeated_chars(&mut self) -> usize {
+        let n = self.n;
+        let seen = &mut self.scratch;
+        seen.iter_mut().for_each(|s| *s = 0);
+        let (mut repeated, mut i) = (0, 0);
+        while i < self.class.len() {
+            let class = self.class[i] as usize;
+            if seen[class] != 0 {
+                repeated += self.chars_before[i + n] - self.chars_before[i];
+                i += n;
+            } else {
+                seen[class] = 1;
+                i += 1;
+            }
+        }
+        repeated
+    }
+}
+
+/// A 64-bit finaliser (from SplitMix64): the table uses the key as its hash.
+fn mix(key: u64) -> u64 {
+    let mut z = key.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashSet;
+
+    fn classes(words: &[&str]) -> NGramClasses {
+        NGramClasses::new(words, words.iter().map(|w| w.chars().count()))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        /// Against the direct definitions: counting each n-gram as a slice of words.
+        #[test]
+        fn classes_match_the_direct_definitions(
+            words in proptest::collection::vec(prop_oneof![Just("a"), Just("b"), Just("cc"), Just("é")], 1..60),
+            ns in proptest::collection::vec(1usize..12, 1..6),
+        ) {
+            let mut c = classes(&words);
+            for n in ns.into_iter().filter(|&n| n <= words.len()) {
+                c.refine_to(n);
+                let grams: Vec<&[&str]> = words.windows(n).collect();
+                let mut best = (0, 0);
+                for (i, g) in grams.iter().enumerate() {
+                    let count = grams.iter().filter(|h| *h == g).count();
+                    if !grams[..i].contains(g) && count > best.0 {
+                        best = (count, i);
+                    }
+                }
+                prop_assert_eq!(c.most_frequent(), best);
+                let mut seen: HashSet<&[&str]> = HashSet::new();
+                let (mut repeated, mut i) = (0, 0);
+                while i + n <= words.len() {
+                    if seen.insert(&words[i..i + n]) {
+                        i += 1;
+                    } else {
+                        repeated += words[i..i + n].iter().map(|w| w.chars().count()).sum::<usize>();
+                        i += n;
+                    }
+                }
+                prop_assert_eq!(c.repeated_chars(), repeated);
+            }
+        }
+    }
+}
