@@ -1,6 +1,7 @@
 //! The model's dictionary: words and labels, and how a line of text becomes input rows
 //! (word ids, character n-gram buckets, word n-gram buckets), as fastText's `getLine` does.
 
+use std::collections::HashMap;
 use std::io::Read;
 
 use crate::read::{Args, Binary};
@@ -120,6 +121,44 @@ impl PrunedIndex {
     }
 }
 
+/// Where one token's rows are in [`TokenRows::rows`], and its hash (`None`: skipped).
+#[derive(Clone, Copy)]
+pub(crate) struct CachedToken {
+    start: u32,
+    end: u32,
+    hash: Option<i32>,
+}
+
+/// A cache of tokens' input rows, one per thread (in [`crate::Scratch`]): text repeats its
+/// words, and a token's rows depend on the token alone. Emptied when it grows past its bounds.
+#[derive(Default)]
+pub(crate) struct TokenRows {
+    tokens: HashMap<Box<[u8]>, CachedToken, foldhash::fast::FixedState>,
+    rows: Vec<i32>,
+}
+
+impl TokenRows {
+    /// Most tokens and rows kept (about 6 MiB of cache).
+    const MAX_TOKENS: usize = 50_000;
+    const MAX_ROWS: usize = 1 << 20;
+
+    /// Keeps `cached` (whose rows were just appended) and returns where its rows now are.
+    fn insert(&mut self, token: &[u8], cached: CachedToken) -> CachedToken {
+        if self.tokens.len() >= Self::MAX_TOKENS || self.rows.len() >= Self::MAX_ROWS {
+            // Keep only the token just added: move its rows to the front.
+            let own: Vec<i32> = self.rows[cached.start as usize..cached.end as usize].to_vec();
+            self.tokens.clear();
+            self.rows.clear();
+            self.rows.extend_from_slice(&own);
+            let moved = CachedToken { start: 0, end: own.len() as u32, hash: cached.hash };
+            self.tokens.insert(token.into(), moved);
+            return moved;
+        }
+        self.tokens.insert(token.into(), cached);
+        cached
+    }
+}
+
 pub(crate) struct Dictionary {
     /// Word ids by word (labels are not looked up in predicted text).
     words: WordTable,
@@ -220,6 +259,24 @@ impl Dictionary {
         rows.push(self.nwords + row);
     }
 
+    /// One token's rows (its word row, if in the vocabulary, then its subword buckets), appended
+    /// to `rows`; no hash for a label token missing from the vocabulary (it is skipped).
+    fn token_rows(&self, token: &[u8], rows: &mut Vec<i32>, word: &mut Vec<u8>) -> CachedToken {
+        let start = rows.len() as u32;
+        let h = hash(token);
+        let id = self.words.get(token, h);
+        let skipped = id.is_none() && token.starts_with(LABEL_PREFIX);
+        if !skipped {
+            if let Some(id) = id {
+                rows.push(id);
+            }
+            if token != EOS {
+                self.push_subwords(rows, token, word);
+            }
+        }
+        CachedToken { start, end: rows.len() as u32, hash: (!skipped).then_some(h as i32) }
+    }
+
     /// Character n-gram buckets of `<token>` (fastText's `computeSubwords`).
     fn push_subwords(&self, rows: &mut Vec<i32>, token: &[u8], word: &mut Vec<u8>) {
         if self.maxn == 0 || self.bucket == 0 {
@@ -252,10 +309,12 @@ impl Dictionary {
         }
     }
 
-    /// The input rows of one line of text: its whitespace-separated tokens then `</s>`.
+    /// The input rows of one line of text: its whitespace-separated tokens then `</s>`. Each
+    /// token's rows are worked out once per [`TokenRows`] cache and copied after that.
     pub(crate) fn line_rows(
         &self,
         text: &str,
+        cache: &mut TokenRows,
         rows: &mut Vec<i32>,
         hashes: &mut Vec<i32>,
         word: &mut Vec<u8>,
@@ -268,22 +327,17 @@ impl Dictionary {
             .filter(|t| !t.is_empty())
             .chain(std::iter::once(EOS));
         for token in tokens {
-            let h = hash(token);
-            let id = self.words.get(token, h);
-            if id.is_none() && token.starts_with(LABEL_PREFIX) {
-                continue;
-            }
-            match id {
-                Some(id) => {
-                    rows.push(id);
-                    if token != EOS {
-                        self.push_subwords(rows, token, word);
-                    }
+            let cached = match cache.tokens.get(token) {
+                Some(&cached) => cached,
+                None => {
+                    let cached = self.token_rows(token, &mut cache.rows, word);
+                    cache.insert(token, cached)
                 }
-                None if token != EOS => self.push_subwords(rows, token, word),
-                None => {}
+            };
+            if let Some(h) = cached.hash {
+                rows.extend_from_slice(&cache.rows[cached.start as usize..cached.end as usize]);
+                hashes.push(h);
             }
-            hashes.push(h as i32);
         }
         if self.word_ngrams > 1 && self.bucket > 0 {
             for i in 0..hashes.len() {

@@ -117,6 +117,26 @@ impl Matrix {
         Ok(Matrix::Quantized(Box::new(QuantizedMatrix(Quantized { rows, codes, pq, norms }))))
     }
 
+    /// A quantized matrix of at most `max_cells` cells decoded to dense rows, each cell the
+    /// `norm * centroid` product that [`Matrix::add_row`] would add: sums are bit-identical, and
+    /// adding a row becomes one contiguous pass. Larger ones stay quantized.
+    pub(crate) fn decoded_if_at_most(self, max_cells: usize) -> Matrix {
+        let Matrix::Quantized(q) = &self else { return self };
+        let cols = self.cols();
+        let q = &q.0;
+        if q.rows.saturating_mul(cols) > max_cells {
+            return self;
+        }
+        let mut data = Vec::with_capacity(q.rows * cols);
+        for row in 0..q.rows {
+            let norm = q.norm(row);
+            for (sub, &code) in q.row_codes(row).iter().enumerate() {
+                data.extend(q.pq.centroid(sub, code).iter().map(|c| norm * c));
+            }
+        }
+        Matrix::Dense { rows: q.rows, cols, data }
+    }
+
     pub(crate) fn rows(&self) -> usize {
         match self {
             Matrix::Dense { rows, .. } => *rows,

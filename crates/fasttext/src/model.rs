@@ -100,7 +100,7 @@ impl Model {
             return Err(Error::Corrupt("a supervised model without labels".into()));
         }
         let quantized_input = input.bool()?;
-        let input_matrix = Matrix::read(&mut input, quantized_input)?;
+        let input_matrix = Matrix::read(&mut input, quantized_input)?.decoded_if_at_most(DECODED_INPUT_CELLS);
         let quantized_output = input.bool()?;
         let output = Matrix::read(&mut input, quantized_input && quantized_output)?;
         if input_matrix.cols() != args.dim || output.cols() != args.dim {
@@ -163,7 +163,13 @@ impl Model {
         if k == 0 {
             return Vec::new();
         }
-        self.dictionary.line_rows(text, &mut scratch.rows, &mut scratch.hashes, &mut scratch.word);
+        self.dictionary.line_rows(
+            text,
+            &mut scratch.tokens,
+            &mut scratch.rows,
+            &mut scratch.hashes,
+            &mut scratch.word,
+        );
         if scratch.rows.is_empty() {
             return Vec::new();
         }
@@ -242,9 +248,14 @@ impl Model {
     }
 }
 
+/// A quantized input matrix up to this many cells (64 MiB of `f32`; lid.176.ftz has 0.8 M:
+/// 50,000 rows of 16) is decoded once at load, so predictions add dense rows.
+const DECODED_INPUT_CELLS: usize = 16 << 20;
+
 /// Buffers reused by [`Model::predict_with`].
 #[derive(Default)]
 pub struct Scratch {
+    tokens: crate::dictionary::TokenRows,
     rows: Vec<i32>,
     hashes: Vec<i32>,
     word: Vec<u8>,
