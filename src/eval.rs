@@ -232,7 +232,8 @@ pub fn pairs(
 }
 
 /// One page's type, HTML size and (precision, recall, F1).
-type PageScore = (String, usize, (f64, f64, f64));
+/// One page's score: its type, HTML size, (precision, recall, F1) and, when asked, its JSON line.
+type PageScore = (String, usize, (f64, f64, f64), Option<serde_json::Value>);
 
 pub(crate) fn read_gz_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
     use std::io::Read;
@@ -268,6 +269,8 @@ pub struct ExtractScoring {
     pub snippets: Option<PathBuf>,
     /// Extractor options (`key=value`).
     pub options: Vec<String>,
+    /// Where to write the per-page scores and texts (JSON lines).
+    pub pages: Option<PathBuf>,
 }
 
 /// The extractor configuration of `--set key=value` options (values parsed as JSON when they
@@ -439,8 +442,18 @@ pub fn extract(
                 let page_type =
                     truth["_internal"]["page_type"]["primary"].as_str().unwrap_or("unknown").to_string();
                 let url = truth["url"].as_str();
-                let predicted = extractor.extract_page(&html, url).map(|e| e.text).unwrap_or_default();
-                Ok((page_type, html.len(), page_scores(scoring.metric, &token, &predicted, reference)))
+                let extracted = extractor.extract_page(&html, url).unwrap_or_default();
+                let scores = page_scores(scoring.metric, &token, &extracted.text, reference);
+                let line = scoring.pages.is_some().then(|| {
+                    serde_json::json!({
+                        "id": id, "page_type": page_type, "url": url,
+                        "precision": scores.0, "recall": scores.1, "f1": scores.2,
+                        "predicted_chars": extracted.text.chars().count(),
+                        "reference_chars": reference.chars().count(),
+                        "by_fallback": extracted.by_fallback, "text": extracted.text,
+                    })
+                });
+                Ok((page_type, html.len(), scores, line))
             })
             .collect()
     });
@@ -448,8 +461,13 @@ pub fn extract(
     let mut by_type: std::collections::BTreeMap<String, Vec<(f64, f64, f64)>> = Default::default();
     let mut all = Vec::new();
     let mut bytes = 0usize;
+    let mut lines = String::new();
     for r in results {
-        let (page_type, size, s) = r?;
+        let (page_type, size, s, line) = r?;
+        if let Some(line) = line {
+            lines.push_str(&line.to_string());
+            lines.push('\n');
+        }
         bytes += size;
         all.push(s);
         by_type.entry(page_type).or_default().push(s);
@@ -469,6 +487,9 @@ pub fn extract(
     }
     let (p, r, f) = mean(&all);
     println!("{:<14} {:>6} {p:>9.4} {r:>7.4} {f:>7.4}", "all (macro)", all.len());
+    if let Some(path) = &scoring.pages {
+        std::fs::write(path, lines).with_context(|| format!("writing {}", path.display()))?;
+    }
     println!(
         "{:.1} pages/s, {:.1} MB/s of HTML on {} threads",
         all.len() as f64 / elapsed,

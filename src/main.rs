@@ -217,6 +217,11 @@ enum EvalCommand {
         /// pages are read from `--html` (plain or `.gz`).
         #[arg(long)]
         snippets: Option<PathBuf>,
+        /// Also write one JSON line per page (id, page type, URL, precision, recall, F1, the
+        /// lengths, whether the fallback extractor's text was kept, the extracted text) to FILE,
+        /// to find the pages a change helps or hurts.
+        #[arg(long, value_name = "FILE")]
+        pages: Option<PathBuf>,
     },
     /// Score language identification (`clean.language`'s models) on a labelled TSV
     /// (`label<TAB>text`, ISO 639-1 labels): accuracy overall, per language, on short texts, and
@@ -582,8 +587,17 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
         Command::Eval(EvalCommand::Reprints { html, truth, out, same_site: true, .. }) => {
             reprints::build_same_site(&html, &truth, &out)
         }
-        Command::Eval(EvalCommand::Extract { html, truth, limit, threads, options, metric, snippets }) => {
-            let scoring = eval::ExtractScoring { metric, snippets, options };
+        Command::Eval(EvalCommand::Extract {
+            html,
+            truth,
+            limit,
+            threads,
+            options,
+            metric,
+            snippets,
+            pages,
+        }) => {
+            let scoring = eval::ExtractScoring { metric, snippets, options, pages };
             eval::extract(&html, truth.as_deref(), limit, threads, &scoring)
         }
         Command::Eval(EvalCommand::Lid { set, model, model_path, rounds }) => {

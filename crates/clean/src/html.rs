@@ -46,6 +46,11 @@ pub struct HtmlConfig {
     /// 5,000 characters, and keep its text when it is over 1.5 times longer.
     #[serde(default = "yes")]
     pub fallback: bool,
+    /// Drop a line of at least 8 characters that the extracted text already had: carousels,
+    /// sticky banners and mobile/desktop copies of one block repeat on a page. Off on pages the
+    /// extractor classifies as documentation, where code lines repeat.
+    #[serde(default = "yes")]
+    pub drop_repeated_lines: bool,
 }
 
 fn default_field() -> FieldRef {
@@ -99,6 +104,8 @@ pub struct Extracted {
     pub published: Option<String>,
     /// The text is the fallback extractor's (see [`HtmlConfig::fallback`]).
     pub by_fallback: bool,
+    /// Lines dropped as repeats (see [`HtmlConfig::drop_repeated_lines`]).
+    pub repeated_lines: usize,
     /// Site name.
     pub sitename: Option<String>,
 }
@@ -141,6 +148,10 @@ impl HtmlExtractor {
                 by_fallback = true;
             }
         }
+        let mut repeated_lines = 0;
+        if self.config.drop_repeated_lines && result.metadata.page_type.as_deref() != Some("documentation") {
+            (text, repeated_lines) = drop_repeated_lines(&text);
+        }
         if self.config.include_comments {
             if let Some(comments) = result.comments_text.filter(|c| !c.trim().is_empty()) {
                 text.push_str("\n\n");
@@ -154,6 +165,7 @@ impl HtmlExtractor {
             published: result.metadata.date.map(|d| d.to_rfc3339()),
             sitename: result.metadata.sitename,
             by_fallback,
+            repeated_lines,
         })
     }
 }
@@ -198,6 +210,9 @@ impl Transform for HtmlExtractor {
         if extracted.by_fallback {
             out.count("readability_fallback", 1);
         }
+        if extracted.repeated_lines > 0 {
+            out.count("repeated_lines_dropped", extracted.repeated_lines as u64);
+        }
         doc.set_text(extracted.text);
         if doc.text.trim().is_empty() {
             out.drop(doc, DropReason("no_main_content"));
@@ -229,6 +244,31 @@ fn readability_fallback(html: &str, url: Option<&str>, primary: &str) -> Option<
     let text = reader.parse().ok()?.text_content.to_string();
     let chars = text.chars().count();
     (chars as f64 > primary_chars as f64 * FALLBACK_LONGER_BY).then_some(text)
+}
+
+/// Lines shorter than this (in characters, trimmed) are never dropped as repeats: short labels
+/// ("Price", "Reply") repeat on real content too.
+const REPEATED_LINE_MIN_CHARS: usize = 8;
+
+/// `text` without the lines (of at least [`REPEATED_LINE_MIN_CHARS`], compared trimmed) that it
+/// already had, and how many were dropped. On WCXB dev this raised F1 from 0.8556 to 0.8593
+/// (precision 0.848 -> 0.864, recall 0.912 -> 0.901); lower minimum lengths and including
+/// documentation pages both scored lower.
+fn drop_repeated_lines(text: &str) -> (String, usize) {
+    let mut seen = foldhash::HashSet::default();
+    let mut kept = String::with_capacity(text.len());
+    let mut dropped = 0;
+    for line in text.split('\n') {
+        let trimmed = line.trim();
+        if trimmed.chars().count() >= REPEATED_LINE_MIN_CHARS && !seen.insert(trimmed) {
+            dropped += 1;
+            continue;
+        }
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    kept.pop();
+    (kept, dropped)
 }
 
 /// Whether `text` is HTML: an element or declaration of HTML in its first 64 KiB (`<p>`,
@@ -411,6 +451,34 @@ mod tests {
             looks_like_html("<!DOCTYPE html><title>x</title>") && looks_like_html("text <P class=x>more")
         );
         assert!(looks_like_html("<!-- note -->") && !looks_like_html("<bee> and <3 and x<y"));
+    }
+
+    #[test]
+    fn repeated_lines_are_dropped_after_their_first_appearance_unless_short() {
+        let text = "Free shipping on orders over $50\nThe wool runner is soft.\nPrice\n  Free shipping on orders over $50  \nPrice\nThe wool runner is soft.";
+        let (kept, dropped) = drop_repeated_lines(text);
+        assert_eq!(kept, "Free shipping on orders over $50\nThe wool runner is soft.\nPrice\nPrice");
+        assert_eq!(dropped, 2);
+        assert_eq!(drop_repeated_lines("one line"), ("one line".to_string(), 0));
+        assert_eq!(drop_repeated_lines(""), (String::new(), 0));
+    }
+
+    #[test]
+    fn a_page_that_repeats_a_block_keeps_one_copy_and_counts_the_rest() {
+        let banner = "<div class=promo><p>Sign up for our newsletter and get ten percent off your first order today.</p></div>";
+        let page = PAGE
+            .replace("<article>", &format!("{banner}<article>"))
+            .replace("</article>", &format!("</article>{banner}"));
+        let paragraph = &PAGE[PAGE.find("<p>Councillors").unwrap()..PAGE.find("<p>Opponents").unwrap()];
+        let page = page.replace("<p>Opponents", &format!("{paragraph}<p>Opponents"));
+        let on = HtmlExtractor::new(serde_json::from_value(serde_json::json!({})).unwrap());
+        let off = HtmlExtractor::new(
+            serde_json::from_value(serde_json::json!({"drop_repeated_lines": false})).unwrap(),
+        );
+        let (with, without) = (on.extract(&page).unwrap(), off.extract(&page).unwrap());
+        assert_eq!(without.text.matches("Councillors voted").count(), 2, "{}", without.text);
+        assert_eq!(with.text.matches("Councillors voted").count(), 1, "{}", with.text);
+        assert!(with.repeated_lines >= 1 && without.repeated_lines == 0);
     }
 
     #[test]
