@@ -45,7 +45,7 @@ pub fn pipeline(data: &[u8]) {
 /// One JSON Lines record.
 pub fn jsonl_line(data: &[u8]) {
     let source = millstone_ingest::jsonl::JsonlSource::new(Vec::new());
-    let _ = source.parse_line(data.to_vec(), &"fuzz.jsonl".into(), 1, "fuzz.jsonl");
+    let _ = source.parse_line(data, &"fuzz.jsonl".into(), 1, "fuzz.jsonl");
 }
 
 /// Reads `data` as a whole file with the source `type_name`; every item is a document or a

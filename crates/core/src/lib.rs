@@ -55,9 +55,9 @@ pub use registry::{part_path, BuildContext, ConfigProblem, Registry, StageConfig
 pub use spill::SpillFile;
 pub use stage::{
     commit_all, Barrier, BatchEncoder, CountByKey, DropReason, Emit, Filter, FilterStage, KeepFirstByKey,
-    Map, MapStage, NearDuplicates, NearVerdict, PendingOutput, PrefixState, Prepared, RecordError,
-    SegmentMatches, Shard, Sink, SinkSummary, Source, SourceItem, Split, SplitStage, Stage, StageKind,
-    TagFilter, Transform, Verdict, DROPPED_CHARS,
+    LineParser, Map, MapStage, NearDuplicates, NearVerdict, PendingOutput, PrefixState, Prepared, RawLine,
+    RecordError, SegmentMatches, Shard, Sink, SinkSummary, Source, SourceItem, Split, SplitStage, Stage,
+    StageKind, TagFilter, Transform, Verdict, DROPPED_CHARS,
 };
 pub use stats::{failure_kind, ErrorSample, StageStats};
 pub use unionfind::UnionFind;

@@ -84,8 +84,8 @@ pub struct RuntimeSettings {
     pub batch_docs: usize,
     /// ...or after this many bytes of text, whichever comes first.
     pub batch_bytes: ByteSize,
-    /// Batches in flight at once per parallel section; bounds memory to about
-    /// `max_in_flight x batch_bytes` per section.
+    /// Batches in flight at once per parallel section (never more than 4 per thread); bounds
+    /// memory to about `max_in_flight x batch_bytes` per section.
     pub max_in_flight: usize,
     /// Where rejects, quarantine files and default reports go.
     pub out_dir: PathBuf,

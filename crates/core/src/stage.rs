@@ -349,6 +349,14 @@ impl Shard {
     pub fn file(path: impl Into<PathBuf>) -> Self {
         Shard { path: path.into(), range: None, first_line: 1 }
     }
+    /// The file's path as records' provenance names it.
+    pub fn file_label(&self) -> Arc<str> {
+        self.path.display().to_string().into()
+    }
+    /// The file's name without its folders (default document ids are `<file name>:<line>`).
+    pub fn file_name(&self) -> String {
+        self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    }
     /// A human-readable name (`path` or `path[start..end]`).
     pub fn label(&self) -> String {
         match &self.range {
@@ -390,6 +398,44 @@ pub trait Source: Send + Sync {
         shard: &Shard,
         emit: &mut dyn FnMut(SourceItem) -> ControlFlow<()>,
     ) -> Result<(), StageError>;
+
+    /// For sources of one record per line (JSONL): the parser of a line. When there is one, the
+    /// runner reads shards with [`Source::read_lines`] on its reader threads and parses the lines
+    /// on its worker pool, so parsing, usually the larger cost, scales with the threads.
+    fn line_parser(&self) -> Option<Arc<dyn LineParser>> {
+        None
+    }
+
+    /// Reads the raw lines of one shard (a source with a [`Source::line_parser`] implements
+    /// it): what [`Source::read`] would parse, line by line, and the records it cannot read.
+    fn read_lines(
+        &self,
+        shard: &Shard,
+        _emit: &mut dyn FnMut(RawLine<'_>) -> ControlFlow<()>,
+    ) -> Result<(), StageError> {
+        Err(StageError::other(format!("{}: this source does not read raw lines", shard.label())))
+    }
+}
+
+/// One record of a line-per-record source, read but not parsed (see [`Source::line_parser`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawLine<'a> {
+    /// A line without its terminator, with its 1-based number in the file.
+    Line {
+        /// The line's bytes.
+        bytes: &'a [u8],
+        /// Its line number.
+        number: u64,
+    },
+    /// A record that cannot be read (larger than the source's limit): failed as it is.
+    Bad(RecordError),
+}
+
+/// Parses one line of a line-per-record source into an item (see [`Source::line_parser`]).
+pub trait LineParser: Send + Sync {
+    /// Parses line `number` (without its terminator) of `file`, whose name without folders is
+    /// `file_name`; `None` for a blank line.
+    fn parse_line(&self, bytes: &[u8], file: &Arc<str>, number: u64, file_name: &str) -> Option<SourceItem>;
 }
 
 /// What a sink wrote, reported at the end of a run.
@@ -482,7 +528,7 @@ pub trait Sink: Send {
         None
     }
     /// Writes a batch that the sink's [`BatchEncoder`] already turned into bytes.
-    fn write_encoded(&mut self, batch: &Batch, _encoded: Vec<u8>) -> Result<(), StageError> {
+    fn write_encoded(&mut self, batch: &Batch, _encoded: &[u8]) -> Result<(), StageError> {
         self.write(batch)
     }
 }
@@ -492,6 +538,14 @@ pub trait Sink: Send {
 pub trait BatchEncoder: Send + Sync {
     /// Encodes the documents of `batch`.
     fn encode(&self, batch: &Batch) -> Result<Vec<u8>, StageError>;
+
+    /// Encodes the documents of `batch` into `out` (empty, maybe with capacity left from an
+    /// earlier batch: the runner reuses buffers). Encoders that build their bytes in place
+    /// override it to spare the copy.
+    fn encode_into(&self, batch: &Batch, out: &mut Vec<u8>) -> Result<(), StageError> {
+        out.extend_from_slice(&self.encode(batch)?);
+        Ok(())
+    }
 }
 
 /// A built stage, ready to run.

@@ -383,14 +383,14 @@ impl millstone_core::BatchEncoder for BloomHasher {
 impl millstone_core::Sink for BloomStateSink {
     fn write(&mut self, batch: &Batch) -> Result<(), StageError> {
         let encoded = millstone_core::BatchEncoder::encode(&*self.hasher, batch)?;
-        self.write_encoded(batch, encoded)
+        self.write_encoded(batch, &encoded)
     }
 
     fn encoder(&self) -> Option<Arc<dyn millstone_core::BatchEncoder>> {
         Some(self.hasher.clone())
     }
 
-    fn write_encoded(&mut self, _batch: &Batch, encoded: Vec<u8>) -> Result<(), StageError> {
+    fn write_encoded(&mut self, _batch: &Batch, encoded: &[u8]) -> Result<(), StageError> {
         for item in encoded.chunks_exact(16) {
             self.filter.insert(u128::from_le_bytes(item.try_into().expect("16 bytes")));
         }

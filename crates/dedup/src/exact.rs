@@ -2,10 +2,9 @@
 //! metadata field such as `url`); the first copy is kept.
 //!
 //! The hash is computed in parallel (the stage's prepare step); the sequential part keeps one
-//! 16-byte hash per distinct document (plus the keeper's id when a report is written), never
-//! the texts.
+//! 16-byte hash per distinct document in a [`FirstSeen`] (22-30 bytes in all; plus the keeper's
+//! id when a report is written), never the texts.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -15,8 +14,9 @@ use millstone_core::{
     OnMatch, Stage, StageConfig, StageError, StageKind, Transform,
 };
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::xxh3_128;
 
+use crate::first_seen::FirstSeen;
 use crate::normalize::Normalization;
 use crate::report::{ReportRow, ReportSlot};
 
@@ -87,19 +87,22 @@ impl ExactHasher {
     /// The 128-bit hash of the document's field, or `None` if the field is missing.
     pub fn hash(&self, doc: &Document) -> Option<u128> {
         let value = self.field.get(doc)?;
-        let value = value.as_ref();
-        let mut hasher = Xxh3::new();
-        let mut buf = [0u8; 4];
-        let mut chunk = String::with_capacity(256);
-        self.normalize.for_each_char(value, |c| {
-            chunk.push_str(c.encode_utf8(&mut buf));
-            if chunk.len() >= 240 {
-                hasher.update(chunk.as_bytes());
-                chunk.clear();
+        if self.normalize == Normalization::NONE {
+            return Some(xxh3_128(value.as_bytes()));
+        }
+        thread_local! {
+            static NORMALISED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        Some(NORMALISED.with_borrow_mut(|normalised| {
+            normalised.clear();
+            self.normalize.apply_into(&value, normalised);
+            let hash = xxh3_128(normalised.as_bytes());
+            if normalised.capacity() > 1 << 20 {
+                // One huge document must not pin its size of memory on this thread.
+                *normalised = String::new();
             }
-        });
-        hasher.update(chunk.as_bytes());
-        Some(hasher.digest128())
+            hash
+        }))
     }
 }
 
@@ -116,9 +119,8 @@ impl Transform for ExactHasher {
 /// The sequential part of `dedup.exact`.
 pub struct ExactDedup {
     hasher: Arc<ExactHasher>,
-    /// Per distinct hash: the keeper's index (into `keepers`) and how many copies were seen. The
-    /// count lives in the slot's padding: a `(u128, u32)` entry takes 32 bytes either way.
-    seen: HashMap<u128, (u32, u32)>,
+    /// The distinct hashes, by the position of their keeper (into `keepers`).
+    seen: FirstSeen,
     keepers: Vec<DocId>,
     report: ReportSlot,
     missing: u64,
@@ -128,7 +130,7 @@ const DUPLICATE: DropReason = DropReason("exact_duplicate");
 
 impl ExactDedup {
     fn new(hasher: Arc<ExactHasher>, report: ReportSlot) -> Self {
-        ExactDedup { hasher, seen: HashMap::new(), keepers: Vec::new(), report, missing: 0 }
+        ExactDedup { hasher, seen: FirstSeen::default(), keepers: Vec::new(), report, missing: 0 }
     }
 }
 
@@ -153,11 +155,7 @@ impl Barrier for ExactDedup {
                 out.keep(doc);
                 continue;
             };
-            let next = self.seen.len() as u32;
-            let slot = self.seen.entry(hash).or_insert((next, 0));
-            slot.1 += 1;
-            let keeper = slot.0;
-            let is_new = keeper == next;
+            let (keeper, is_new) = self.seen.insert(hash);
             if reporting && is_new {
                 self.keepers.push(doc.id.clone());
             }
@@ -171,7 +169,7 @@ impl Barrier for ExactDedup {
     }
 
     fn finish(&mut self, out: &mut Emit) -> Result<(), StageError> {
-        for &(_, copies) in self.seen.values().filter(|(_, copies)| *copies > 1) {
+        for (_, copies) in self.seen.repeated() {
             out.observe("cluster_size", f64::from(copies));
         }
         self.report.seal()
@@ -182,8 +180,7 @@ impl Barrier for ExactDedup {
     }
 
     fn retained_bytes(&self) -> usize {
-        self.seen.capacity() * (std::mem::size_of::<(u128, (u32, u32))>() + 1)
-            + self.keepers.iter().map(|k| k.len() + 16).sum::<usize>()
+        self.seen.bytes() + self.keepers.iter().map(|k| k.len() + 16).sum::<usize>()
     }
 
     fn summary(&self) -> Vec<(&'static str, u64)> {
@@ -191,9 +188,10 @@ impl Barrier for ExactDedup {
     }
 
     fn state_bytes_per_document(&self) -> Option<u64> {
-        // A hash-map slot per distinct document (with slack), plus the keeper's id in a report.
+        // A hash and its table slot per distinct document (with growth room, see `FirstSeen`),
+        // plus the keeper's id in a report.
         let report = if self.report.settings().0.is_some() { 40 } else { 0 };
-        Some(std::mem::size_of::<(u128, (u32, u32))>() as u64 * 2 + report)
+        Some(30 + report)
     }
 
     fn keep_first_by_key(&self) -> Option<Arc<dyn KeepFirstByKey>> {
@@ -288,6 +286,7 @@ impl Barrier for ExactApply {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::HashMap;
 
     fn run(docs: Vec<Document>, normalize: Normalization) -> Vec<Document> {
         let hasher = ExactHasher::text(normalize);

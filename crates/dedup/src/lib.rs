@@ -27,6 +27,7 @@ pub mod cluster;
 pub mod decontaminate;
 pub mod eval;
 pub mod exact;
+pub mod first_seen;
 pub mod frequency;
 pub mod lsh;
 pub mod minhash;

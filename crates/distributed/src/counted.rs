@@ -116,16 +116,16 @@ impl CountSink {
 impl Sink for CountSink {
     fn write(&mut self, batch: &Batch) -> Result<(), StageError> {
         let encoded = CountEncoder { counted: self.counted.clone() }.encode(batch)?;
-        self.write_encoded(batch, encoded)
+        self.write_encoded(batch, &encoded)
     }
 
     fn encoder(&self) -> Option<Arc<dyn BatchEncoder>> {
         Some(Arc::new(CountEncoder { counted: self.counted.clone() }))
     }
 
-    fn write_encoded(&mut self, _batch: &Batch, encoded: Vec<u8>) -> Result<(), StageError> {
+    fn write_encoded(&mut self, _batch: &Batch, encoded: &[u8]) -> Result<(), StageError> {
         let truncated = || StageError::other("a counted batch is truncated");
-        let mut rest = &encoded[..];
+        let mut rest = encoded;
         while !rest.is_empty() {
             let (head, tail) = rest.split_at_checked(12).ok_or_else(truncated)?;
             let group = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));

@@ -224,8 +224,8 @@ impl Sink for NearSink {
         Some(Arc::new(SignEncoder { split: self.split.clone() }))
     }
 
-    fn write_encoded(&mut self, _batch: &Batch, encoded: Vec<u8>) -> Result<(), StageError> {
-        self.write_signed(&encoded)
+    fn write_encoded(&mut self, _batch: &Batch, encoded: &[u8]) -> Result<(), StageError> {
+        self.write_signed(encoded)
     }
 
     fn prepare(&mut self) -> Result<Prepared, StageError> {

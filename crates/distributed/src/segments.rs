@@ -90,17 +90,17 @@ impl SegmentSink {
 impl Sink for SegmentSink {
     fn write(&mut self, batch: &Batch) -> Result<(), StageError> {
         let encoded = SegmentEncoder { split: self.split.clone() }.encode(batch)?;
-        self.write_encoded(batch, encoded)
+        self.write_encoded(batch, &encoded)
     }
 
     fn encoder(&self) -> Option<Arc<dyn BatchEncoder>> {
         Some(Arc::new(SegmentEncoder { split: self.split.clone() }))
     }
 
-    fn write_encoded(&mut self, _batch: &Batch, encoded: Vec<u8>) -> Result<(), StageError> {
+    fn write_encoded(&mut self, _batch: &Batch, encoded: &[u8]) -> Result<(), StageError> {
         self.open()?;
         let truncated = || StageError::other("a listed batch is truncated");
-        let mut rest = &encoded[..];
+        let mut rest = encoded;
         let mut record = [0u8; RECORD];
         while !rest.is_empty() {
             let (head, tail) = rest.split_at_checked(13).ok_or_else(truncated)?;

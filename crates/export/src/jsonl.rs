@@ -9,10 +9,9 @@ use millstone_core::{
     AtomicFile, Batch, BatchEncoder, BuildContext, BuildError, Document, FieldError, PendingOutput, Prepared,
     Sink, Stage, StageConfig, StageError, StageKind,
 };
-use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
+use crate::{json_string, Error};
 
 /// Configuration of `export.jsonl`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -196,56 +195,47 @@ fn write_document_as(
     doc: &Document,
     layout: &JsonlEncoder,
 ) -> Result<(), serde_json::Error> {
-    if layout.fields.is_none() && layout.rename.is_empty() {
-        return write_document(out, doc, layout.include_spans, layout.include_provenance);
-    }
-    let name = |k: &str| layout.rename.get(k).cloned().unwrap_or_else(|| k.to_string());
-    let mut ser = serde_json::Serializer::new(&mut *out);
-    let mut map = ser.serialize_map(None)?;
-    map.serialize_entry(&name("id"), &*doc.id)?;
-    map.serialize_entry(&name("text"), &doc.text)?;
+    let name = |key: &'static str| layout.rename.get(key).map_or(key, String::as_str);
+    let field = |out: &mut Vec<u8>, key: &str| {
+        out.push(b',');
+        json_string::push(out, key);
+        out.push(b':');
+    };
+    out.push(b'{');
+    json_string::push(out, name("id"));
+    out.push(b':');
+    json_string::push(out, &doc.id);
+    field(out, name("text"));
+    json_string::push(out, &doc.text);
     for (key, value) in &doc.meta {
         let wanted = layout.fields.as_ref().is_none_or(|f| f.contains(key));
         if wanted && key != "id" && key != "text" && key != "spans" {
-            map.serialize_entry(&name(key), value)?;
+            field(out, layout.rename.get(key).unwrap_or(key));
+            serde_json::to_writer(&mut *out, value)?;
         }
     }
     if layout.include_spans {
-        map.serialize_entry(&name("spans"), &doc.spans)?;
+        field(out, name("spans"));
+        serde_json::to_writer(&mut *out, &doc.spans)?;
     }
     if layout.include_provenance {
-        map.serialize_entry(&name("source"), &doc.provenance.to_string())?;
+        field(out, name("source"));
+        json_string::push(out, &doc.provenance.to_string());
     }
-    map.end()?;
-    out.push(b'\n');
+    out.extend_from_slice(b"}\n");
     Ok(())
 }
 
-/// Serialises one document as a JSON object line into `out`.
+/// Serialises one document as a JSON object line into `out`: `id`, `text`, the metadata
+/// fields in key order, then `spans` and `source` when asked.
 pub fn write_document(
     out: &mut Vec<u8>,
     doc: &Document,
     include_spans: bool,
     include_provenance: bool,
 ) -> Result<(), serde_json::Error> {
-    let mut ser = serde_json::Serializer::new(&mut *out);
-    let mut map = ser.serialize_map(None)?;
-    map.serialize_entry("id", &*doc.id)?;
-    map.serialize_entry("text", &doc.text)?;
-    for (key, value) in &doc.meta {
-        if key != "id" && key != "text" && key != "spans" {
-            map.serialize_entry(key, value)?;
-        }
-    }
-    if include_spans {
-        map.serialize_entry("spans", &doc.spans)?;
-    }
-    if include_provenance {
-        map.serialize_entry("source", &doc.provenance.to_string())?;
-    }
-    map.end()?;
-    out.push(b'\n');
-    Ok(())
+    let layout = JsonlEncoder { include_spans, include_provenance, fields: None, rename: Default::default() };
+    write_document_as(out, doc, &layout)
 }
 
 /// Serialises batches for [`JsonlSink`]; the runner runs it on worker threads.
@@ -257,22 +247,23 @@ pub struct JsonlEncoder {
     rename: std::collections::BTreeMap<String, String>,
 }
 
-impl JsonlEncoder {
-    fn encode_into(&self, out: &mut Vec<u8>, batch: &Batch) -> Result<(), StageError> {
+impl BatchEncoder for JsonlEncoder {
+    fn encode(&self, batch: &Batch) -> Result<Vec<u8>, StageError> {
+        let mut out = Vec::new();
+        self.encode_into(batch, &mut out)?;
+        Ok(out)
+    }
+
+    fn encode_into(&self, batch: &Batch, out: &mut Vec<u8>) -> Result<(), StageError> {
+        // Text plus an eighth for escapes (news text: a `\n` per ~60 bytes) and the keys, so
+        // the buffer seldom grows while it is written.
+        out.reserve(batch.text_bytes() + batch.text_bytes() / 8 + batch.docs.len() * 64);
         for doc in &batch.docs {
             write_document_as(out, doc, self).map_err(|e| {
                 StageError::from(Error::Serialize { id: doc.id.to_string(), message: e.to_string() })
             })?;
         }
         Ok(())
-    }
-}
-
-impl BatchEncoder for JsonlEncoder {
-    fn encode(&self, batch: &Batch) -> Result<Vec<u8>, StageError> {
-        let mut out = Vec::with_capacity(batch.text_bytes() + batch.docs.len() * 64);
-        self.encode_into(&mut out, batch)?;
-        Ok(out)
     }
 }
 
@@ -310,7 +301,7 @@ impl Sink for JsonlSink {
     fn write(&mut self, batch: &Batch) -> Result<(), StageError> {
         let mut buffer = std::mem::take(&mut self.buffer);
         buffer.clear();
-        self.encoder_config().encode_into(&mut buffer, batch)?;
+        self.encoder_config().encode_into(batch, &mut buffer)?;
         let result = self.write_bytes(&buffer, batch.docs.len());
         self.buffer = buffer;
         result
@@ -320,8 +311,8 @@ impl Sink for JsonlSink {
         Some(Arc::new(self.encoder_config()))
     }
 
-    fn write_encoded(&mut self, batch: &Batch, encoded: Vec<u8>) -> Result<(), StageError> {
-        self.write_bytes(&encoded, batch.docs.len())
+    fn write_encoded(&mut self, batch: &Batch, encoded: &[u8]) -> Result<(), StageError> {
+        self.write_bytes(encoded, batch.docs.len())
     }
 
     fn prepare(&mut self) -> Result<Prepared, StageError> {
@@ -380,7 +371,7 @@ mod tests {
                 Document::new(format!("d{i}"), "x".repeat(60)).with_meta("url", "u").with_meta("drop", 1);
             let batch = Batch::new(i, vec![doc]);
             let bytes = sink.encoder().unwrap().encode(&batch).unwrap();
-            sink.write_encoded(&batch, bytes).unwrap();
+            sink.write_encoded(&batch, &bytes).unwrap();
         }
         let summary = sink.finish().unwrap();
         assert_eq!(summary.files.len(), 5);

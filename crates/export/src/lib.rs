@@ -27,6 +27,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod json_string;
 pub mod jsonl;
 pub mod parquet;
 pub mod table;

@@ -352,14 +352,14 @@ pub fn write_index(out: &mut impl Write, dtype: u8, lengths: &[i32], width: usiz
 impl Sink for TokensSink {
     fn write(&mut self, batch: &Batch) -> Result<(), StageError> {
         let encoded = self.encoder.encode(batch)?;
-        self.write_encoded(batch, encoded)
+        self.write_encoded(batch, &encoded)
     }
 
     fn encoder(&self) -> Option<Arc<dyn BatchEncoder>> {
         Some(Arc::new(self.encoder.clone()))
     }
 
-    fn write_encoded(&mut self, batch: &Batch, encoded: Vec<u8>) -> Result<(), StageError> {
+    fn write_encoded(&mut self, batch: &Batch, encoded: &[u8]) -> Result<(), StageError> {
         self.keys.clear();
         if self.config.shuffle {
             let seed = self.config.seed;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use millstone_core::schemars::{self, JsonSchema};
 use millstone_core::{
-    BuildContext, BuildError, ByteSize, Document, FieldError, Meta, Provenance, RecordError, Shard, Source,
-    SourceItem, Stage, StageConfig, StageError, StageKind,
+    BuildContext, BuildError, ByteSize, Document, FieldError, LineParser, Meta, Provenance, RawLine,
+    RecordError, Shard, Source, SourceItem, Stage, StageConfig, StageError, StageKind,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -112,7 +112,7 @@ impl JsonlSource {
     /// Parses one line (without its terminator) into an item; `None` for a blank line.
     pub fn parse_line(
         &self,
-        bytes: Vec<u8>,
+        bytes: &[u8],
         file: &Arc<str>,
         line: u64,
         file_name: &str,
@@ -129,18 +129,27 @@ impl JsonlSource {
                 self.config.max_doc_bytes
             ));
         }
-        let (text, repaired) = match input::decode(bytes, self.config.invalid_utf8) {
-            Decoded::Text { text, repaired } => (text, repaired),
-            Decoded::Invalid { offset } => return bad(format!("invalid UTF-8 at byte {offset} of the line")),
+        let (text, repaired) = match std::str::from_utf8(bytes) {
+            Ok(text) => (std::borrow::Cow::Borrowed(text), false),
+            Err(_) => match input::decode(bytes.to_vec(), self.config.invalid_utf8) {
+                Decoded::Text { text, repaired } => (std::borrow::Cow::Owned(text), repaired),
+                Decoded::Invalid { offset } => {
+                    return bad(format!("invalid UTF-8 at byte {offset} of the line"))
+                }
+            },
         };
-        let mut record: serde_json::Map<String, Value> = match serde_json::from_str(&text) {
-            Ok(Value::Object(map)) => map,
-            Ok(other) => return bad(format!("not a JSON object (found {})", json_kind(&other))),
+        // Straight into the document's metadata map: no intermediate JSON object to rebuild.
+        let mut record: Meta = match serde_json::from_str(&text) {
+            Ok(map) => map,
             Err(e) => {
-                return bad(format!(
-                    "not valid JSON: {}",
-                    e.to_string().replace(" at line 1 column", " at column")
-                ))
+                return bad(match serde_json::from_str::<Value>(&text) {
+                    Ok(Value::Object(_)) => format!("not valid JSON: {e}"),
+                    Ok(other) => format!("not a JSON object (found {})", json_kind(&other)),
+                    Err(e) => format!(
+                        "not valid JSON: {}",
+                        e.to_string().replace(" at line 1 column", " at column")
+                    ),
+                })
             }
         };
         let body = match take_path(&mut record, &self.config.text_field) {
@@ -159,12 +168,11 @@ impl JsonlSource {
             Some(Value::Number(n)) => n.to_string().into(),
             _ => format!("{file_name}:{line}").into(),
         };
-        let mut meta: Meta = record.into_iter().collect();
         if repaired {
-            meta.insert("invalid_utf8_repaired".into(), Value::Bool(true));
+            record.insert("invalid_utf8_repaired".into(), Value::Bool(true));
         }
         let mut doc = Document::new(id, body).with_provenance(provenance());
-        doc.meta = meta;
+        doc.meta = record;
         Some(SourceItem::Doc(doc))
     }
 }
@@ -180,16 +188,20 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-/// Removes and returns the value at a dotted path (`a.b.c`) of a JSON object.
-pub fn take_path(map: &mut serde_json::Map<String, Value>, path: &str) -> Option<Value> {
-    if let Some(v) = map.remove(path) {
-        return Some(v);
-    }
-    let (head, rest) = path.split_once('.')?;
-    match map.get_mut(head)? {
-        Value::Object(inner) => take_path(inner, rest),
-        _ => None,
-    }
+/// Removes and returns the value at a dotted path (`a.b.c`) of a record: a top-level key of
+/// that name first, else the path through nested objects.
+pub fn take_path(record: &mut Meta, path: &str) -> Option<Value> {
+    record.remove(path).or_else(|| {
+        let (head, rest) = path.split_once('.')?;
+        take_nested(record.get_mut(head)?.as_object_mut()?, rest)
+    })
+}
+
+fn take_nested(map: &mut serde_json::Map<String, Value>, path: &str) -> Option<Value> {
+    map.remove(path).or_else(|| {
+        let (head, rest) = path.split_once('.')?;
+        take_nested(map.get_mut(head)?.as_object_mut()?, rest)
+    })
 }
 
 /// Byte offsets where shards of `path` start: multiples of `shard_bytes`, moved forward to the
@@ -281,8 +293,26 @@ impl Source for JsonlSource {
         shard: &Shard,
         emit: &mut dyn FnMut(SourceItem) -> ControlFlow<()>,
     ) -> Result<(), StageError> {
-        let label: Arc<str> = shard.path.display().to_string().into();
-        let file_name = shard.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let (file, file_name) = (shard.file_label(), shard.file_name());
+        self.read_lines(shard, &mut |record| match record {
+            RawLine::Line { bytes, number } => match self.parse_line(bytes, &file, number, &file_name) {
+                Some(item) => emit(item),
+                None => ControlFlow::Continue(()),
+            },
+            RawLine::Bad(bad) => emit(SourceItem::Bad(bad)),
+        })
+    }
+
+    fn line_parser(&self) -> Option<Arc<dyn LineParser>> {
+        Some(Arc::new(self.clone()))
+    }
+
+    fn read_lines(
+        &self,
+        shard: &Shard,
+        emit: &mut dyn FnMut(RawLine<'_>) -> ControlFlow<()>,
+    ) -> Result<(), StageError> {
+        let label = shard.file_label();
         let mut reader: Box<dyn BufRead + Send> = match &shard.range {
             None => input::open(&shard.path)?,
             Some(range) => {
@@ -308,8 +338,10 @@ impl Source for JsonlSource {
         let mut line = shard.first_line;
         let mut seen_any = false;
         let max = self.config.max_doc_bytes.0;
+        // One line buffer for the whole shard: a fresh one per line grew by doubling, and the
+        // allocator's fresh pages were the reader's largest cost.
+        let mut bytes = Vec::with_capacity(64 << 10);
         loop {
-            let mut bytes = Vec::new();
             let read = input::read_line_bounded(&mut reader, &mut bytes, max).map_err(|e| StageError::Record {
                 provenance: Provenance::line(label.clone(), line),
                 message: format!("input ends abruptly at line {line}: {e} (truncated or corrupt compressed stream; the lines before it were read)"),
@@ -319,7 +351,7 @@ impl Source for JsonlSource {
             }
             seen_any = true;
             if read.too_long {
-                let bad = SourceItem::Bad(RecordError {
+                let bad = RawLine::Bad(RecordError {
                     provenance: Provenance::line(label.clone(), line),
                     message: format!(
                         "record of {} bytes is larger than max_doc_bytes ({}); skipped without reading it into memory",
@@ -339,10 +371,8 @@ impl Source for JsonlSource {
                     bytes.pop();
                 }
             }
-            if let Some(item) = self.parse_line(bytes, &label, line, &file_name) {
-                if emit(item).is_break() {
-                    return Ok(());
-                }
+            if emit(RawLine::Line { bytes: &bytes, number: line }).is_break() {
+                return Ok(());
             }
             line += 1;
         }
@@ -351,6 +381,12 @@ impl Source for JsonlSource {
             tracing::warn!("{label}: empty file");
         }
         Ok(())
+    }
+}
+
+impl LineParser for JsonlSource {
+    fn parse_line(&self, bytes: &[u8], file: &Arc<str>, number: u64, file_name: &str) -> Option<SourceItem> {
+        JsonlSource::parse_line(self, bytes, file, number, file_name)
     }
 }
 

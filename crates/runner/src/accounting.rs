@@ -1,19 +1,20 @@
 //! The bookkeeping of a run: per-stage statistics, the error policy and side outputs.
 //!
-//! Two functions do all of it, whichever thread a stage runs on: [`Shared::account`] turns what
-//! a stage emitted into statistics and rejects, and [`Shared::on_failure`] applies `on_error` to
-//! one failed document or record.
+//! Three functions do all of it, whichever thread a stage runs on: [`Shared::account`] turns
+//! what a stage emitted into statistics and rejects, [`Shared::absorb`] does it for what a source
+//! read, and [`Shared::on_failure`] applies `on_error` to one failed document or record.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use millstone_core::{
-    DocId, Document, Emit, ErrorPolicy, ErrorSample, PlannedStage, Provenance, RuntimeSettings, StageError,
-    StageStats,
+    DocId, Document, Emit, ErrorPolicy, ErrorSample, PlannedStage, Provenance, RuntimeSettings, SourceItem,
+    StageError, StageStats,
 };
 use tracing::warn;
 
 use crate::abort::Abort;
+use crate::buffers::BufferPool;
 use crate::error::Error;
 use crate::progress::Progress;
 use crate::side::{SideRecord, SideWriter};
@@ -44,6 +45,8 @@ pub(crate) struct Shared {
     pub progress: Progress,
     /// Failures so far per stage and kind, for throttling warnings.
     warnings: Mutex<BTreeMap<(usize, String), u64>>,
+    /// Buffers for encoded batches, given back by the sinks.
+    pub buffers: BufferPool,
 }
 
 /// Failures of one kind logged one by one per stage; the rest are only counted, so one flood of
@@ -59,6 +62,8 @@ impl Shared {
         progress: bool,
     ) -> Self {
         let ids: Vec<String> = stages.iter().map(|s| s.id.clone()).collect();
+        // Encoded batches in flight: one per pool task, plus the sinks' queues.
+        let runtime_keep = runtime.max_in_flight.max(1) + 4;
         Shared {
             stats: stages.iter().map(|_| Mutex::new(StageStats::default())).collect(),
             type_names: stages.iter().map(|s| s.type_name).collect(),
@@ -69,6 +74,7 @@ impl Shared {
             runtime,
             progress: Progress::new(progress),
             warnings: Mutex::new(BTreeMap::new()),
+            buffers: BufferPool::new(runtime_keep),
             ids,
         }
     }
@@ -187,6 +193,39 @@ impl Shared {
             *stats.counters.entry(name).or_default() += n;
         }
         kept
+    }
+
+    /// Counts one item that source `stage` read: a document joins `docs`, a dropped record is
+    /// counted by reason, a bad record fails under the source's `on_error` (`Err` when that is
+    /// `fail`).
+    pub(crate) fn absorb(
+        &self,
+        stage: usize,
+        item: SourceItem,
+        docs: &mut Vec<Document>,
+        stats: &mut StageStats,
+        side: &mut Vec<SideRecord>,
+    ) -> Result<(), Error> {
+        stats.docs_in += 1;
+        match item {
+            SourceItem::Doc(doc) => {
+                let n = doc.text.len() as u64;
+                stats.docs_out += 1;
+                stats.bytes_in += n;
+                stats.bytes_out += n;
+                docs.push(doc);
+                Ok(())
+            }
+            SourceItem::Dropped(_, reason) => {
+                *stats.dropped.entry(reason.0).or_default() += 1;
+                Ok(())
+            }
+            SourceItem::Bad(bad) => {
+                let error = StageError::BadRecord(bad.message);
+                let failure = Failure { id: None, provenance: bad.provenance, error, doc: None };
+                self.on_failure(stage, failure, stats, side)
+            }
+        }
     }
 
     /// Applies `stage`'s `on_error` to one failure: it is counted and sampled; under `fail` it

@@ -36,7 +36,9 @@
 mod abort;
 mod accounting;
 mod barrier;
+mod buffers;
 mod error;
+mod lines;
 mod parallel;
 mod progress;
 mod read;

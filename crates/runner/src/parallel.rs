@@ -11,12 +11,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
+use millstone_core::profile::TextShape;
 use millstone_core::{Batch, BatchEncoder, Document, Emit, StageError, StageStats, Transform};
 use tracing::debug_span;
 
 use crate::abort::panic_message;
 use crate::accounting::{Failure, Shared};
 use crate::error::Error;
+use crate::lines::LineBatch;
 use crate::side::SideRecord;
 
 /// A transform in a fused section.
@@ -40,6 +42,19 @@ pub(crate) struct Section {
     pub profile_sink: Option<usize>,
 }
 
+/// What a section works on: batches of documents, and (the first section only) raw lines that
+/// it parses first.
+pub(crate) enum Input {
+    Docs(Batch),
+    Lines(LineBatch),
+}
+
+impl From<Batch> for Input {
+    fn from(batch: Batch) -> Self {
+        Input::Docs(batch)
+    }
+}
+
 /// What a section made of one batch.
 struct Outcome {
     docs: Vec<Document>,
@@ -49,14 +64,16 @@ struct Outcome {
 }
 
 /// Runs `section` over the batches of `input` on `pool` and forwards the results in order.
-pub(crate) fn run_parallel(
+pub(crate) fn run_parallel<I: Into<Input> + Send + 'static>(
     pool: &rayon::ThreadPool,
     section: Arc<Section>,
-    input: Receiver<Batch>,
+    input: Receiver<I>,
     out: Sender<Batch>,
     shared: &Arc<Shared>,
 ) {
-    let max_in_flight = shared.runtime.max_in_flight.max(1);
+    // Four batches per worker keep every worker busy while one batch is slow; more only hold
+    // memory (with parsing on the pool, readers fill whatever is allowed).
+    let max_in_flight = shared.runtime.max_in_flight.clamp(1, 4 * pool.current_num_threads().max(1));
     let (results_tx, results_rx) = unbounded::<(u64, Result<Outcome, Error>)>();
     let mut pending: BTreeMap<u64, Result<Outcome, Error>> = BTreeMap::new();
     let (mut next_ticket, mut next_out, mut in_flight) = (0u64, 0u64, 0usize);
@@ -74,7 +91,7 @@ pub(crate) fn run_parallel(
                             in_flight += 1;
                             let (section, shared, tx) = (section.clone(), shared.clone(), results_tx.clone());
                             pool.spawn(move || {
-                                let result = section.apply(ticket, batch, &shared);
+                                let result = section.apply(ticket, batch.into(), &shared);
                                 drop((section, shared));
                                 let _ = tx.send((ticket, result));
                             });
@@ -128,11 +145,51 @@ fn forward(result: Result<Outcome, Error>, seq: u64, out: &Sender<Batch>, shared
 }
 
 impl Section {
+    /// Parses raw lines into a batch of documents, counted as the source's output.
+    fn parse(
+        ticket: u64,
+        lines: LineBatch,
+        shared: &Shared,
+        stats: &mut Vec<(usize, StageStats)>,
+        side: &mut Vec<SideRecord>,
+    ) -> Result<Batch, Error> {
+        let source = lines.source;
+        let started = Instant::now();
+        let mut st = StageStats::default();
+        let mut docs = Vec::with_capacity(lines.len());
+        lines.parse(|parsed| match parsed {
+            Ok(item) => shared.absorb(source, item, &mut docs, &mut st, side),
+            Err((provenance, error)) => {
+                st.docs_in += 1;
+                shared.on_failure(source, Failure { id: None, provenance, error, doc: None }, &mut st, side)
+            }
+        })?;
+        st.busy = started.elapsed();
+        stats.push((source, st));
+        Ok(Batch { origin: Some(source), ..Batch::new(ticket, docs) })
+    }
+
     /// Applies each fused transform in turn to a whole batch, then the encoder.
-    fn apply(&self, ticket: u64, batch: Batch, shared: &Shared) -> Result<Outcome, Error> {
-        let mut docs = batch.docs;
+    fn apply(&self, ticket: u64, input: Input, shared: &Shared) -> Result<Outcome, Error> {
         let mut side = Vec::new();
-        let mut stats = Vec::with_capacity(self.chain.len() + 2);
+        let mut stats = Vec::with_capacity(self.chain.len() + 3);
+        let batch = match input {
+            Input::Docs(batch) => batch,
+            Input::Lines(lines) => Section::parse(ticket, lines, shared, &mut stats, &mut side)?,
+        };
+        let mut docs = batch.docs;
+        let profile_sink = self.profile_sink.filter(|_| !shared.abort.is_set());
+        if let (Some(source), Some(sink), true) = (batch.origin, profile_sink, self.chain.is_empty()) {
+            // A source straight into a sink: each text's shape is counted once for both profiles.
+            let (mut read, mut written) = (StageStats::default(), StageStats::default());
+            for doc in &docs {
+                let shape = TextShape::of(&doc.text);
+                read.profile.record_shape_of(doc, shape);
+                written.profile.record_full_of(doc, shape);
+            }
+            stats.extend([(source, read), (sink, written)]);
+            return self.encode(ticket, docs, side, stats, shared);
+        }
         if let Some(source) = batch.origin {
             let mut st = StageStats::default();
             docs.iter().for_each(|doc| st.profile.record_shape(doc));
@@ -156,14 +213,26 @@ impl Section {
             docs.iter().for_each(|doc| st.profile.record_full(doc));
             stats.push((sink, st));
         }
+        self.encode(ticket, docs, side, stats, shared)
+    }
+
+    /// Runs the section's encoder, if any, over what the chain kept.
+    fn encode(
+        &self,
+        ticket: u64,
+        mut docs: Vec<Document>,
+        side: Vec<SideRecord>,
+        stats: Vec<(usize, StageStats)>,
+        shared: &Shared,
+    ) -> Result<Outcome, Error> {
         let mut encoded = None;
         if let Some((sink, encoder)) = &self.encoder {
             let batch = Batch::new(ticket, docs);
-            encoded = Some(
-                encoder
-                    .encode(&batch)
-                    .map_err(|error| Error::Stage { stage: shared.ids[*sink].clone(), error })?,
-            );
+            let mut bytes = shared.buffers.take();
+            encoder
+                .encode_into(&batch, &mut bytes)
+                .map_err(|error| Error::Stage { stage: shared.ids[*sink].clone(), error })?;
+            encoded = Some(bytes);
             docs = batch.docs;
         }
         Ok(Outcome { docs, encoded, side, stats })

@@ -1,4 +1,5 @@
-//! Reading: shards on parallel reader threads, merged back in shard order into batches.
+//! Reading: shards on parallel reader threads, merged back in shard order into batches (of
+//! documents, or of raw lines that the first section parses: see `lines`).
 //!
 //! At most `threads` shards are open at once and each has a two-batch channel, so read-ahead is
 //! bounded; the merger always waits on the lowest unfinished shard, which a reader is working
@@ -12,11 +13,13 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crossbeam_channel::{bounded, Sender};
-use millstone_core::{Batch, Document, Provenance, Shard, Source, SourceItem, StageError, StageStats};
+use millstone_core::{Batch, Document, Provenance, Shard, Source, StageError, StageStats};
 use tracing::debug_span;
 
 use crate::accounting::{Failure, Shared};
 use crate::error::Error;
+use crate::lines::LineBatch;
+use crate::parallel::Input;
 use crate::side::SideRecord;
 
 /// One message from a reader to the merger: a batch of one shard, with its bad records.
@@ -28,11 +31,20 @@ struct ReaderBatch {
     /// A fatal error (policy `fail`); the merger raises it when it reaches this point of the
     /// input, so the error reported is always the first in input order.
     fatal: Option<Error>,
+    /// Raw lines to parse on the pool, instead of `docs`, for a source with a line parser.
+    lines: Option<LineBatch>,
 }
 
 impl ReaderBatch {
     fn new(source: usize) -> Self {
-        ReaderBatch { source, docs: Vec::new(), bad: Vec::new(), stats: StageStats::default(), fatal: None }
+        ReaderBatch {
+            source,
+            docs: Vec::new(),
+            bad: Vec::new(),
+            stats: StageStats::default(),
+            fatal: None,
+            lines: None,
+        }
     }
 }
 
@@ -43,7 +55,7 @@ pub(crate) fn read_sources(
     shards: Vec<(usize, Shard)>,
     threads: usize,
     shared: &Shared,
-    out: Sender<Batch>,
+    out: Sender<Input>,
 ) {
     let progress = &shared.progress;
     let readers = threads.min(shards.len()).max(1);
@@ -85,17 +97,24 @@ pub(crate) fn read_sources(
                 if !shared.write_side(msg.bad) {
                     break 'merge;
                 }
-                if msg.docs.is_empty() {
+                let (docs, bytes) = match &msg.lines {
+                    Some(lines) => (lines.len(), lines.byte_len() as u64),
+                    None => (msg.docs.len(), msg.stats.bytes_out),
+                };
+                if docs == 0 {
                     continue;
                 }
-                progress.read(msg.docs.len() as u64, msg.stats.bytes_out);
+                progress.read(docs as u64, bytes);
                 if seq % 64 == 0 && progress.shown() {
                     if let Some((id, share)) = shared.busiest() {
                         progress.busiest(id, share);
                     }
                 }
-                let batch = Batch { origin: Some(msg.source), ..Batch::new(seq, msg.docs) };
-                if out.send(batch).is_err() || shared.abort.is_set() {
+                let input = match msg.lines {
+                    Some(lines) => Input::Lines(lines),
+                    None => Input::Docs(Batch { origin: Some(msg.source), ..Batch::new(seq, msg.docs) }),
+                };
+                if out.send(input).is_err() || shared.abort.is_set() {
                     break 'merge;
                 }
                 seq += 1;
@@ -107,7 +126,8 @@ pub(crate) fn read_sources(
     });
 }
 
-/// Reads one shard into batches of at most `batch_docs` documents / `batch_bytes` bytes.
+/// Reads one shard into batches of at most `batch_docs` documents / `batch_bytes` bytes; a
+/// source with a line parser into batches of as many raw lines, parsed on the pool.
 fn read_one_shard(
     source: &dyn Source,
     stage: usize,
@@ -117,11 +137,14 @@ fn read_one_shard(
 ) {
     let runtime = &shared.runtime;
     let _span = debug_span!("stage", id = %shared.ids[stage], shard = %shard.label()).entered();
+    let full = |docs: usize, bytes: usize| {
+        docs >= runtime.batch_docs.max(1) || bytes as u64 >= runtime.batch_bytes.0
+    };
     let mut batch = ReaderBatch::new(stage);
-    let mut batch_bytes = 0usize;
     let mut started = Instant::now();
     let flush = |batch: &mut ReaderBatch, started: &mut Instant| -> ControlFlow<()> {
-        let mut full = std::mem::replace(batch, ReaderBatch::new(stage));
+        let lines = batch.lines.as_ref().map(LineBatch::next);
+        let mut full = std::mem::replace(batch, ReaderBatch { lines, ..ReaderBatch::new(stage) });
         full.stats.busy += started.elapsed();
         *started = Instant::now();
         if tx.send(full).is_err() {
@@ -130,53 +153,42 @@ fn read_one_shard(
             ControlFlow::Continue(())
         }
     };
-    let fail = |batch: &mut ReaderBatch, failure: Failure| -> bool {
-        batch.stats.docs_in += 1;
-        match shared.on_failure(stage, failure, &mut batch.stats, &mut batch.bad) {
-            Ok(()) => true,
-            Err(fatal) => {
-                batch.fatal = Some(fatal);
-                false
-            }
+    let result = match source.line_parser() {
+        Some(parser) => {
+            batch.lines = Some(LineBatch::new(stage, parser, shard.file_label(), shard.file_name().into()));
+            source.read_lines(shard, &mut |raw| {
+                if shared.abort.is_set() {
+                    return ControlFlow::Break(());
+                }
+                let lines = batch.lines.as_mut().expect("a line batch");
+                lines.push(raw);
+                if full(lines.len(), lines.byte_len()) {
+                    return flush(&mut batch, &mut started);
+                }
+                ControlFlow::Continue(())
+            })
         }
-    };
-    let result = source.read(shard, &mut |item| {
-        if shared.abort.is_set() {
-            return ControlFlow::Break(());
-        }
-        match item {
-            SourceItem::Doc(doc) => {
-                let n = doc.text.len() as u64;
-                batch.stats.docs_in += 1;
-                batch.stats.docs_out += 1;
-                batch.stats.bytes_in += n;
-                batch.stats.bytes_out += n;
-                batch_bytes += doc.approx_bytes();
-                batch.docs.push(doc);
-            }
-            SourceItem::Dropped(_, reason) => {
-                batch.stats.docs_in += 1;
-                *batch.stats.dropped.entry(reason.0).or_default() += 1;
-            }
-            SourceItem::Bad(bad) => {
-                let failure = Failure {
-                    id: None,
-                    provenance: bad.provenance,
-                    error: StageError::BadRecord(bad.message),
-                    doc: None,
-                };
-                if !fail(&mut batch, failure) {
+        None => {
+            let mut batch_bytes = 0usize;
+            source.read(shard, &mut |item| {
+                if shared.abort.is_set() {
+                    return ControlFlow::Break(());
+                }
+                let ReaderBatch { docs, stats, bad, .. } = &mut batch;
+                if let Err(fatal) = shared.absorb(stage, item, docs, stats, bad) {
+                    batch.fatal = Some(fatal);
                     let _ = flush(&mut batch, &mut started);
                     return ControlFlow::Break(());
                 }
-            }
+                batch_bytes += batch.docs.last().map_or(0, Document::approx_bytes);
+                if full(batch.docs.len(), batch_bytes) {
+                    batch_bytes = 0;
+                    return flush(&mut batch, &mut started);
+                }
+                ControlFlow::Continue(())
+            })
         }
-        if batch.docs.len() >= runtime.batch_docs.max(1) || batch_bytes as u64 >= runtime.batch_bytes.0 {
-            batch_bytes = 0;
-            return flush(&mut batch, &mut started);
-        }
-        ControlFlow::Continue(())
-    });
+    };
     match result {
         // An input listed at the start that is gone when its turn comes: its records cannot be
         // counted, so this is not one failed record but a failed run that names the file.
@@ -189,10 +201,18 @@ fn read_one_shard(
                 },
             });
         }
-        Err(error) => {
-            let failure = Failure { id: None, provenance: Provenance::file(shard.label()), error, doc: None };
-            fail(&mut batch, failure);
-        }
+        Err(error) => match batch.lines.as_mut() {
+            // After the lines before it, in order, wherever they are parsed.
+            Some(lines) => lines.push_failure(Provenance::file(shard.label()), error),
+            None => {
+                batch.stats.docs_in += 1;
+                let failure =
+                    Failure { id: None, provenance: Provenance::file(shard.label()), error, doc: None };
+                if let Err(fatal) = shared.on_failure(stage, failure, &mut batch.stats, &mut batch.bad) {
+                    batch.fatal = Some(fatal);
+                }
+            }
+        },
         Ok(()) => {}
     }
     let _ = flush(&mut batch, &mut started);

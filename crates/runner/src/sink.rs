@@ -25,7 +25,11 @@ pub(crate) fn run_sink(
         }
         let started = Instant::now();
         guarded(&shared.abort, id, || match batch.encoded.take() {
-            Some(bytes) => sink.write_encoded(&batch, bytes),
+            Some(bytes) => {
+                let written = sink.write_encoded(&batch, &bytes);
+                shared.buffers.give(bytes);
+                written
+            }
             None => sink.write(&batch),
         })?;
         let (docs, bytes) = (batch.docs.len() as u64, batch.text_bytes() as u64);

@@ -316,3 +316,128 @@ fn profiles_do_not_depend_on_threads_batches_or_shards() {
     }
     assert_eq!(merged, p, "two shard sets, merged");
 }
+
+/// Lines of three files: numbers are documents, `x` is not JSON-like (a bad record), blank
+/// lines are skipped, `long` is too long to read, and the last file breaks after its lines.
+struct Lines {
+    parse_on_pool: bool,
+}
+
+impl millstone_core::LineParser for Lines {
+    fn parse_line(&self, bytes: &[u8], file: &Arc<str>, number: u64, file_name: &str) -> Option<SourceItem> {
+        let text = std::str::from_utf8(bytes).ok()?.trim();
+        let provenance = Provenance::line(file.clone(), number);
+        Some(match text {
+            "" => return None,
+            "x" => {
+                SourceItem::Bad(millstone_core::RecordError { provenance, message: "not a number".into() })
+            }
+            n => SourceItem::Doc(
+                Document::new(format!("{file_name}:{n}"), format!("text {n}")).with_provenance(provenance),
+            ),
+        })
+    }
+}
+
+impl Source for Lines {
+    fn shards(&self) -> Result<Vec<Shard>, StageError> {
+        Ok((0..3).map(|i| Shard::file(format!("dir/f{i}.jsonl"))).collect())
+    }
+    fn read(
+        &self,
+        shard: &Shard,
+        emit: &mut dyn FnMut(SourceItem) -> ControlFlow<()>,
+    ) -> Result<(), StageError> {
+        let (file, name) = (shard.file_label(), shard.file_name());
+        self.read_lines(shard, &mut |raw| match raw {
+            millstone_core::RawLine::Line { bytes, number } => {
+                millstone_core::LineParser::parse_line(self, bytes, &file, number, &name)
+                    .map_or(ControlFlow::Continue(()), &mut *emit)
+            }
+            millstone_core::RawLine::Bad(bad) => emit(SourceItem::Bad(bad)),
+        })
+    }
+    fn line_parser(&self) -> Option<Arc<dyn millstone_core::LineParser>> {
+        self.parse_on_pool
+            .then(|| Arc::new(Lines { parse_on_pool: true }) as Arc<dyn millstone_core::LineParser>)
+    }
+    fn read_lines(
+        &self,
+        shard: &Shard,
+        emit: &mut dyn FnMut(millstone_core::RawLine<'_>) -> ControlFlow<()>,
+    ) -> Result<(), StageError> {
+        let last = shard.path.ends_with("f2.jsonl");
+        for number in 1..=40u64 {
+            let line = match number % 10 {
+                3 => "x".to_string(),
+                5 => String::new(),
+                7 => {
+                    let provenance = Provenance::line(shard.file_label(), number);
+                    let bad = millstone_core::RecordError { provenance, message: "too long".into() };
+                    if emit(millstone_core::RawLine::Bad(bad)).is_break() {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                _ => number.to_string(),
+            };
+            if emit(millstone_core::RawLine::Line { bytes: line.as_bytes(), number }).is_break() {
+                return Ok(());
+            }
+        }
+        if last {
+            return Err(StageError::Record {
+                provenance: Provenance::file(shard.label()),
+                message: "stream ends".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Lines parsed on the pool give what parsing on the reader gives: the same counts, the same
+/// documents and the same quarantine file in input order, at any thread count and batch size.
+#[test]
+fn lines_parsed_on_the_pool_are_accounted_as_the_source_read_them() {
+    let outcome = |parse_on_pool: bool, threads: usize, batch_docs: usize| {
+        let out_dir = std::env::temp_dir().join(format!(
+            "millstone-runner-lines-{}-{parse_on_pool}-{threads}-{batch_docs}",
+            std::process::id()
+        ));
+        let runtime = RuntimeSettings {
+            threads: Threads::Count(threads),
+            batch_docs,
+            out_dir: out_dir.clone(),
+            max_failed_fraction: 1.0,
+            ..Default::default()
+        };
+        let plan = Plan {
+            name: "lines".into(),
+            runtime,
+            config_hash: String::new(),
+            stages: vec![PlannedStage {
+                id: "src".into(),
+                type_name: "test.lines",
+                on_error: ErrorPolicy::Quarantine,
+                keep_dropped: false,
+                stage: Stage::Source(Box::new(Lines { parse_on_pool })),
+                notes: vec![],
+            }],
+        };
+        let report =
+            run(plan, &RunOptions { overwrite: true, ..Default::default() }).expect("the run succeeds");
+        let quarantine = std::fs::read_to_string(&report.side_files[0]).expect("a quarantine file");
+        let _ = std::fs::remove_dir_all(&out_dir);
+        (report.totals.clone(), report.stages[0].stats.docs_out, report.stages[0].stats.failed, quarantine)
+    };
+    let expected = outcome(false, 1, 1000);
+    assert_eq!(expected.1, 3 * 28, "28 documents per file");
+    assert_eq!(expected.2, 3 * 8 + 1, "4 bad and 4 too long per file, and the broken stream");
+    for (threads, batch_docs) in [(1, 1000), (1, 3), (2, 1), (3, 7)] {
+        assert_eq!(
+            outcome(true, threads, batch_docs),
+            expected,
+            "{threads} threads, batches of {batch_docs}"
+        );
+    }
+}

@@ -15,7 +15,7 @@ use tracing::{info_span, Span};
 use crate::accounting::Shared;
 use crate::barrier::run_barrier;
 use crate::error::Error;
-use crate::parallel::{run_parallel, Fused, Section};
+use crate::parallel::{run_parallel, Fused, Input, Section};
 use crate::read::read_sources;
 use crate::sink::run_sink;
 
@@ -127,12 +127,22 @@ impl Topology {
         let threads = pool.current_num_threads();
         let Topology { sources, steps } = self;
         let mut delivered = Delivered { written: 0, pending: BTreeMap::new() };
+        let mut steps = steps.into_iter();
+        let Some(Step::Parallel(first)) = steps.next() else {
+            unreachable!("compile makes a section the first step")
+        };
         std::thread::scope(|scope| {
-            let (first_tx, mut rx) = bounded::<Batch>(CHANNEL_BATCHES);
+            let (read_tx, read_rx) = bounded::<Input>(CHANNEL_BATCHES);
             let sources = &sources;
             scope.spawn(move || {
                 let _e = span.enter();
-                read_sources(sources, shards, threads, shared, first_tx);
+                read_sources(sources, shards, threads, shared, read_tx);
+            });
+            // The first section also parses what line sources read (see `lines`).
+            let (first_tx, mut rx) = bounded::<Batch>(CHANNEL_BATCHES);
+            scope.spawn(move || {
+                let _e = span.enter();
+                run_parallel(pool, first, read_rx, first_tx, shared);
             });
             let mut outputs = Vec::new();
             for step in steps {

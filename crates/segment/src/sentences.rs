@@ -564,6 +564,22 @@ fn is_dotted(s: &str) -> bool {
         })
 }
 
+/// Words a line must have for a lowercase line after it to continue its sentence.
+const WRAPPED_LINE_MIN_WORDS: usize = 3;
+
+/// Whether the line break at `newline` only wraps prose (hard-wrapped or PDF-extracted text:
+/// "It was a cold\nnight in the city."): the line before it has at least
+/// [`WRAPPED_LINE_MIN_WORDS`] words and no sentence end, and the next line goes on in
+/// lowercase. Short lines ("features\ncontact manager") are list or menu entries and stay apart.
+fn wraps_prose(text: &str, newline: usize, next_line: &str) -> bool {
+    if !first_char(next_line).is_some_and(char::is_lowercase) {
+        return false;
+    }
+    let line_start = text[..newline].rfind('\n').map_or(0, |p| p + 1);
+    let line = text[line_start..newline].trim_end();
+    !line.ends_with(':') && line.split_whitespace().nth(WRAPPED_LINE_MIN_WORDS - 1).is_some()
+}
+
 /// The end of a parenthetical citation starting at `open` (`(Smith 2001)`: no terminal
 /// punctuation inside, at most 100 bytes), when there is one.
 fn citation_end(text: &str, open: usize) -> Option<usize> {
@@ -717,7 +733,8 @@ pub fn sentence_ranges(text: &str, options: &SentenceOptions) -> Vec<Range<usize
         if b == b'\n' {
             let rest = &text[i..];
             let gap = rest.len() - rest.trim_start().len();
-            if options.newline_boundary || rest[..gap].matches('\n').count() >= 2 {
+            let blank_line = rest[..gap].matches('\n').count() >= 2;
+            if blank_line || options.newline_boundary && !wraps_prose(text, i, &rest[gap..]) {
                 cuts.push(i);
                 sentence_start = i;
             }

@@ -322,7 +322,7 @@ fn write_with_sink(info: &StageInfo, fields: &Value, docs: &[Document], batch: u
             Some(encoder) => {
                 let bytes = call("encode", || encoder.encode(&batch)).map_err(|e| format!("{name}: {e}"))?;
                 let bytes = bytes.map_err(|e| format!("{name}: encode: {e}"))?;
-                call("write_encoded", || sink.write_encoded(&batch, bytes))
+                call("write_encoded", || sink.write_encoded(&batch, &bytes))
             }
             None => call("write", || sink.write(&batch)),
         };

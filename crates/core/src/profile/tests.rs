@@ -136,4 +136,19 @@ proptest! {
         prop_assert_eq!(count_chars(&text), text.chars().count() as u64);
         prop_assert_eq!(count_words(&text), text.split_ascii_whitespace().count() as u64);
     }
+
+    /// Every control byte, DEL, and characters whose UTF-8 bytes are a whitespace byte with the
+    /// high bit set (U+0149 is C5 89, U+0120 is C4 A0), across several 8-byte chunks.
+    #[test]
+    fn the_word_at_a_time_count_equals_the_byte_at_a_time_one(
+        chars in prop::collection::vec(prop_oneof![
+            (0u32..=0x20).prop_map(|c| char::from_u32(c).unwrap()),
+            prop::sample::select(vec!['\u{7f}', '\u{149}', '\u{120}', '\u{a0}', '\u{8a}', 'é', '中', '😀', 'a', 'Z']),
+        ], 0..200)
+    ) {
+        let text: String = chars.into_iter().collect();
+        let shape = TextShape::of(&text);
+        prop_assert_eq!(shape.chars, text.chars().count() as u64);
+        prop_assert_eq!(shape.words, text.split_ascii_whitespace().count() as u64);
+    }
 }

@@ -55,7 +55,7 @@ fn write(config: TokensSinkConfig, docs: &[Document], batch: usize) -> Vec<PathB
     for (seq, chunk) in docs.chunks(batch).enumerate() {
         let batch = Batch::new(seq as u64, chunk.to_vec());
         let encoded = sink.encoder().unwrap().encode(&batch).unwrap();
-        sink.write_encoded(&batch, encoded).unwrap();
+        sink.write_encoded(&batch, &encoded).unwrap();
     }
     let summary = sink.finish().unwrap();
     assert_eq!(summary.docs, docs.len() as u64);

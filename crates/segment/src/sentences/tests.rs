@@ -244,6 +244,38 @@ const ENGLISH: &[Case] = &[
     ),
     ("Line one\r\nLine two", &["Line one", "Line two"]),
     ("A heading:\nThe text.", &["A heading:", "The text."]),
+    // Signs, addresses and codes with periods inside.
+    ("The box is at N°. 12.40.7. Ask the porter.", &["The box is at N°. 12.40.7.", "Ask the porter."]),
+    (
+        "Write to ana.lima@mail.example.org. She answers fast.",
+        &["Write to ana.lima@mail.example.org.", "She answers fast."],
+    ),
+    (
+        "The form is at http://forms.example.net/v2/apply.html. Fill it in today.",
+        &["The form is at http://forms.example.net/v2/apply.html.", "Fill it in today."],
+    ),
+    ("Ask Ruiz and co. They will know.", &["Ask Ruiz and co.", "They will know."]),
+    (
+        "The bakery on 3rd st. near the park opens early.",
+        &["The bakery on 3rd st. near the park opens early."],
+    ),
+    (
+        "She paints (She also taught art for a decade.) in a small studio.",
+        &["She paints (She also taught art for a decade.) in a small studio."],
+    ),
+    // Hard-wrapped prose goes on in lowercase; short lines are menus and lists.
+    ("The ferry left the\nharbour at dawn.", &["The ferry left the\nharbour at dawn."]),
+    (
+        "The report was printed and \nsigned by the mayor.",
+        &["The report was printed and \nsigned by the mayor."],
+    ),
+    ("news\nsports weather\nlocal events", &["news", "sports weather", "local events"]),
+    (
+        "Prices rose sharply in\nmarch. Nobody expected it.",
+        &["Prices rose sharply in\nmarch.", "Nobody expected it."],
+    ),
+    ("Ingredients for the cake:\nflour, sugar, eggs", &["Ingredients for the cake:", "flour, sugar, eggs"]),
+    ("The plan was simple\nThen it failed.", &["The plan was simple", "Then it failed."]),
     // Mixed.
     (
         "Dr. Watson, Ph.D., arrived at 5 p.m. with Mr. Holmes. They talked.",
