@@ -62,8 +62,8 @@ impl Shared {
         progress: bool,
     ) -> Self {
         let ids: Vec<String> = stages.iter().map(|s| s.id.clone()).collect();
-        // Encoded batches in flight: one per pool task, plus the sinks' queues.
-        let runtime_keep = runtime.max_in_flight.max(1) + 4;
+        // Batches in flight (encoded, or raw lines): one per pool task, plus the queues.
+        let keep_buffers = runtime.max_in_flight.max(1) + 4;
         Shared {
             stats: stages.iter().map(|_| Mutex::new(StageStats::default())).collect(),
             type_names: stages.iter().map(|s| s.type_name).collect(),
@@ -74,7 +74,7 @@ impl Shared {
             runtime,
             progress: Progress::new(progress),
             warnings: Mutex::new(BTreeMap::new()),
-            buffers: BufferPool::new(runtime_keep),
+            buffers: BufferPool::new(keep_buffers),
             ids,
         }
     }

@@ -1,9 +1,10 @@
-//! Encoded-batch buffers handed back by the sink threads for the next batches' encoders.
+//! Byte buffers of batches handed back for the next batches: encoded batches once their sink
+//! thread wrote them, raw lines once the pool parsed them.
 //!
-//! A batch's bytes are written by its sink thread and then freed; a fresh buffer for every
-//! batch costs the allocator fresh pages, which the kernel zeroes (in a profile of the identity
-//! pipeline that zeroing was the largest single item). The pool keeps a few buffers, so memory
-//! stays bounded by `keep` times the largest encoded batch.
+//! A fresh buffer for every batch costs the allocator fresh pages, which the kernel zeroes (in
+//! profiles of the identity pipeline that zeroing was the largest single item, first in the
+//! encoders, then in the readers). The pool keeps a few buffers, so memory stays bounded by
+//! `keep` times the largest batch.
 
 use std::sync::Mutex;
 

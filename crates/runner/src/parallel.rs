@@ -157,13 +157,15 @@ impl Section {
         let started = Instant::now();
         let mut st = StageStats::default();
         let mut docs = Vec::with_capacity(lines.len());
-        lines.parse(|parsed| match parsed {
+        let (buffer, parsed) = lines.parse(|parsed| match parsed {
             Ok(item) => shared.absorb(source, item, &mut docs, &mut st, side),
             Err((provenance, error)) => {
                 st.docs_in += 1;
                 shared.on_failure(source, Failure { id: None, provenance, error, doc: None }, &mut st, side)
             }
-        })?;
+        });
+        shared.buffers.give(buffer);
+        parsed?;
         st.busy = started.elapsed();
         stats.push((source, st));
         Ok(Batch { origin: Some(source), ..Batch::new(ticket, docs) })

@@ -143,7 +143,7 @@ fn read_one_shard(
     let mut batch = ReaderBatch::new(stage);
     let mut started = Instant::now();
     let flush = |batch: &mut ReaderBatch, started: &mut Instant| -> ControlFlow<()> {
-        let lines = batch.lines.as_ref().map(LineBatch::next);
+        let lines = batch.lines.as_ref().map(|lines| lines.next(shared.buffers.take()));
         let mut full = std::mem::replace(batch, ReaderBatch { lines, ..ReaderBatch::new(stage) });
         full.stats.busy += started.elapsed();
         *started = Instant::now();
@@ -155,7 +155,8 @@ fn read_one_shard(
     };
     let result = match source.line_parser() {
         Some(parser) => {
-            batch.lines = Some(LineBatch::new(stage, parser, shard.file_label(), shard.file_name().into()));
+            let (file, name, buffer) = (shard.file_label(), shard.file_name().into(), shared.buffers.take());
+            batch.lines = Some(LineBatch::new(stage, parser, file, name, buffer));
             source.read_lines(shard, &mut |raw| {
                 if shared.abort.is_set() {
                     return ControlFlow::Break(());
