@@ -91,15 +91,15 @@ impl ExactHasher {
             return Some(xxh3_128(value.as_bytes()));
         }
         thread_local! {
-            static NORMALISED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+            static NORMALISED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
         Some(NORMALISED.with_borrow_mut(|normalised| {
             normalised.clear();
-            self.normalize.apply_into(&value, normalised);
-            let hash = xxh3_128(normalised.as_bytes());
+            self.normalize.apply_bytes(&value, normalised);
+            let hash = xxh3_128(normalised);
             if normalised.capacity() > 1 << 20 {
                 // One huge document must not pin its size of memory on this thread.
-                *normalised = String::new();
+                *normalised = Vec::new();
             }
             hash
         }))

@@ -59,6 +59,12 @@ impl Normalization {
         } else {
             text
         };
+        if !self.punctuation && !self.digits {
+            let mut bytes = std::mem::take(out).into_bytes();
+            self.push_bytes(source, &mut bytes);
+            *out = String::from_utf8(bytes).expect("normalised text is UTF-8");
+            return;
+        }
         let start = out.len();
         let mut pending_space = false;
         let mut push = |out: &mut String, c: char| {
@@ -99,32 +105,79 @@ impl Normalization {
                 emit(c);
             }
         };
+        source.chars().for_each(|c| one(out, c));
+    }
+
+    /// Appends the UTF-8 bytes of the normalised text to `out`: the bytes [`Normalization::apply`]
+    /// gives, without a `String` in between (what hashing needs).
+    pub fn apply_bytes(&self, text: &str, out: &mut Vec<u8>) {
         if self.punctuation || self.digits {
-            source.chars().for_each(|c| one(out, c));
-            return;
+            out.extend_from_slice(self.apply(text).as_bytes());
+        } else if self.accents {
+            self.push_bytes(&text.nfd().filter(|c| !is_combining_mark(*c)).collect::<String>(), out);
+        } else {
+            self.push_bytes(text, out);
         }
-        // Runs of ASCII bytes that are not whitespace are copied whole (and lowercased in
-        // place); the other characters go one by one. Same text as the loop above, 4x faster on
-        // news text (exact dedup normalises every document).
-        let breaks_run = |b: u8| b >= 0x80 || (self.whitespace && (b == b' ' || (9..=13).contains(&b)));
-        let mut rest = source;
-        while !rest.is_empty() {
-            let run = rest.bytes().position(breaks_run).unwrap_or(rest.len());
-            if run > 0 {
-                // The run's first character settles a pending space; the rest are plain copies.
-                let first = rest.as_bytes()[0] as char;
-                one(out, first);
+    }
+
+    /// Case and whitespace normalisation (no punctuation or digit rules; accents already
+    /// stripped). Runs of ASCII that need no change but lowercasing (words and the single
+    /// spaces between them) are copied whole and lowercased in place; whitespace runs and other
+    /// characters go one by one, as in `apply_into`'s per-character loop.
+    fn push_bytes(&self, source: &str, out: &mut Vec<u8>) {
+        let is_space = |b: u8| self.whitespace && (b == b' ' || (9..=13).contains(&b));
+        out.reserve(source.len());
+        let start = out.len();
+        let mut pending_space = false;
+        let bytes = source.as_bytes();
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            if b < 0x80 && !is_space(b) {
+                // A copyable run: ASCII, no whitespace but single spaces between two such bytes.
+                let mut end = i + 1;
+                while let Some(&b) = bytes.get(end) {
+                    let next_plain = bytes.get(end + 1).is_some_and(|&n| n < 0x80 && !is_space(n));
+                    if b >= 0x80 || (is_space(b) && !(b == b' ' && next_plain)) {
+                        break;
+                    }
+                    end += 1;
+                }
+                if pending_space {
+                    out.push(b' ');
+                    pending_space = false;
+                }
                 let copied = out.len();
-                out.push_str(&rest[1..run]);
+                out.extend_from_slice(&bytes[i..end]);
                 if self.lowercase {
                     out[copied..].make_ascii_lowercase();
                 }
-                rest = &rest[run..];
+                i = end;
                 continue;
             }
-            let c = rest.chars().next().expect("not empty");
-            one(out, c);
-            rest = &rest[c.len_utf8()..];
+            if b < 0x80 {
+                pending_space = out.len() > start;
+                i += 1;
+                continue;
+            }
+            let c = source[i..].chars().next().expect("a character starts here");
+            i += c.len_utf8();
+            let mut push = |c: char| {
+                if self.whitespace && c.is_whitespace() {
+                    pending_space = out.len() > start;
+                    return;
+                }
+                if pending_space {
+                    out.push(b' ');
+                    pending_space = false;
+                }
+                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+            };
+            if self.lowercase && c.is_uppercase() {
+                // Lowercasing can yield several characters (İ -> i + U+0307).
+                c.to_lowercase().for_each(&mut push);
+            } else {
+                push(c);
+            }
         }
     }
 
@@ -177,7 +230,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn copying_ascii_runs_gives_the_char_by_char_text(
+        fn the_byte_path_gives_the_char_by_char_text(
             chars in prop::collection::vec(prop::sample::select(vec![
                 'a', 'Z', ' ', '\t', '\n', '\u{b}', '\u{c}', '\r', '\u{1c}', '.', '9', 'É', 'İ', '\u{a0}', '\u{2003}', '中',
             ]), 0..60),
@@ -186,7 +239,11 @@ mod tests {
         ) {
             let text: String = chars.into_iter().collect();
             let n = Normalization { lowercase, whitespace, ..Normalization::NONE };
-            prop_assert_eq!(n.apply(&text), one_by_one(&n, &text));
+            let expected = one_by_one(&n, &text);
+            prop_assert_eq!(n.apply(&text), expected.clone());
+            let mut bytes = b"kept ".to_vec();
+            n.apply_bytes(&text, &mut bytes);
+            prop_assert_eq!(&bytes[5..], expected.as_bytes());
         }
     }
 
