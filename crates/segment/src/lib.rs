@@ -202,7 +202,9 @@ pub struct SentencesConfig {
     /// (terminal punctuation of other scripts, `。！？ ؟ ۔ ।`, is known whatever the language).
     #[serde(default = "default_language")]
     pub language: String,
-    /// A single line break ends a sentence (headings, list items); `false` treats it as wrapping.
+    /// A single line break ends a sentence (headings, list items), except inside hard-wrapped
+    /// prose (a lowercase line after a line of 3+ words without a sentence end); `false` treats
+    /// every single line break as wrapping.
     #[serde(default = "yes")]
     pub newline_boundary: bool,
 }

@@ -364,7 +364,8 @@ fn is_sentence_starter(language: &str, word: &str) -> bool {
 pub struct SentenceOptions<'a> {
     /// Language of the abbreviation lists ([`LANGUAGES`]; others use `en`'s).
     pub language: &'a str,
-    /// A single line break ends a sentence (headings, list items); otherwise it is wrapping.
+    /// A single line break ends a sentence (headings, list items), except inside hard-wrapped
+    /// prose (see `wraps_prose`); otherwise it is wrapping.
     pub newline_boundary: bool,
 }
 
