@@ -142,6 +142,7 @@ fn read_one_shard(
     };
     let mut batch = ReaderBatch::new(stage);
     let mut started = Instant::now();
+    // Sends the batch; a line batch is followed by an empty one for the rest of the shard.
     let flush = |batch: &mut ReaderBatch, started: &mut Instant| -> ControlFlow<()> {
         let lines = batch.lines.as_ref().map(|lines| lines.next(shared.buffers.take()));
         let mut full = std::mem::replace(batch, ReaderBatch { lines, ..ReaderBatch::new(stage) });
@@ -176,12 +177,13 @@ fn read_one_shard(
                     return ControlFlow::Break(());
                 }
                 let ReaderBatch { docs, stats, bad, .. } = &mut batch;
+                let before = docs.len();
                 if let Err(fatal) = shared.absorb(stage, item, docs, stats, bad) {
                     batch.fatal = Some(fatal);
                     let _ = flush(&mut batch, &mut started);
                     return ControlFlow::Break(());
                 }
-                batch_bytes += batch.docs.last().map_or(0, Document::approx_bytes);
+                batch_bytes += batch.docs[before..].iter().map(Document::approx_bytes).sum::<usize>();
                 if full(batch.docs.len(), batch_bytes) {
                     batch_bytes = 0;
                     return flush(&mut batch, &mut started);
@@ -216,5 +218,6 @@ fn read_one_shard(
         },
         Ok(()) => {}
     }
-    let _ = flush(&mut batch, &mut started);
+    batch.stats.busy += started.elapsed();
+    let _ = tx.send(batch);
 }
