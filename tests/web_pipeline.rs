@@ -46,7 +46,9 @@ fn web_pipeline_runs_on_the_bundled_crawl_with_the_expected_counts() {
         (0, serde_json::json!({"record_type": 14, "http_status": 1, "mime_type": 1})),
         (2, serde_json::json!({"blocked_domain": 1})),
         (3, serde_json::json!({"wrong_language": 1, "low_language_score": 1})),
-        (4, serde_json::json!({"dup_line_frac": 1})),
+        // The page built of repeated lines: `clean.html_to_text` drops its repeated lines
+        // (`drop_repeated_lines`), and what is left repeats its 4-grams.
+        (4, serde_json::json!({"top_4_gram": 1})),
         (6, serde_json::json!({"too_few_sentences": 1})),
         (8, serde_json::json!({"near_duplicate": 1})),
     ];
