@@ -111,7 +111,8 @@ impl Source for ChunkSource {
     }
 }
 
-/// A source restricted to the shards the plan gave one task.
+/// A source restricted to the shards the plan gave one task (its lines, if it has a line
+/// parser, are parsed on the task's pool as in a single process).
 pub(crate) struct AssignedSource {
     pub(crate) inner: Box<dyn Source>,
     pub(crate) shards: Vec<Shard>,
@@ -128,6 +129,18 @@ impl Source for AssignedSource {
         emit: &mut dyn FnMut(SourceItem) -> ControlFlow<()>,
     ) -> Result<(), StageError> {
         self.inner.read(shard, emit)
+    }
+
+    fn line_parser(&self) -> Option<std::sync::Arc<dyn millstone_core::LineParser>> {
+        self.inner.line_parser()
+    }
+
+    fn read_lines(
+        &self,
+        shard: &Shard,
+        emit: &mut dyn FnMut(millstone_core::RawLine<'_>) -> ControlFlow<()>,
+    ) -> Result<(), StageError> {
+        self.inner.read_lines(shard, emit)
     }
 }
 
