@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::document::Document;
+use crate::text::{ascii_bytes_equal, ascii_whitespace_bytes, HIGH_BITS};
 
 /// Relative accuracy of a histogram's buckets: a quantile is within 1% of a true value.
 pub const RELATIVE_ACCURACY: f64 = 0.01;
@@ -295,7 +296,7 @@ pub struct Profile {
 
 /// Characters in `text` (UTF-8 scalar values).
 pub fn count_chars(text: &str) -> u64 {
-    TextShape::of(text).chars
+    text.as_bytes().iter().filter(|b| (**b as i8) >= -0x40).count() as u64
 }
 
 /// Words in `text`: runs of bytes other than ASCII whitespace.
@@ -311,10 +312,6 @@ pub struct TextShape {
     /// Runs of bytes other than ASCII whitespace (space, `\t`, `\n`, `\x0C`, `\r`).
     pub words: u64,
 }
-
-/// Each byte's lowest / highest bit, in all eight bytes of a word.
-const LOW_BITS: u64 = 0x0101_0101_0101_0101;
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
 impl TextShape {
     /// Counts eight bytes at a time in a `u64` ("SIMD within a register"): 2.5x the
@@ -345,15 +342,11 @@ impl TextShape {
     }
 }
 
-/// The high bit of each byte of `x` that is ASCII whitespace (space, 9, 10, 12, 13), exactly:
-/// no sum below carries across a byte, since every byte is at most 0x7F before it.
+/// The high bit of each byte of `x` that is ASCII whitespace as `u8::is_ascii_whitespace` has
+/// it (space, 9, 10, 12, 13).
 fn whitespace_bytes(x: u64) -> u64 {
-    let low7 = x & !HIGH_BITS;
-    let zero_byte = |y: u64| !((y + 0x7F * LOW_BITS) | y) & HIGH_BITS;
-    let is_space = zero_byte(low7 ^ (0x20 * LOW_BITS));
-    let in_9_to_13 = (low7 + 0x77 * LOW_BITS) & !(low7 + 0x72 * LOW_BITS) & HIGH_BITS;
-    let is_11 = zero_byte(low7 ^ (0x0B * LOW_BITS));
-    (is_space | (in_9_to_13 & !is_11)) & !x
+    let (spaces, nine_to_thirteen) = ascii_whitespace_bytes(x);
+    spaces | (nine_to_thirteen & !ascii_bytes_equal(x, 0x0B))
 }
 
 /// Whether a string field is counted by value: languages and verdicts.

@@ -1,4 +1,5 @@
-//! Small text helpers shared by stage crates (char-boundary arithmetic, line iteration).
+//! Small text helpers shared by stage crates (char-boundary arithmetic, line iteration, bytes
+//! tested eight at a time).
 
 /// The largest char boundary of `s` that is `<= index` (clamped to `s.len()`).
 pub fn floor_char_boundary(s: &str, index: usize) -> usize {
@@ -85,9 +86,44 @@ pub fn remove_ranges(text: &str, ranges: impl IntoIterator<Item = std::ops::Rang
     out
 }
 
+/// Each byte's lowest bit, in all eight bytes of a `u64`.
+pub const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+/// Each byte's highest bit, in all eight bytes of a `u64`: set on non-ASCII bytes.
+pub const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` equal to `byte` (ASCII), exactly: every sum stays within
+/// its byte.
+pub fn ascii_bytes_equal(x: u64, byte: u8) -> u64 {
+    let y = (x & !HIGH_BITS) ^ (u64::from(byte) * LOW_BITS);
+    !((y + 0x7F * LOW_BITS) | y) & HIGH_BITS & !x
+}
+
+/// Two masks over the eight bytes of `x` (high bit per byte, exact): the spaces, and the bytes 9
+/// to 13 (tab, line feed, vertical tab, form feed, carriage return). `char::is_whitespace` is
+/// both; `u8::is_ascii_whitespace` leaves out the vertical tab.
+pub fn ascii_whitespace_bytes(x: u64) -> (u64, u64) {
+    let low7 = x & !HIGH_BITS;
+    let nine_to_thirteen = (low7 + 0x77 * LOW_BITS) & !(low7 + 0x72 * LOW_BITS) & HIGH_BITS & !x;
+    (ascii_bytes_equal(x, b' '), nine_to_thirteen)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whitespace_masks_flag_exactly_their_bytes_in_every_lane() {
+        for b in 0u8..=255 {
+            for lane in 0..8 {
+                let x = 0x4141_4141_4141_4141u64 & !(0xFF << (lane * 8)) | (u64::from(b) << (lane * 8));
+                let bit = 0x80u64 << (lane * 8);
+                let (spaces, nine_to_thirteen) = ascii_whitespace_bytes(x);
+                assert_eq!(spaces, if b == b' ' { bit } else { 0 }, "byte {b:#x} in lane {lane}");
+                assert_eq!(nine_to_thirteen, if (9..=13).contains(&b) { bit } else { 0 }, "byte {b:#x}");
+                assert_eq!(ascii_bytes_equal(x, 0x0B), if b == 0x0B { bit } else { 0 }, "byte {b:#x}");
+            }
+        }
+    }
 
     #[test]
     fn boundaries() {

@@ -1,6 +1,9 @@
 //! Text normalisation before hashing or shingling: what counts as "the same text".
 
+use std::borrow::Cow;
+
 use millstone_core::schemars::{self, JsonSchema};
+use millstone_core::text::{ascii_whitespace_bytes, HIGH_BITS};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
@@ -52,16 +55,10 @@ impl Normalization {
 
     /// Appends the normalised text to `out` (reuse one buffer across documents).
     pub fn apply_into(&self, text: &str, out: &mut String) {
-        let stripped;
-        let source = if self.accents {
-            stripped = text.nfd().filter(|c| !is_combining_mark(*c)).collect::<String>();
-            stripped.as_str()
-        } else {
-            text
-        };
+        let source = self.without_accents(text);
         if !self.punctuation && !self.digits {
             let mut bytes = std::mem::take(out).into_bytes();
-            self.push_bytes(source, &mut bytes);
+            self.push_bytes(&source, &mut bytes);
             *out = String::from_utf8(bytes).expect("normalised text is UTF-8");
             return;
         }
@@ -78,10 +75,10 @@ impl Normalization {
             }
             out.push(c);
         };
-        let mut one = |out: &mut String, c: char| {
+        for c in source.chars() {
             if c.is_ascii() {
                 let c = if self.punctuation && c.is_ascii_punctuation() {
-                    return;
+                    continue;
                 } else if self.digits && c.is_ascii_digit() {
                     '0'
                 } else if self.lowercase {
@@ -90,7 +87,7 @@ impl Normalization {
                     c
                 };
                 push(out, c);
-                return;
+                continue;
             }
             let mut emit = |c: char| {
                 if self.punctuation && !c.is_alphanumeric() && !c.is_whitespace() {
@@ -104,8 +101,16 @@ impl Normalization {
             } else {
                 emit(c);
             }
-        };
-        source.chars().for_each(|c| one(out, c));
+        }
+    }
+
+    /// `text` without accents and other combining marks when `accents` is set.
+    fn without_accents<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if self.accents {
+            Cow::Owned(text.nfd().filter(|c| !is_combining_mark(*c)).collect())
+        } else {
+            Cow::Borrowed(text)
+        }
     }
 
     /// Appends the UTF-8 bytes of the normalised text to `out`: the bytes [`Normalization::apply`]
@@ -113,10 +118,8 @@ impl Normalization {
     pub fn apply_bytes(&self, text: &str, out: &mut Vec<u8>) {
         if self.punctuation || self.digits {
             out.extend_from_slice(self.apply(text).as_bytes());
-        } else if self.accents {
-            self.push_bytes(&text.nfd().filter(|c| !is_combining_mark(*c)).collect::<String>(), out);
         } else {
-            self.push_bytes(text, out);
+            self.push_bytes(&self.without_accents(text), out);
         }
     }
 
@@ -125,7 +128,7 @@ impl Normalization {
     /// spaces between them) are copied whole and lowercased in place; whitespace runs and other
     /// characters go one by one, as in `apply_into`'s per-character loop.
     fn push_bytes(&self, source: &str, out: &mut Vec<u8>) {
-        let is_space = |b: u8| self.whitespace && (b == b' ' || (9..=13).contains(&b));
+        let is_space = |b: u8| self.collapses(b);
         out.reserve(source.len());
         let start = out.len();
         let mut pending_space = false;
@@ -173,12 +176,18 @@ impl Normalization {
         }
     }
 
+    /// Whether ASCII byte `b` is whitespace this normalisation collapses (`char::is_whitespace`'s
+    /// ASCII set: space and 9 to 13).
+    fn collapses(&self, b: u8) -> bool {
+        self.whitespace && (b == b' ' || (9..=13).contains(&b))
+    }
+
     /// Where the copyable run starting at `start` ends (`bytes[start]` is ASCII and not
     /// whitespace): ASCII bytes, with no whitespace but single spaces between two of them.
     /// Eight bytes at a time while no word holds a non-ASCII byte, whitespace other than a space,
     /// or a space after a space; then byte by byte.
     fn run_end(&self, bytes: &[u8], start: usize) -> usize {
-        let is_space = |b: u8| self.whitespace && (b == b' ' || (9..=13).contains(&b));
+        let is_space = |b: u8| self.collapses(b);
         let plain = |b: u8| b < 0x80 && !is_space(b);
         let mut end = start + 1;
         let mut previous_space = false;
@@ -186,7 +195,7 @@ impl Normalization {
             let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
             let mut stops = x & HIGH_BITS;
             if self.whitespace {
-                let (spaces, other) = whitespace_bytes(x);
+                let (spaces, other) = ascii_whitespace_bytes(x);
                 let doubled = spaces & ((spaces << 8) | if previous_space { 0x80 } else { 0 });
                 stops |= other | doubled;
             }
@@ -215,19 +224,6 @@ impl Normalization {
     pub fn for_each_char(&self, text: &str, mut f: impl FnMut(char)) {
         self.apply(text).chars().for_each(&mut f);
     }
-}
-
-const LOW_BITS: u64 = 0x0101_0101_0101_0101;
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of each byte of `x` that is a space, and of each that is other ASCII whitespace
-/// (9 to 13), exactly: every sum below stays within its byte.
-fn whitespace_bytes(x: u64) -> (u64, u64) {
-    let low7 = x & !HIGH_BITS;
-    let zero_byte = |y: u64| !((y + 0x7F * LOW_BITS) | y) & HIGH_BITS;
-    let spaces = zero_byte(low7 ^ (0x20 * LOW_BITS)) & !x;
-    let in_9_to_13 = (low7 + 0x77 * LOW_BITS) & !(low7 + 0x72 * LOW_BITS) & HIGH_BITS & !x;
-    (spaces, in_9_to_13)
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ pub(crate) struct Shared {
     pub progress: Progress,
     /// Failures so far per stage and kind, for throttling warnings.
     warnings: Mutex<BTreeMap<(usize, String), u64>>,
-    /// Buffers for encoded batches, given back by the sinks.
+    /// Byte buffers of batches: encoded ones given back by the sinks, raw lines by the pool.
     pub buffers: BufferPool,
 }
 
