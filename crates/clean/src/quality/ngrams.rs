@@ -3,10 +3,10 @@
 //!
 //! Each position's class is the first position where the same n-gram starts. Two (n+1)-grams
 //! are equal when their n-grams are equal and the next words are equal, so a position whose
-//! n-gram occurs once keeps a class of its own without a lookup, and only positions in shared
-//! classes are looked up, by (class, class of the next word). On text that repeats little, most
-//! positions are alone from n = 3 on: the cost is about two table lookups per word for all n
-//! together, where hashing each n-gram costs one per word per n.
+//! n-gram occurs once stays alone at every larger n. Only the *shared* positions (those in a
+//! class of two or more) are kept in a sorted list and looked up, by (class, class of the next
+//! word); every other pass also walks that list only. On text that repeats little the list is
+//! a few percent of the words from n = 3 on, so all n together cost little more than n = 2.
 
 use std::collections::HashMap;
 
@@ -16,16 +16,20 @@ use millstone_core::prehashed::PreHashedBuild;
 pub struct NGramClasses {
     /// The class of each word: the first position of an equal word.
     word_class: Vec<u32>,
-    /// The class of the n-gram starting at each position (`words - n + 1` of them).
+    /// The class of the n-gram starting at each shared position (a position alone in its
+    /// class is its own class; entries of positions no longer shared are stale).
     class: Vec<u32>,
-    /// How many positions each class has, indexed by the class's first position.
+    /// Positions whose n-gram occurs at least twice, ascending.
+    shared: Vec<u32>,
+    /// How many positions each shared class has, indexed by the class's first position
+    /// (entries of other positions are stale).
     size: Vec<u32>,
     /// Characters before each word (prefix sums of word lengths, `words + 1` of them).
     chars_before: Vec<usize>,
     n: usize,
     next: HashMap<u64, u32, PreHashedBuild>,
-    /// Scratch: class sizes at the next n, and classes seen by [`Self::repeated_chars`].
-    scratch: Vec<u32>,
+    /// Scratch: classes seen by [`Self::repeated_chars`], indexed like `size`.
+    seen: Vec<bool>,
 }
 
 impl NGramClasses {
@@ -48,9 +52,26 @@ impl NGramClasses {
         for count in char_counts {
             chars_before.push(chars_before.last().copied().unwrap_or(0) + count);
         }
-        let next = HashMap::with_capacity_and_hasher(words.len() / 2, PreHashedBuild::default());
-        let scratch = vec![0; words.len()];
-        NGramClasses { class: word_class.clone(), word_class, size, chars_before, n: 1, next, scratch }
+        let next = HashMap::with_capacity_and_hasher(words.len() / 4, PreHashedBuild::default());
+        let mut classes = NGramClasses {
+            class: word_class.clone(),
+            word_class,
+            shared: Vec::new(),
+            size,
+            chars_before,
+            n: 1,
+            next,
+            seen: vec![false; words.len()],
+        };
+        classes.share_single_words();
+        classes
+    }
+
+    /// Sets `shared` from the single words' classes and their sizes.
+    fn share_single_words(&mut self) {
+        let (class, size) = (&self.word_class, &self.size);
+        self.shared.clear();
+        self.shared.extend((0..class.len() as u32).filter(|&i| size[class[i as usize] as usize] >= 2));
     }
 
     /// Number of words.
@@ -69,35 +90,37 @@ impl NGramClasses {
                 self.size[c as usize] += 1;
             }
             self.n = 1;
+            self.share_single_words();
         }
-        while self.n < n {
+        while self.n < n && !self.shared.is_empty() {
             let positions = self.words() - self.n;
-            self.next.clear();
-            self.scratch.iter_mut().for_each(|s| *s = 0);
-            for i in 0..positions {
-                let class = self.class[i];
-                let refined = if self.size[class as usize] == 1 {
-                    i as u32
-                } else {
-                    let key = (u64::from(class) << 32) | u64::from(self.word_class[i + self.n]);
-                    *self.next.entry(mix(key)).or_insert(i as u32)
-                };
-                self.class[i] = refined;
-                self.scratch[refined as usize] += 1;
+            let live = self.shared.partition_point(|&i| (i as usize) < positions);
+            self.shared.truncate(live);
+            for &i in &self.shared {
+                self.size[self.class[i as usize] as usize] = 0;
             }
-            self.class.truncate(positions);
-            std::mem::swap(&mut self.size, &mut self.scratch);
+            self.next.clear();
+            for &i in &self.shared {
+                let i = i as usize;
+                let key = (u64::from(self.class[i]) << 32) | u64::from(self.word_class[i + self.n]);
+                let refined = *self.next.entry(mix(key)).or_insert(i as u32);
+                self.class[i] = refined;
+                self.size[refined as usize] += 1;
+            }
+            let (class, size) = (&self.class, &self.size);
+            self.shared.retain(|&i| size[class[i as usize] as usize] >= 2);
             self.n += 1;
         }
+        self.n = n;
     }
 
     /// The most frequent n-gram as (count, first position); ties go to the one seen first.
     pub fn most_frequent(&self) -> (usize, usize) {
-        let mut best = (0, 0);
-        for (i, &class) in self.class.iter().enumerate() {
-            let count = self.size[class as usize] as usize;
-            if class as usize == i && count > best.0 {
-                best = (count, i);
+        let mut best = (1, 0);
+        for &i in &self.shared {
+            let count = self.size[self.class[i as usize] as usize] as usize;
+            if self.class[i as usize] == i && count > best.0 {
+                best = (count, i as usize);
             }
         }
         best
@@ -109,21 +132,27 @@ impl NGramClasses {
     }
 
     /// Characters in n-grams seen before, scanning left to right and skipping past each repeat
-    /// (Gopher's and datatrove's `find_all_duplicate`).
+    /// (Gopher's and datatrove's `find_all_duplicate`). Positions alone in their class are
+    /// never repeats, so the scan jumps from shared position to shared position.
     pub fn repeated_chars(&mut self) -> usize {
         let n = self.n;
-        let seen = &mut self.scratch;
-        seen.iter_mut().for_each(|s| *s = 0);
-        let (mut repeated, mut i) = (0, 0);
-        while i < self.class.len() {
-            let class = self.class[i] as usize;
-            if seen[class] != 0 {
-                repeated += self.chars_before[i + n] - self.chars_before[i];
-                i += n;
-            } else {
-                seen[class] = 1;
-                i += 1;
+        let (mut repeated, mut next_free) = (0, 0);
+        for &i in &self.shared {
+            let i = i as usize;
+            if i < next_free {
+                continue;
             }
+            let class = self.class[i] as usize;
+            if self.seen[class] {
+                repeated += self.chars_before[i + n] - self.chars_before[i];
+                next_free = i + n;
+            } else {
+                self.seen[class] = true;
+                next_free = i + 1;
+            }
+        }
+        for &i in &self.shared {
+            self.seen[self.class[i as usize] as usize] = false;
         }
         repeated
     }

@@ -37,8 +37,10 @@ pub fn count_words(text: &str) -> usize {
 /// and e-mail addresses stay whole, as spaCy's URL rule keeps them.
 pub fn for_each_word<'a>(text: &'a str, mut f: impl FnMut(&'a str, bool)) {
     let mut tail: Vec<&'a str> = Vec::new();
-    for_each_chunk(text, |chunk, ascii| {
-        if ascii {
+    for_each_chunk(text, |chunk, classes| {
+        if classes == ALPHANUMERIC {
+            f(chunk, true);
+        } else if classes & NOT_ASCII == 0 {
             ascii_chunk(chunk, &mut tail, &mut f);
         } else {
             unicode_chunk(chunk, &mut tail, &mut f);
@@ -53,6 +55,8 @@ const APOSTROPHE: u8 = 2;
 const INFIX: u8 = 4;
 const SPACE: u8 = 8;
 const NOT_ASCII: u8 = 16;
+/// Any other ASCII punctuation or symbol.
+const OTHER: u8 = 32;
 
 /// The class of each byte value.
 static BYTE_CLASS: [u8; 256] = {
@@ -71,7 +75,7 @@ static BYTE_CLASS: [u8; 256] = {
         } else if matches!(byte, b'-' | b'~' | b'/' | b':' | b'<' | b'>' | b'=' | b',' | b'+' | b'*' | b'^') {
             INFIX
         } else {
-            0
+            OTHER
         };
         b += 1;
     }
@@ -79,28 +83,29 @@ static BYTE_CLASS: [u8; 256] = {
 };
 
 /// The whitespace-separated chunks of `text` (what `str::split_whitespace` yields), each with
-/// whether it is all ASCII.
-fn for_each_chunk<'a>(text: &'a str, mut f: impl FnMut(&'a str, bool)) {
+/// the union of its bytes' classes (`ALPHANUMERIC` alone: a plain ASCII word).
+fn for_each_chunk<'a>(text: &'a str, mut f: impl FnMut(&'a str, u8)) {
     let bytes = text.as_bytes();
-    let (mut i, mut start, mut in_chunk, mut ascii) = (0, 0, false, true);
+    let (mut i, mut start, mut classes) = (0, 0, 0u8);
     while i < bytes.len() {
         let class = BYTE_CLASS[usize::from(bytes[i])];
         let (space, width) =
             if class & NOT_ASCII == 0 { (class & SPACE != 0, 1) } else { unicode_space_at(bytes, i) };
         if space {
-            if in_chunk {
-                f(&text[start..i], ascii);
-                in_chunk = false;
+            if classes != 0 {
+                f(&text[start..i], classes);
+                classes = 0;
             }
-        } else if !in_chunk {
-            (in_chunk, start, ascii) = (true, i, class & NOT_ASCII == 0);
-        } else if class & NOT_ASCII != 0 {
-            ascii = false;
+        } else {
+            if classes == 0 {
+                start = i;
+            }
+            classes |= class;
         }
         i += width;
     }
-    if in_chunk {
-        f(&text[start..], ascii);
+    if classes != 0 {
+        f(&text[start..], classes);
     }
 }
 
