@@ -838,16 +838,12 @@ impl C4 {
         if ascii {
             let bytes = line.as_bytes();
             let mut i = 0;
-            while i < bytes.len() {
-                if matches!(bytes[i], b'.' | b'!' | b'?') {
-                    i += 1;
-                    while i < bytes.len() && matches!(bytes[i], b'.' | b'!' | b'?' | b'"' | b'\'' | b')') {
-                        i += 1;
-                    }
-                    count += usize::from(i == bytes.len() || char::from(bytes[i]).is_whitespace());
-                } else {
+            while let Some(found) = memchr::memchr3(b'.', b'!', b'?', &bytes[i..]) {
+                i += found + 1;
+                while i < bytes.len() && matches!(bytes[i], b'.' | b'!' | b'?' | b'"' | b'\'' | b')') {
                     i += 1;
                 }
+                count += usize::from(i == bytes.len() || char::from(bytes[i]).is_whitespace());
             }
         } else {
             let mut chars = line.chars().peekable();
@@ -886,8 +882,14 @@ impl C4 {
             let line = line.trim();
             let ascii = line.is_ascii();
             let (word_count, too_long) = if ascii {
-                let (count, longest) = words::ascii_word_count_and_longest(line);
-                (count, c.max_word_length.is_some_and(|m| longest > m))
+                match c.max_word_length {
+                    // No word is longer than its line.
+                    Some(m) if line.len() > m => {
+                        let (count, longest) = words::ascii_word_count_and_longest(line);
+                        (count, longest > m)
+                    }
+                    _ => (words::ascii_word_count(line), false),
+                }
             } else {
                 let mut count = 0;
                 let mut too_long = false;

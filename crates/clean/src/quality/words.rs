@@ -5,6 +5,8 @@
 //! most text) is split by byte tests; any other chunk takes the Unicode path. The two paths give
 //! the same tokens: the tests hold the straightforward `char`-by-`char` version as the oracle.
 
+use millstone_core::text::{HIGH_BITS, LOW_BITS};
+
 const CONTRACTIONS: [&str; 7] = ["n't", "'s", "'re", "'ve", "'ll", "'d", "'m"];
 
 /// Characters split off a word's start and end: neither alphanumeric nor whitespace.
@@ -266,6 +268,16 @@ pub fn python_lines(text: &str) -> Vec<&str> {
     let mut lines = Vec::new();
     let (mut start, mut i) = (0, 0);
     while i < bytes.len() {
+        // Eight bytes at a time past text with no control and no non-ASCII byte: `x - 0x20`
+        // borrows into a byte's high bit, where `x` has none, exactly when some byte is below
+        // 0x20.
+        if let Some(eight) = bytes.get(i..i + 8) {
+            let x = u64::from_le_bytes(eight.try_into().expect("eight bytes"));
+            if (x.wrapping_sub(0x20 * LOW_BITS) | x) & HIGH_BITS == 0 {
+                i += 8;
+                continue;
+            }
+        }
         // UTF-8 continuation bytes never equal these lead or ASCII bytes: stepping byte by byte
         // cannot match inside a character.
         let width = match bytes[i] {
@@ -306,6 +318,30 @@ pub fn split_at_newline_runs(text: &str, min_run: usize) -> Vec<&str> {
     }
     pieces.push(&text[start..]);
     pieces
+}
+
+/// Whitespace-separated words of an ASCII `line`, as `split_whitespace` counts them, eight
+/// bytes at a time: a word starts at each byte that is not whitespace after one that is.
+pub fn ascii_word_count(line: &str) -> usize {
+    use millstone_core::text::ascii_whitespace_bytes;
+    let mut chunks = line.as_bytes().chunks_exact(8);
+    let mut count = 0;
+    // Bit 63: the byte before this chunk was whitespace (the line start counts as such).
+    let mut previous = HIGH_BITS;
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().expect("chunks of 8"));
+        let (spaces, nine_to_thirteen) = ascii_whitespace_bytes(x);
+        let space = spaces | nine_to_thirteen;
+        count += (!space & ((space << 8) | (previous >> 56)) & HIGH_BITS).count_ones() as usize;
+        previous = space;
+    }
+    let mut previous_space = previous >> 63 == 1;
+    for &b in chunks.remainder() {
+        let space = is_ascii_space(b);
+        count += usize::from(previous_space && !space);
+        previous_space = space;
+    }
+    count
 }
 
 /// Whitespace-separated words of an ASCII `line` (as `split_whitespace` counts them) and the
@@ -483,6 +519,7 @@ mod tests {
             if text.is_ascii() {
                 let longest = text.split_whitespace().map(str::len).max().unwrap_or(0);
                 prop_assert_eq!(ascii_word_count_and_longest(&text), (text.split_whitespace().count(), longest));
+                prop_assert_eq!(ascii_word_count(&text), text.split_whitespace().count());
             }
             let mut flags_hold = true;
             for_each_word(&text, |w, ascii| flags_hold &= ascii == w.is_ascii() && !w.is_empty());
