@@ -591,15 +591,10 @@ impl GopherRepetition {
         if c.top_n_grams.is_empty() && c.dup_n_grams.is_empty() {
             return (s, rules.verdict);
         }
-        let mut words = Vec::with_capacity(text.len() / 5);
-        let mut word_chars = Vec::with_capacity(text.len() / 5);
-        for_each_word(text, |word, ascii| {
-            words.push(word);
-            word_chars.push(if ascii { word.len() } else { chars(word) });
-        });
-        let mut grams = ngrams::NGramClasses::new(&words, word_chars);
+        let mut grams = ngrams::NGramClasses::of_text(text);
+        let words = grams.words();
         for &(n, fraction) in &c.top_n_grams {
-            if words.len() < n || n == 0 {
+            if words < n || n == 0 {
                 continue;
             }
             grams.refine_to(n);
@@ -612,7 +607,7 @@ impl GopherRepetition {
             }
         }
         for &(n, fraction) in &c.dup_n_grams {
-            let repeated = if words.len() < n || n == 0 {
+            let repeated = if words < n || n == 0 {
                 0
             } else {
                 grams.refine_to(n);

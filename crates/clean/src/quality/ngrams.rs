@@ -12,6 +12,8 @@ use std::collections::HashMap;
 
 use millstone_core::prehashed::PreHashedBuild;
 
+use super::words::for_each_word;
+
 /// The n-gram classes of a word sequence at the current n.
 pub struct NGramClasses {
     /// The class of each word: the first position of an equal word.
@@ -34,44 +36,31 @@ pub struct NGramClasses {
 
 impl NGramClasses {
     /// Classes of single words; `char_counts` are the words' lengths in characters.
+    #[cfg(test)]
     pub fn new<'a>(words: &[&'a str], char_counts: impl IntoIterator<Item = usize>) -> Self {
-        let mut first: HashMap<&'a str, u32, foldhash::fast::FixedState> =
-            HashMap::with_capacity_and_hasher(words.len(), Default::default());
-        let mut size = vec![0u32; words.len()];
-        let word_class: Vec<u32> = words
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                let class = *first.entry(w).or_insert(i as u32);
-                size[class as usize] += 1;
-                class
-            })
-            .collect();
-        let mut chars_before = Vec::with_capacity(words.len() + 1);
-        chars_before.push(0);
-        for count in char_counts {
-            chars_before.push(chars_before.last().copied().unwrap_or(0) + count);
+        let mut builder = Builder::with_capacity(words.len());
+        for (word, chars) in words.iter().zip(char_counts) {
+            builder.push(word, chars);
         }
-        let next = HashMap::with_capacity_and_hasher(words.len() / 4, PreHashedBuild::default());
-        let mut classes = NGramClasses {
-            class: word_class.clone(),
-            word_class,
-            shared: Vec::new(),
-            size,
-            chars_before,
-            n: 1,
-            next,
-            seen: vec![false; words.len()],
-        };
-        classes.share_single_words();
-        classes
+        builder.finish()
+    }
+
+    /// Classes of the [`for_each_word`] words of `text`, numbered as they are split off (no
+    /// list of the words is kept).
+    pub fn of_text(text: &str) -> Self {
+        let mut builder = Builder::with_capacity(text.len() / 6);
+        for_each_word(text, |word, ascii| {
+            builder.push(word, if ascii { word.len() } else { word.chars().count() })
+        });
+        builder.finish()
     }
 
     /// Sets `shared` from the single words' classes and their sizes.
     fn share_single_words(&mut self) {
         let (class, size) = (&self.word_class, &self.size);
         self.shared.clear();
-        self.shared.extend((0..class.len() as u32).filter(|&i| size[class[i as usize] as usize] >= 2));
+        self.shared.extend(0..class.len() as u32);
+        keep_shared(&mut self.shared, class, size);
     }
 
     /// Number of words.
@@ -107,8 +96,7 @@ impl NGramClasses {
                 self.class[i] = refined;
                 self.size[refined as usize] += 1;
             }
-            let (class, size) = (&self.class, &self.size);
-            self.shared.retain(|&i| size[class[i as usize] as usize] >= 2);
+            keep_shared(&mut self.shared, &self.class, &self.size);
             self.n += 1;
         }
         self.n = n;
@@ -155,6 +143,64 @@ impl NGramClasses {
             self.seen[self.class[i as usize] as usize] = false;
         }
         repeated
+    }
+}
+
+/// Keeps the positions whose class has at least two, in order. Whether a word repeats is close
+/// to a coin toss on prose, so the positions are compacted without a branch on it.
+fn keep_shared(positions: &mut Vec<u32>, class: &[u32], size: &[u32]) {
+    let mut kept = 0;
+    for read in 0..positions.len() {
+        let i = positions[read];
+        positions[kept] = i;
+        kept += usize::from(size[class[i as usize] as usize] >= 2);
+    }
+    positions.truncate(kept);
+}
+
+/// Numbers words by class as they come: a word's class is the position of its first equal.
+struct Builder<'a> {
+    first: HashMap<&'a str, u32, foldhash::fast::FixedState>,
+    word_class: Vec<u32>,
+    size: Vec<u32>,
+    chars_before: Vec<usize>,
+}
+
+impl<'a> Builder<'a> {
+    fn with_capacity(words: usize) -> Self {
+        let mut chars_before = Vec::with_capacity(words + 1);
+        chars_before.push(0);
+        Builder {
+            first: HashMap::with_capacity_and_hasher(words, Default::default()),
+            word_class: Vec::with_capacity(words),
+            size: Vec::with_capacity(words),
+            chars_before,
+        }
+    }
+
+    fn push(&mut self, word: &'a str, chars: usize) {
+        let position = self.word_class.len() as u32;
+        let class = *self.first.entry(word).or_insert(position);
+        self.word_class.push(class);
+        self.size.push(0);
+        self.size[class as usize] += 1;
+        self.chars_before.push(self.chars_before[position as usize] + chars);
+    }
+
+    fn finish(self) -> NGramClasses {
+        let words = self.word_class.len();
+        let mut classes = NGramClasses {
+            class: self.word_class.clone(),
+            word_class: self.word_class,
+            shared: Vec::new(),
+            size: self.size,
+            chars_before: self.chars_before,
+            n: 1,
+            next: HashMap::with_capacity_and_hasher(words / 4, PreHashedBuild::default()),
+            seen: vec![false; words],
+        };
+        classes.share_single_words();
+        classes
     }
 }
 
