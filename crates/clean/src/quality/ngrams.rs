@@ -37,7 +37,7 @@ pub struct NGramClasses {
 impl NGramClasses {
     /// Classes of single words; `char_counts` are the words' lengths in characters.
     #[cfg(test)]
-    pub fn new<'a>(words: &[&'a str], char_counts: impl IntoIterator<Item = usize>) -> Self {
+    pub fn new(words: &[&str], char_counts: impl IntoIterator<Item = usize>) -> Self {
         let mut builder = Builder::with_capacity(words.len());
         for (word, chars) in words.iter().zip(char_counts) {
             builder.push(word, chars);
