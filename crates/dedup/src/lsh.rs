@@ -1,7 +1,9 @@
 //! Locality-sensitive hashing over MinHash bands, and the choice of bands x rows.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
+use millstone_core::prehashed::PreHashedBuild;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Band keys of a signature: one 64-bit hash per band of `rows` values.
@@ -33,7 +35,8 @@ pub fn band_keys(values: &[u32], bands: usize, rows: usize) -> Vec<u64> {
 #[derive(Debug, Clone)]
 pub struct LshIndex {
     bands: usize,
-    heads: Vec<HashMap<u64, u32>>,
+    /// Band keys are xxh3 hashes already: the maps use them as their own hash.
+    heads: Vec<HashMap<u64, u32, PreHashedBuild>>,
     next: Vec<u32>,
     len: u32,
 }
@@ -43,7 +46,7 @@ const END: u32 = u32::MAX;
 impl LshIndex {
     /// An empty index for `bands` bands.
     pub fn new(bands: usize) -> Self {
-        LshIndex { bands, heads: vec![HashMap::new(); bands], next: Vec::new(), len: 0 }
+        LshIndex { bands, heads: vec![HashMap::default(); bands], next: Vec::new(), len: 0 }
     }
 
     /// Number of documents inserted.
@@ -70,19 +73,36 @@ impl LshIndex {
     /// Documents sharing at least one band with `keys`, newest first, without repeats; at most
     /// `max_per_bucket` are taken from any one bucket.
     pub fn candidates(&self, keys: &[u64], max_per_bucket: usize) -> Vec<u32> {
-        let mut found = Vec::new();
-        for (band, key) in keys.iter().enumerate().take(self.bands) {
-            let mut doc = self.heads[band].get(key).copied().unwrap_or(END);
-            let mut taken = 0;
-            while doc != END && taken < max_per_bucket {
-                found.push(doc);
-                taken += 1;
-                doc = self.next[doc as usize * self.bands + band];
-            }
+        // Similar documents share most bands, so the buckets repeat each other: a bit per
+        // document drops the repeats as they come, and only the distinct ones are sorted.
+        thread_local! {
+            static SEEN: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
         }
-        found.sort_unstable_by(|a, b| b.cmp(a));
-        found.dedup();
-        found
+        SEEN.with_borrow_mut(|seen| {
+            let words = (self.len as usize).div_ceil(64);
+            if seen.len() < words {
+                seen.resize(words, 0);
+            }
+            let mut found = Vec::new();
+            for (band, key) in keys.iter().enumerate().take(self.bands) {
+                let mut doc = self.heads[band].get(key).copied().unwrap_or(END);
+                let mut taken = 0;
+                while doc != END && taken < max_per_bucket {
+                    let (word, bit) = (doc as usize / 64, 1u64 << (doc % 64));
+                    if seen[word] & bit == 0 {
+                        seen[word] |= bit;
+                        found.push(doc);
+                    }
+                    taken += 1;
+                    doc = self.next[doc as usize * self.bands + band];
+                }
+            }
+            for &doc in &found {
+                seen[doc as usize / 64] = 0;
+            }
+            found.sort_unstable_by(|a, b| b.cmp(a));
+            found
+        })
     }
 
     /// Approximate heap bytes.
