@@ -74,7 +74,9 @@ impl LshIndex {
     /// `max_per_bucket` are taken from any one bucket.
     pub fn candidates(&self, keys: &[u64], max_per_bucket: usize) -> Vec<u32> {
         // Similar documents share most bands, so the buckets repeat each other: a bit per
-        // document drops the repeats as they come, and only the distinct ones are sorted.
+        // document drops the repeats as they come, and only the distinct ones are sorted. The
+        // bits stay allocated per thread between calls (one bit per indexed document: 125 KB
+        // per million) and are cleared word by word after each call.
         thread_local! {
             static SEEN: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
         }
