@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::document::Document;
-use crate::text::{ascii_bytes_equal, ascii_whitespace_bytes, HIGH_BITS};
+use crate::text::{ascii_bytes_equal, ascii_whitespace_bytes, word_starts, HIGH_BITS};
 
 /// Relative accuracy of a histogram's buckets: a quantile is within 1% of a true value.
 pub const RELATIVE_ACCURACY: f64 = 0.01;
@@ -327,8 +327,7 @@ impl TextShape {
             let continuation = x & !(x << 1) & HIGH_BITS;
             chars += 8 - u64::from(continuation.count_ones());
             let space = whitespace_bytes(x);
-            let starts = !space & ((space << 8) | (previous >> 56)) & HIGH_BITS;
-            words += u64::from(starts.count_ones());
+            words += u64::from(word_starts(space, previous));
             previous = space;
         }
         let mut previous_space = previous >> 63 == 1;

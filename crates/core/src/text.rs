@@ -107,6 +107,13 @@ pub fn ascii_whitespace_bytes(x: u64) -> (u64, u64) {
     (ascii_bytes_equal(x, b' '), nine_to_thirteen)
 }
 
+/// How many words start in eight bytes: bytes not in `space` (a mask as above, high bit per
+/// byte) whose preceding byte is in it. `previous_space` is the mask of the eight bytes before
+/// (only its top byte is read; [`HIGH_BITS`] at the start of a text, which counts as space).
+pub fn word_starts(space: u64, previous_space: u64) -> u32 {
+    (!space & ((space << 8) | (previous_space >> 56)) & HIGH_BITS).count_ones()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -323,7 +323,7 @@ pub fn split_at_newline_runs(text: &str, min_run: usize) -> Vec<&str> {
 /// Whitespace-separated words of an ASCII `line`, as `split_whitespace` counts them, eight
 /// bytes at a time: a word starts at each byte that is not whitespace after one that is.
 pub fn ascii_word_count(line: &str) -> usize {
-    use millstone_core::text::ascii_whitespace_bytes;
+    use millstone_core::text::{ascii_whitespace_bytes, word_starts};
     let mut chunks = line.as_bytes().chunks_exact(8);
     let mut count = 0;
     // Bit 63: the byte before this chunk was whitespace (the line start counts as such).
@@ -332,7 +332,7 @@ pub fn ascii_word_count(line: &str) -> usize {
         let x = u64::from_le_bytes(chunk.try_into().expect("chunks of 8"));
         let (spaces, nine_to_thirteen) = ascii_whitespace_bytes(x);
         let space = spaces | nine_to_thirteen;
-        count += (!space & ((space << 8) | (previous >> 56)) & HIGH_BITS).count_ones() as usize;
+        count += word_starts(space, previous) as usize;
         previous = space;
     }
     let mut previous_space = previous >> 63 == 1;
